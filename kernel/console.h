@@ -1,0 +1,50 @@
+/*
+ * kernel/console.h — the serial console: output primitives and the command
+ * table.  The contract for what appears on the wire is ../shared/CONSOLE.md.
+ *
+ * A command is a function taking the words of the line (argv[0] is the
+ * command's first word).  It prints its data records with con_printf() and
+ * returns 0 for OK or a negative errno; on error it should call cmd_fail()
+ * so the status line carries a message a person can act on:
+ *
+ *     return cmd_fail(-EINVAL, "bad bdf '%s'", argv[1]);
+ *
+ * The dispatcher prints exactly one status line: `OK` or
+ * `ERR <NAME> <message>`.
+ *
+ * Commands register themselves with COMMAND(); the linker gathers them.
+ * In host tests con_printf() writes to a buffer the test can read.
+ */
+#ifndef SLUICE_KERNEL_CONSOLE_H
+#define SLUICE_KERNEL_CONSOLE_H
+
+#include <stdarg.h>
+
+struct command {
+	const char *name;  /* first word, or "word1 word2" for sub-commands */
+	const char *usage; /* one line of help: "mem fill <hpa> <len> <byte>" */
+	int (*fn)(int argc, char **argv);
+};
+
+#define COMMAND(ident, nm, use, func)                                          \
+	static const struct command cmd_##ident                                \
+		__attribute__((used, section("sluice_cmds"), aligned(8))) = {  \
+			.name = (nm), .usage = (use), .fn = (func)}
+
+/* Output text; the caller writes whole lines ending in "\n". */
+void con_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* An asynchronous event: printed as "! <text>\n" on a line of its own,
+ * never inside another line; the prompt is redrawn if the user was typing.
+ * The caller gives the text without "! " and without the newline. */
+void con_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Records the message for the ERR status line; returns err unchanged. */
+int cmd_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A log line from a subsystem (ACPI, PCI, IOMMU bring-up...): a plain line
+ * during boot, an event line ("! <text>") once the prompt is up.  No "\n". */
+void klog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Runs one command line (already edited); prints its output and status. */
+void console_exec(char *line);
+
+#endif

@@ -1,0 +1,13 @@
+/* tests/fuzz/fuzz_stubs.c — console output sinks for fuzz targets. */
+#include <stdarg.h>
+
+#include "kernel/console.h"
+
+void con_printf(const char *fmt, ...) { (void)fmt; }
+void con_event(const char *fmt, ...) { (void)fmt; }
+void klog(const char *fmt, ...) { (void)fmt; }
+int cmd_fail(int err, const char *fmt, ...)
+{
+	(void)fmt;
+	return err;
+}
