@@ -255,10 +255,11 @@ uint64_t frame_alloc(unsigned order, enum frame_tag tag)
 		list_push(k, pfn + (1ull << k));
 	}
 
+	/* Free frames carry no pins and no owner: whole-record stores. */
 	f = rec_of(r, pfn);
-	f[0].order = (uint8_t)order;
 	for (i = 0; i < (1ull << order); i++)
-		f[i].tag = (uint8_t)tag;
+		f[i] = (struct frame){.tag = (uint8_t)tag, .order = ORDER_NONE};
+	f[0].order = (uint8_t)order;
 
 	stats.free -= order_bytes(order);
 	if (tag == FRAME_IOPT)
@@ -297,11 +298,8 @@ int frame_free(uint64_t pa, unsigned order)
 	if (f->tag == FRAME_IOPT)
 		stats.iopt -= order_bytes(order);
 	stats.free += order_bytes(order);
-	for (i = 0; i < (1ull << order); i++) {
-		f[i].tag = FRAME_FREE;
-		f[i].owner = 0;
-	}
-	f->order = ORDER_NONE;
+	for (i = 0; i < (1ull << order); i++)
+		f[i] = (struct frame){.tag = FRAME_FREE, .order = ORDER_NONE};
 	free_block(r, pfn, order);
 	return 0;
 }
