@@ -471,6 +471,20 @@ TEST(pin_unpin_all_or_nothing)
 	frame_unpin(r2 - 4 * KiB, 4 * KiB);
 	CHECK_EQ(st().pinned, 0);
 	CHECK_EQ(frame_get(r2 - 4 * KiB)->pins, 0);
+	/* A saturated pin count: -EOVERFLOW, and the neighbour is untouched. */
+	frame_get(r2 + 4 * KiB)->pins = UINT32_MAX;
+	CHECK_EQ(frame_pin(r2, 8 * KiB), -EOVERFLOW);
+	CHECK_EQ(frame_get(r2)->pins, 0);
+	CHECK_EQ(frame_get(r2 + 4 * KiB)->pins, UINT32_MAX);
+	frame_get(r2 + 4 * KiB)->pins = 0;
+	/* Unaligned unpin: refused and logged. */
+	CHECK_EQ(frame_pin(r2, 4 * KiB), 0);
+	test_con_reset();
+	frame_unpin(r2, 4 * KiB - 1);
+	CHECK(strstr(test_con_buf, "unpin") != NULL);
+	CHECK_EQ(frame_get(r2)->pins, 1);
+	frame_unpin(r2, 4 * KiB);
+	CHECK_EQ(st().pinned, 0);
 	/* Empty range: nothing to do. */
 	CHECK_EQ(frame_pin(r2, 0), 0);
 	CHECK_EQ(st().pinned, 0);
@@ -543,6 +557,8 @@ TEST(add_range_errors_and_edges)
 	CHECK_EQ(frame_add_range(a + 8 * MiB, 8 * MiB), -EINVAL);
 	CHECK_EQ(frame_add_range(a + 10 * MiB, 4 * MiB), -EINVAL);
 	CHECK_EQ(frame_add_range(UINT64_MAX - 4095, 8192), -EINVAL); /* wraps */
+	/* Rounding the start up wraps past the top: nothing usable. */
+	CHECK_EQ(frame_add_range(UINT64_MAX - 100, 50), 0);
 	CHECK_EQ(st().total, s0.total);
 	CHECK_EQ(st().free, s0.free);
 	/* Touching neighbours are fine; the unaligned edge is trimmed. */
