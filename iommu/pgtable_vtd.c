@@ -9,14 +9,17 @@
  * W is set (second-level entries have no P bit, 9.8); a non-leaf entry is
  * R|W because hardware checks R/W at every level of the walk.
  *
- * Why one 64-bit store is enough: a second-level entry is 64 bits, and the
- * IOMMU fetches a paging entry as one naturally aligned 64-bit read; an
- * aligned 8-byte store on x86-64 is single-copy atomic (SDM Vol. 3A 9.1.1).
- * So the IOMMU sees an entry either wholly old or wholly new, and every
- * change we make (leaf -> absent, absent -> leaf/table, leaf -> table of
- * equivalent leaves) is one such store through a volatile pointer, so the
- * compiler cannot split it.  (Contrast 128-bit context entries and IRTEs,
- * vtd-rules.md §4.10.)
+ * Why one 64-bit store is enough: a second-level entry is 64 bits and the
+ * remapping hardware fetches each paging entry as one naturally aligned
+ * 64-bit quantity (Linux relies on the same: it only guarantees 64-bit
+ * atomic reads/writes of a dma_pte).  An aligned 8-byte store on x86-64 is
+ * single-copy atomic (SDM Vol. 3A, "Guaranteed Atomic Operations").  So the
+ * IOMMU sees an entry either wholly old or wholly new, and every change made
+ * here (absent -> leaf/table, leaf -> absent, table -> absent, leaf -> table
+ * of equivalent smaller leaves) is one such store through a volatile
+ * pointer, which the compiler may not split or merge.  Only the 128-bit
+ * context entries and IRTEs need an ordered two-half write (vtd-rules.md
+ * §4.10); nothing here spans two qwords.
  */
 #include "iommu/pgtable_vtd.h"
 
