@@ -1,0 +1,290 @@
+/*
+ * dma/acct.c — accounting owners, per-(owner, frame) charges and the
+ * fault-injecting allocation wrappers of the dma layer; see acct.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dma/acct.h"
+#include "dma/dma.h"
+#include "kernel/frame.h"
+
+/* ---------------------------------------------------------- allocation */
+
+static unsigned long fail_nth;
+
+void dma_test_fail_nth(unsigned long n)
+{
+	fail_nth = n;
+}
+
+unsigned long dma_test_fail_pending(void)
+{
+	return fail_nth;
+}
+
+static int should_fail(void)
+{
+	return fail_nth && --fail_nth == 0;
+}
+
+void *dma_zalloc(uint64_t size)
+{
+	if (should_fail())
+		return NULL;
+	return calloc(1, size);
+}
+
+void *dma_realloc(void *p, uint64_t size)
+{
+	if (should_fail())
+		return NULL;
+	return realloc(p, size);
+}
+
+uint64_t dma_frame_alloc(unsigned order)
+{
+	if (should_fail())
+		return 0;
+	return frame_alloc_zeroed(order, FRAME_DMA);
+}
+
+/* -------------------------------------------------------------- owners */
+
+static struct dma_owner *owners;
+
+int acct_owner_new(struct dma_owner **out)
+{
+	struct dma_owner *o, *p;
+	uint16_t id = 1;
+
+	/* Owners are few: the lowest free id, list kept sorted by id. */
+	for (p = owners; p && p->id == id; p = p->next)
+		id++;
+	if (id == 0)
+		return -ENOSPC;
+	o = dma_zalloc(sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->id = id;
+	o->refs = 1;
+	o->limit = UINT64_MAX;
+	if (!owners || owners->id > id) {
+		o->next = owners;
+		owners = o;
+	} else {
+		for (p = owners; p->next && p->next->id < id; p = p->next)
+			;
+		o->next = p->next;
+		p->next = o;
+	}
+	*out = o;
+	return 0;
+}
+
+void acct_owner_put(struct dma_owner *o)
+{
+	struct dma_owner **pp;
+
+	if (--o->refs)
+		return;
+	for (pp = &owners; *pp != o; pp = &(*pp)->next)
+		;
+	*pp = o->next;
+	free(o);
+}
+
+/* ----------------------------------------------------------- side table */
+
+struct side {
+	uint64_t pfn;
+	uint16_t owner;
+	uint32_t count;
+	struct side *next;
+};
+
+#define SIDE_BUCKETS 1024
+static struct side *side_tab[SIDE_BUCKETS];
+static uint64_t side_n;
+
+uint64_t acct_side_entries(void)
+{
+	return side_n;
+}
+
+static struct side **side_bucket(uint64_t pfn)
+{
+	return &side_tab[(pfn * 0x9e3779b97f4a7c15ull) >> 54];
+}
+
+static struct side *side_find(uint64_t pfn, uint16_t owner)
+{
+	struct side *e;
+
+	if (!side_n)
+		return NULL;
+	for (e = *side_bucket(pfn); e; e = e->next)
+		if (e->pfn == pfn && e->owner == owner)
+			return e;
+	return NULL;
+}
+
+static uint64_t side_sum(uint64_t pfn)
+{
+	struct side *e;
+	uint64_t s = 0;
+
+	if (!side_n)
+		return 0;
+	for (e = *side_bucket(pfn); e; e = e->next)
+		if (e->pfn == pfn)
+			s += e->count;
+	return s;
+}
+
+static void side_remove(struct side *x)
+{
+	struct side **pp = side_bucket(x->pfn);
+
+	while (*pp != x)
+		pp = &(*pp)->next;
+	*pp = x->next;
+	free(x);
+	side_n--;
+}
+
+/* Any side record of pfn (for promotion to primary owner). */
+static struct side *side_any(uint64_t pfn)
+{
+	struct side *e;
+
+	if (!side_n)
+		return NULL;
+	for (e = *side_bucket(pfn); e; e = e->next)
+		if (e->pfn == pfn)
+			return e;
+	return NULL;
+}
+
+uint32_t acct_holds(const struct dma_owner *o, uint64_t pa)
+{
+	struct frame *f = frame_get(pa);
+	uint64_t pfn = pa >> FRAME_SHIFT;
+	struct side *e;
+
+	if (!f || !f->pins)
+		return 0;
+	if (f->owner == o->id)
+		return f->pins - (uint32_t)side_sum(pfn);
+	e = side_find(pfn, o->id);
+	return e ? e->count : 0;
+}
+
+/* ------------------------------------------------------------- charging */
+
+int acct_new_bytes(struct dma_owner *o, uint64_t pa, uint64_t len, uint64_t *bytes)
+{
+	uint64_t n = 0;
+
+	for (uint64_t off = 0; off < len; off += FRAME_SIZE) {
+		struct frame *f = frame_get(pa + off);
+
+		if (!f)
+			return -EPERM;
+		if (f->pins == 0 || (f->owner != o->id && !side_find((pa + off) >> FRAME_SHIFT, o->id)))
+			n += FRAME_SIZE;
+	}
+	*bytes = n;
+	return 0;
+}
+
+/* After the frame was pinned for o: charge o if this is o's first hold. */
+static int charge_frame(struct dma_owner *o, uint64_t pa)
+{
+	struct frame *f = frame_get(pa);
+	uint64_t pfn = pa >> FRAME_SHIFT;
+	struct side *e;
+
+	if (f->pins == 1 || f->owner == 0) {
+		f->owner = o->id;
+		o->pinned += FRAME_SIZE;
+		return 0;
+	}
+	if (f->owner == o->id)
+		return 0;
+	e = side_find(pfn, o->id);
+	if (e) {
+		e->count++;
+		return 0;
+	}
+	e = dma_zalloc(sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->pfn = pfn;
+	e->owner = o->id;
+	e->count = 1;
+	e->next = *side_bucket(pfn);
+	*side_bucket(pfn) = e;
+	side_n++;
+	o->pinned += FRAME_SIZE;
+	return 0;
+}
+
+/* Before the frame is unpinned for o: uncharge o if this is its last hold. */
+static void uncharge_frame(struct dma_owner *o, uint64_t pa)
+{
+	struct frame *f = frame_get(pa);
+	uint64_t pfn = pa >> FRAME_SHIFT;
+	struct side *e;
+
+	if (f->owner == o->id) {
+		if (f->pins - side_sum(pfn) > 1)
+			return;
+		o->pinned -= FRAME_SIZE;
+		/* Promote another owner: its count becomes the implicit one. */
+		e = side_any(pfn);
+		if (e) {
+			f->owner = e->owner;
+			side_remove(e);
+		} else {
+			f->owner = 0;
+		}
+		return;
+	}
+	e = side_find(pfn, o->id);
+	if (!e)
+		return; /* cannot happen: every hold was charged */
+	if (--e->count == 0) {
+		side_remove(e);
+		o->pinned -= FRAME_SIZE;
+	}
+}
+
+int acct_get(struct dma_owner *o, uint64_t pa, uint64_t len)
+{
+	int err = frame_pin(pa, len);
+	uint64_t off;
+
+	if (err)
+		return err;
+	for (off = 0; off < len; off += FRAME_SIZE) {
+		err = charge_frame(o, pa + off);
+		if (err)
+			break;
+	}
+	if (!err)
+		return 0;
+	while (off) {
+		off -= FRAME_SIZE;
+		uncharge_frame(o, pa + off);
+	}
+	frame_unpin(pa, len);
+	return err;
+}
+
+void acct_put(struct dma_owner *o, uint64_t pa, uint64_t len)
+{
+	for (uint64_t off = 0; off < len; off += FRAME_SIZE)
+		uncharge_frame(o, pa + off);
+	frame_unpin(pa, len);
+}

@@ -1,0 +1,809 @@
+// SOURCES: dma/dma.c dma/acct.c lib/itree.c kernel/frame.c tests/unit/fake_iommu.c
+/*
+ * tests/unit/test_dma.c — the dma layer's rules, one test per rule, on the
+ * fake IOMMU with frames from host memory.
+ */
+#include "tests/unit/dma_testlib.h"
+
+#define K4 0x1000ull
+#define M2 0x200000ull
+#define G1 0x40000000ull
+#define RW (DMA_PROT_R | DMA_PROT_W)
+
+static struct dma_space *mk(void)
+{
+	struct dma_space *s = NULL;
+
+	tl_setup();
+	fake_iommu_reset();
+	CHECK_EQ(dma_space_create(NULL, &s), 0);
+	return s;
+}
+
+static void rm(struct dma_space *s)
+{
+	CHECK_EQ(dma_space_destroy(s), 0);
+	CHECK_EQ(fake_iommu_stats.violations, 0);
+}
+
+TEST(map_validation)
+{
+	struct dma_space *s = mk();
+	uint64_t pa = tl_user(4), hpa = 0, un = 1;
+	struct tl_mem m0 = tl_mem();
+
+	CHECK_EQ(dma_map(s, 0x10000, 0, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
+	CHECK_EQ(dma_map(s, 0x10000, K4, DMA_SRC_HPA, pa, 0, &hpa), -EINVAL);
+	CHECK_EQ(dma_map(s, 0x10000, K4, DMA_SRC_HPA, pa, 4, &hpa), -EINVAL);
+	CHECK_EQ(dma_map(s, 0x10800, K4, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
+	CHECK_EQ(dma_map(s, 0x10000, 0x800, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
+	CHECK_EQ(dma_map(s, 0x10000, K4, DMA_SRC_HPA, pa + 0x800, RW, &hpa), -EINVAL);
+	CHECK_EQ(dma_map(s, UINT64_MAX - K4 + 1, 2 * K4, DMA_SRC_HPA, pa, RW, &hpa), -EOVERFLOW);
+	CHECK_EQ(dma_map(s, 0x10000, 2 * K4, DMA_SRC_HPA, UINT64_MAX - K4 + 1, RW, &hpa), -EOVERFLOW);
+	/* MSI window is reserved, either edge. */
+	CHECK_EQ(dma_map(s, 0xFEE00000, K4, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
+	CHECK_EQ(dma_map(s, 0xFEDFF000, 2 * K4, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
+	CHECK_EQ(dma_map(s, 0xFEEFF000, K4, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
+	CHECK_EQ(dma_map(s, 0xFEDFF000, K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_map(s, 0xFEF00000, K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	/* No domain: the whole 64-bit space minus reserved; last page works. */
+	CHECK_EQ(dma_map(s, UINT64_MAX - K4 + 1, K4, DMA_SRC_HPA, pa, DMA_PROT_R, &hpa), 0);
+	CHECK_EQ(hpa, pa);
+	CHECK_EQ(dma_unmap_all(s, &un), 0);
+	CHECK_EQ(un, 3 * K4);
+	struct tl_mem m1 = tl_mem();
+	CHECK_EQ(m1.pinned, m0.pinned);
+	rm(s);
+	tl_user_free(pa, 4);
+}
+
+TEST(map_source_eperm)
+{
+	struct dma_space *s = mk();
+	uint64_t hpa;
+	uint64_t iopt = frame_alloc(0, FRAME_IOPT), slu = frame_alloc(0, FRAME_SLUICE);
+	uint64_t user = tl_user(0), guest = frame_alloc(0, FRAME_GUEST);
+	uint64_t freef = frame_alloc(0, FRAME_USER);
+
+	CHECK(iopt && slu && guest && freef);
+	CHECK_EQ(frame_free(freef, 0), 0);
+	/* sluice's own memory, its tables, free frames, unmanaged addresses. */
+	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, slu, RW, &hpa), -EPERM);
+	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, iopt, RW, &hpa), -EPERM);
+	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, freef, RW, &hpa), -EPERM);
+	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, tl_base, RW, &hpa), -EPERM); /* frame records */
+	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, 0x1000, RW, &hpa), -EPERM);
+	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, tl_base + TL_RAM, RW, &hpa), -EPERM);
+	/* A range that runs from user memory into sluice's. */
+	uint64_t two = tl_user(1);
+	frame_get(two + K4)->tag = FRAME_SLUICE;
+	CHECK_EQ(dma_map(s, 0x1000, 2 * K4, DMA_SRC_HPA, two, RW, &hpa), -EPERM);
+	CHECK_EQ(frame_get(two)->pins, 0);
+	frame_get(two + K4)->tag = FRAME_USER;
+	CHECK_EQ(dma_map(s, 0x1000, 2 * K4, DMA_SRC_HPA, two, RW, &hpa), 0);
+	CHECK_EQ(dma_unmap_all(s, NULL), 0);
+	tl_user_free(two, 1);
+	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, user, RW, &hpa), 0);
+	CHECK_EQ(dma_map(s, 0x2000, K4, DMA_SRC_HPA, guest, RW, &hpa), 0);
+	CHECK_EQ(frame_get(user)->pins, 1);
+	/* A pinned frame can't be freed (mem free -> EBUSY). */
+	CHECK_EQ(frame_free(user, 0), -EBUSY);
+	rm(s);
+	CHECK_EQ(frame_get(user)->pins, 0);
+	CHECK_EQ(frame_free(user, 0), 0);
+	CHECK_EQ(frame_free(guest, 0), 0);
+	CHECK_EQ(frame_free(iopt, 0), 0);
+	CHECK_EQ(frame_free(slu, 0), 0);
+}
+
+TEST(overlap_five_ways)
+{
+	struct dma_space *s = mk();
+	uint64_t pa = tl_user(6), hpa;
+
+	CHECK_EQ(dma_map(s, 0x100000, 0x4000, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_map(s, 0x100000, 0x4000, DMA_SRC_HPA, pa, RW, &hpa), -EEXIST); /* duplicate */
+	CHECK_EQ(dma_map(s, 0x0fe000, 0x4000, DMA_SRC_HPA, pa, RW, &hpa), -EEXIST); /* head */
+	CHECK_EQ(dma_map(s, 0x103000, 0x4000, DMA_SRC_HPA, pa, RW, &hpa), -EEXIST); /* tail */
+	CHECK_EQ(dma_map(s, 0x0ff000, 0x8000, DMA_SRC_HPA, pa, RW, &hpa), -EEXIST); /* superset */
+	CHECK_EQ(dma_map(s, 0x101000, 0x1000, DMA_SRC_HPA, pa, RW, &hpa), -EEXIST); /* subset */
+	/* Adjacent both sides is fine. */
+	CHECK_EQ(dma_map(s, 0x0ff000, 0x1000, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_map(s, 0x104000, 0x1000, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	struct dma_space_info si;
+	dma_space_info(s, &si);
+	CHECK_EQ(si.nmaps, 3);
+	CHECK_EQ(si.bytes, 0x6000);
+	/* pa's first frame is in two mappings: two pins, one charge. */
+	CHECK_EQ(frame_get(pa)->pins, 3);
+	struct dma_owner_stat os;
+	dma_owner_stat(s, &os);
+	CHECK_EQ(os.pinned, 0x4000);
+	rm(s);
+	tl_user_free(pa, 6);
+}
+
+TEST(unmap_rules)
+{
+	struct dma_space *s = mk();
+	uint64_t pa = tl_user(6), hpa, un;
+
+	CHECK_EQ(dma_unmap_all(s, &un), 0); /* empty space */
+	CHECK_EQ(un, 0);
+	CHECK_EQ(dma_map(s, 0x10000, 0x4000, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_map(s, 0x14000, 0x2000, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_map(s, 0x20000, 0x1000, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	un = 7;
+	CHECK_EQ(dma_unmap(s, 0x11000, 0x1000, &un), -EINVAL); /* bisects */
+	CHECK_EQ(un, 0);
+	CHECK_EQ(dma_unmap(s, 0x10000, 0x1000, &un), -EINVAL); /* head part */
+	CHECK_EQ(dma_unmap(s, 0x13000, 0x2000, &un), -EINVAL); /* spans two, cuts both */
+	CHECK_EQ(dma_unmap(s, 0x10000, 0x5000, &un), -EINVAL); /* cuts the 2nd */
+	CHECK_EQ(dma_unmap(s, 0x10000, 0, &un), -EINVAL);
+	CHECK_EQ(dma_unmap(s, 0x10800, 0x1000, &un), -EINVAL);
+	CHECK_EQ(dma_unmap(s, UINT64_MAX - 0xfff, 0x2000, &un), -EOVERFLOW);
+	struct dma_space_info si;
+	dma_space_info(s, &si);
+	CHECK_EQ(si.nmaps, 3);
+	CHECK_EQ(dma_unmap(s, 0x30000, 0x10000, &un), 0); /* empty range */
+	CHECK_EQ(un, 0);
+	/* A range covering two whole mappings and a gap reports their bytes. */
+	CHECK_EQ(dma_unmap(s, 0x8000, 0x10000, &un), 0);
+	CHECK_EQ(un, 0x6000);
+	CHECK_EQ(dma_unmap(s, 0, UINT64_MAX, &un), -EINVAL); /* not aligned */
+	CHECK_EQ(dma_unmap(s, 0, 1ull << 63, &un), 0);
+	CHECK_EQ(un, 0x1000);
+	CHECK_EQ(frame_get(pa)->pins, 0);
+	rm(s);
+	tl_user_free(pa, 6);
+}
+
+TEST(map_count_limit)
+{
+	struct dma_space *s = mk();
+	uint64_t pa = tl_user(0), hpa;
+	struct dma_space_info si;
+
+	dma_space_info(s, &si);
+	CHECK_EQ(si.map_limit, DMA_DEFAULT_MAP_LIMIT);
+	CHECK(si.map_limit > 65535);
+	CHECK_EQ(dma_space_set_map_limit(s, 0), -EINVAL);
+	CHECK_EQ(dma_space_set_map_limit(s, 3), 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(dma_map(s, 0x1000ull * (i + 1), K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_map(s, 0x10000, K4, DMA_SRC_HPA, pa, RW, &hpa), -ENOSPC);
+	CHECK_EQ(dma_space_set_map_limit(s, 2), -EINVAL);
+	CHECK_EQ(frame_get(pa)->pins, 3);
+	rm(s);
+	tl_user_free(pa, 0);
+}
+
+TEST(map_count_beyond_vfio)
+{
+	/* 70000 mappings: more than VFIO's 65535 default. */
+	struct dma_space *s = mk();
+	uint64_t pa = tl_user(0), hpa, un;
+
+	for (uint64_t i = 0; i < 70000; i++)
+		if (dma_map(s, i * K4, K4, DMA_SRC_HPA, pa, DMA_PROT_R, &hpa)) {
+			CHECK(!"map failed");
+			break;
+		}
+	CHECK_EQ(frame_get(pa)->pins, 70000);
+	CHECK_EQ(dma_unmap_all(s, &un), 0);
+	CHECK_EQ(un, 70000 * K4);
+	rm(s);
+	tl_user_free(pa, 0);
+}
+
+TEST(alloc_source)
+{
+	struct dma_space *s = mk();
+	struct tl_mem m0 = tl_mem();
+	uint64_t hpa = 0, un;
+
+	CHECK_EQ(dma_map(s, 0x40000000, 0x40000000, DMA_SRC_ALLOC, 0, RW, &hpa), 0);
+	struct frame *f = frame_get(hpa);
+	CHECK(f && f->tag == FRAME_DMA && f->pins == 1);
+	CHECK_EQ(hpa & (G1 - 1), 0); /* one 1 GiB block */
+	CHECK_EQ(*(volatile uint64_t *)(hpa + 0x1000), 0);
+	struct tl_mem m1 = tl_mem();
+	CHECK_EQ(m0.free - m1.free, G1);
+	CHECK_EQ(m1.pinned - m0.pinned, G1);
+	/* An unaligned IOVA limits the block size. */
+	CHECK_EQ(dma_map(s, 0x3000, 0x5000, DMA_SRC_ALLOC, 0, RW, &hpa), 0);
+	uint64_t pa2;
+	CHECK_EQ(dma_lookup(s, 0x4000, &pa2, NULL), 0);
+	CHECK_EQ(frame_get(pa2)->tag, FRAME_DMA);
+	CHECK_EQ(dma_unmap_all(s, &un), 0);
+	CHECK_EQ(un, G1 + 0x5000);
+	struct tl_mem m2 = tl_mem();
+	CHECK_EQ(m2.free, m0.free);
+	CHECK_EQ(m2.pinned, m0.pinned);
+	rm(s);
+}
+
+static int count_segs(const struct dma_map_info *mi, void *arg)
+{
+	*(unsigned *)arg += mi->nsegs;
+	return 0;
+}
+
+TEST(alloc_fragmented_fallback)
+{
+	struct dma_space *s = mk();
+	struct tl_mem m0 = tl_mem();
+	uint64_t hpa, un;
+	unsigned segs = 0;
+
+	/* The first (2 MiB) allocation fails: fall back to smaller blocks. */
+	dma_test_fail_nth(2); /* 1 = the mapping record, 2 = the seg array... */
+	CHECK_EQ(dma_map(s, M2, M2, DMA_SRC_ALLOC, 0, RW, &hpa), -ENOMEM);
+	dma_test_fail_nth(3); /* ...3 = the first frame allocation */
+	CHECK_EQ(dma_map(s, M2, M2, DMA_SRC_ALLOC, 0, RW, &hpa), 0);
+	CHECK_EQ(dma_test_fail_pending(), 0);
+	(void)dma_for_each_map(s, count_segs, &segs);
+	CHECK(segs >= 2);
+	for (uint64_t o = 0; o < M2; o += K4) {
+		uint64_t pa;
+		CHECK_EQ(dma_lookup(s, M2 + o, &pa, NULL), 0);
+		CHECK_EQ(frame_get(pa)->pins, 1);
+	}
+	CHECK_EQ(dma_unmap_all(s, &un), 0);
+	CHECK_EQ(tl_mem().free, m0.free);
+	rm(s);
+}
+
+TEST(attach_rules)
+{
+	struct dma_space *s = mk(), *s2 = NULL;
+	struct iommu_unit *u = tl_unit(PGSIZE_4K | PGSIZE_2M);
+	struct iommu_unit *nou = fake_iommu_unit_new(PGSIZE_4K, (1ull << 39) - 1, true, false);
+	struct dma_group g, g2, gn;
+	uint64_t pa = tl_user(0), hpa;
+
+	CHECK_EQ(dma_space_create(NULL, &s2), 0);
+	tl_group(&g, u, 0x10);
+	tl_group(&g2, u, 0x18);
+	tl_group(&gn, nou, 0x20);
+	/* No interrupt remapping: refused unless allow_unsafe_interrupts. */
+	CHECK_EQ(dma_attach(s, &gn), -EPERM);
+	CHECK(gn.space == NULL);
+	dma_allow_unsafe_interrupts = true;
+	CHECK_EQ(dma_attach(s, &gn), 0);
+	CHECK(!gn.irq_remapped);
+	CHECK_EQ(dma_detach(s, &gn), 0);
+	dma_allow_unsafe_interrupts = false;
+
+	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_attach(s, &g), 0);
+	CHECK(g.irq_remapped);
+	CHECK_EQ(dma_attach(s, &g), -EBUSY);
+	CHECK_EQ(dma_attach(s2, &g), -EBUSY); /* a group is in one space */
+	CHECK_EQ(dma_detach(s2, &g), -ENOENT);
+	/* Same unit: the domain is reused, no replay. */
+	uint64_t maps0 = fake_iommu_stats.calls[FAKE_MAP];
+	CHECK_EQ(dma_attach(s, &g2), 0);
+	CHECK_EQ(fake_iommu_stats.calls[FAKE_MAP], maps0);
+	CHECK(fake_iommu_rid_domain(u, 0x10) == fake_iommu_rid_domain(u, 0x18));
+	struct dma_space_info si;
+	dma_space_info(s, &si);
+	CHECK_EQ(si.ndomains, 1);
+	CHECK_EQ(si.ngroups, 2);
+	CHECK(dma_space_group_at(s, 0) == &g && dma_space_group_at(s, 1) == &g2);
+	/* Detach both: the domain goes, the mapping stays (unlike VFIO). */
+	CHECK_EQ(dma_detach(s, &g), 0);
+	CHECK_EQ(fake_iommu_live_domains(), 1);
+	CHECK_EQ(dma_detach(s, &g2), 0);
+	CHECK_EQ(fake_iommu_live_domains(), 0);
+	CHECK(fake_iommu_rid_domain(u, 0x10) == NULL);
+	dma_space_info(s, &si);
+	CHECK_EQ(si.nmaps, 1);
+	CHECK_EQ(si.ndomains, 0);
+	CHECK_EQ(frame_get(pa)->pins, 1);
+	/* Re-attach replays it. */
+	CHECK_EQ(dma_attach(s, &g), 0);
+	uint64_t tp;
+	unsigned lv, pr;
+	CHECK_EQ(dma_translate(s, 0x1000, &tp, &lv, &pr), 0);
+	CHECK_EQ(tp, pa);
+	CHECK_EQ(lv, 1);
+	CHECK_EQ(pr, RW);
+	CHECK_EQ(frame_get(pa)->pins, 1); /* replay pins nothing */
+	CHECK_EQ(dma_translate(s, 0x2000, &tp, &lv, &pr), -ENOENT);
+	/* Destroy drops everything, detaching the group. */
+	rm(s);
+	CHECK(g.space == NULL);
+	CHECK_EQ(fake_iommu_live_domains(), 0);
+	CHECK_EQ(frame_get(pa)->pins, 0);
+	CHECK_EQ(dma_space_destroy(s2), 0);
+	tl_user_free(pa, 0);
+	fake_iommu_unit_free(u);
+	fake_iommu_unit_free(nou);
+}
+
+TEST(attach_geometry_conflicts)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *small = fake_iommu_unit_new(PGSIZE_4K, (1ull << 32) - 1, true, true);
+	struct iommu_unit *big = fake_iommu_unit_new(PGSIZE_2M, (1ull << 48) - 1, true, true);
+	struct iommu_unit *u = tl_unit(PGSIZE_4K);
+	struct dma_group g1, g2, g3;
+	uint64_t pa = tl_user(0), hpa;
+	struct dma_space_info si;
+
+	tl_group(&g1, small, 1);
+	tl_group(&g2, big, 2);
+	tl_group(&g3, u, 3);
+	CHECK_EQ(dma_map(s, 1ull << 32, K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_attach(s, &g1), -EINVAL); /* mapping outside its aperture */
+	CHECK_EQ(dma_attach(s, &g2), -EINVAL); /* mapping not 2M aligned */
+	CHECK_EQ(fake_iommu_live_domains(), 0);
+	CHECK_EQ(dma_unmap_all(s, NULL), 0);
+	/* RMRR: a reserved region the group brings. */
+	g3.nresv = 1;
+	g3.resv[0].start = 0x80000000;
+	g3.resv[0].last = 0x800fffff;
+	CHECK_EQ(dma_map(s, 0x80010000, K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_attach(s, &g3), -EINVAL);
+	CHECK_EQ(dma_unmap_all(s, NULL), 0);
+	CHECK_EQ(dma_attach(s, &g3), 0);
+	CHECK_EQ(dma_map(s, 0x80010000, K4, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
+	CHECK_EQ(dma_detach(s, &g3), 0);
+	CHECK_EQ(dma_map(s, 0x80010000, K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_unmap_all(s, NULL), 0);
+	CHECK_EQ(dma_space_add_reserved(s, 0x5000, 0x5fff), 0);
+	CHECK_EQ(dma_map(s, 0x5000, K4, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
+	CHECK_EQ(dma_map(s, 0x4000, K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_space_add_reserved(s, 0x4000, 0x4fff), -EINVAL);
+	CHECK_EQ(dma_unmap_all(s, NULL), 0);
+	/* Aperture and page size: intersections over domains. */
+	CHECK_EQ(dma_attach(s, &g1), 0);
+	dma_space_info(s, &si);
+	CHECK_EQ(si.iova_last, (1ull << 32) - 1);
+	CHECK_EQ(si.pgsize, K4);
+	CHECK_EQ(dma_map(s, (1ull << 32) - K4, K4, DMA_SRC_HPA, pa, RW, &hpa), 0); /* last page */
+	CHECK_EQ(dma_map(s, 1ull << 32, K4, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
+	CHECK_EQ(dma_map(s, (1ull << 32) - K4, 2 * K4, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
+	CHECK_EQ(dma_map(s, (1ull << 32) - 2 * K4, 2 * K4, DMA_SRC_HPA, pa, RW, &hpa), -EEXIST);
+	CHECK_EQ(dma_unmap_all(s, NULL), 0);
+	CHECK_EQ(dma_detach(s, &g1), 0);
+	CHECK_EQ(dma_attach(s, &g2), 0);
+	dma_space_info(s, &si);
+	CHECK_EQ(si.pgsize, M2);
+	CHECK_EQ(dma_map(s, M2, K4, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
+	CHECK_EQ(dma_detach(s, &g2), 0);
+	rm(s);
+	tl_user_free(pa, 0);
+	fake_iommu_unit_free(small);
+	fake_iommu_unit_free(big);
+	fake_iommu_unit_free(u);
+}
+
+TEST(flush_once_per_domain_and_unpin_after)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u1 = tl_unit(PGSIZE_4K | PGSIZE_2M), *u2 = tl_unit(PGSIZE_4K);
+	struct dma_group g1, g2;
+	uint64_t pa = tl_user(8), hpa, un;
+
+	tl_group(&g1, u1, 1);
+	tl_group(&g2, u2, 1);
+	CHECK_EQ(dma_attach(s, &g1), 0);
+	CHECK_EQ(dma_attach(s, &g2), 0);
+	for (int i = 0; i < 64; i++)
+		CHECK_EQ(dma_map(s, 0x100000 + i * 0x4000ull, 0x4000, DMA_SRC_HPA, pa + i * 0x4000ull, RW, &hpa), 0);
+	struct iommu_domain *d1 = fake_iommu_rid_domain(u1, 1), *d2 = fake_iommu_rid_domain(u2, 1);
+	uint64_t f1 = fake_iommu_flushes(d1), f2 = fake_iommu_flushes(d2);
+	uint64_t fl = fake_iommu_stats.calls[FAKE_FLUSH];
+	CHECK_EQ(dma_unmap(s, 0x100000, 64 * 0x4000ull, &un), 0);
+	CHECK_EQ(un, 64 * 0x4000ull);
+	CHECK_EQ(fake_iommu_flushes(d1) - f1, 1);
+	CHECK_EQ(fake_iommu_flushes(d2) - f2, 1);
+	CHECK_EQ(fake_iommu_stats.calls[FAKE_FLUSH] - fl, 2);
+	/* Every flushed range was still pinned when the flush ran. */
+	CHECK_EQ(fake_iommu_stats.violations, 0);
+	CHECK_EQ(frame_get(pa)->pins, 0);
+	CHECK_EQ(dma_detach(s, &g1), 0);
+	CHECK_EQ(dma_detach(s, &g2), 0);
+	rm(s);
+	tl_user_free(pa, 8);
+	fake_iommu_unit_free(u1);
+	fake_iommu_unit_free(u2);
+}
+
+TEST(large_pages_from_contiguity)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u = tl_unit(PGSIZE_4K | PGSIZE_2M | PGSIZE_1G);
+	struct dma_group g;
+	uint64_t pa = tl_user(FRAME_ORDER_1G), hpa;
+	unsigned lv, pr;
+
+	tl_group(&g, u, 1);
+	CHECK_EQ(dma_attach(s, &g), 0);
+	uint64_t m0 = fake_iommu_stats.calls[FAKE_MAP], l0 = fake_iommu_stats.leaves[2];
+	CHECK_EQ(dma_map(s, 4 * G1, G1, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(fake_iommu_stats.calls[FAKE_MAP] - m0, 1);
+	CHECK_EQ(fake_iommu_stats.leaves[2] - l0, 1);
+	CHECK_EQ(dma_translate(s, 4 * G1 + 0x123000, &hpa, &lv, &pr), 0);
+	CHECK_EQ(hpa, pa + 0x123000);
+	CHECK_EQ(lv, 3);
+	/* 2M-aligned but not 1G-aligned IOVA: 2M leaves. */
+	CHECK_EQ(dma_unmap_all(s, NULL), 0);
+	uint64_t l1 = fake_iommu_stats.leaves[1];
+	CHECK_EQ(dma_map(s, 4 * G1 + M2, G1, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(fake_iommu_stats.leaves[1] - l1, 512);
+	CHECK_EQ(dma_translate(s, 4 * G1 + M2, &hpa, &lv, &pr), 0);
+	CHECK_EQ(lv, 2);
+	CHECK_EQ(dma_detach(s, &g), 0);
+	rm(s);
+	tl_user_free(pa, FRAME_ORDER_1G);
+	fake_iommu_unit_free(u);
+}
+
+TEST(charging_once_per_owner)
+{
+	struct dma_space *a = mk(), *b = NULL, *c = NULL;
+	uint64_t pa = tl_user(2), hpa;
+	struct dma_owner_stat oa, ob, oc;
+	struct iommu_unit *u1 = tl_unit(PGSIZE_4K), *u2 = tl_unit(PGSIZE_4K);
+	struct dma_group g1, g2;
+
+	CHECK_EQ(dma_space_create(a, &b), 0);    /* shares a's owner */
+	CHECK_EQ(dma_space_create(NULL, &c), 0); /* its own */
+	tl_group(&g1, u1, 1);
+	tl_group(&g2, u2, 1);
+	CHECK_EQ(dma_attach(a, &g1), 0);
+	CHECK_EQ(dma_attach(a, &g2), 0); /* two domains */
+	CHECK_EQ(dma_map(a, 0x10000, 0x4000, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_map(b, 0x10000, 0x4000, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_map(b, 0x20000, 0x2000, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	dma_owner_stat(a, &oa);
+	dma_owner_stat(b, &ob);
+	CHECK_EQ(oa.id, ob.id);
+	CHECK_EQ(oa.nspaces, 2);
+	CHECK_EQ(oa.pinned, 0x4000); /* once, whatever the domains or spaces */
+	CHECK_EQ(frame_get(pa)->pins, 3);
+	/* A different owner: charged as well, tracked in a side record. */
+	CHECK_EQ(dma_map(c, 0x10000, 0x2000, DMA_SRC_HPA, pa + 0x1000, RW, &hpa), 0);
+	dma_owner_stat(c, &oc);
+	CHECK_EQ(oc.pinned, 0x2000);
+	struct dma_stats st;
+	dma_stats(&st);
+	CHECK_EQ(st.side_entries, 2);
+	/* Drop the primary owner's holds first: c is promoted. */
+	CHECK_EQ(dma_unmap_all(a, NULL), 0);
+	dma_owner_stat(a, &oa);
+	CHECK_EQ(oa.pinned, 0x4000); /* b still holds pa..pa+0x3fff */
+	CHECK_EQ(dma_unmap_all(b, NULL), 0);
+	dma_owner_stat(a, &oa);
+	CHECK_EQ(oa.pinned, 0);
+	dma_owner_stat(c, &oc);
+	CHECK_EQ(oc.pinned, 0x2000);
+	CHECK_EQ(frame_get(pa + 0x1000)->owner, oc.id);
+	dma_stats(&st);
+	CHECK_EQ(st.side_entries, 0);
+	CHECK_EQ(dma_unmap_all(c, NULL), 0);
+	dma_owner_stat(c, &oc);
+	CHECK_EQ(oc.pinned, 0);
+	CHECK_EQ(frame_get(pa + 0x1000)->pins, 0);
+	CHECK_EQ(frame_get(pa + 0x1000)->owner, 0);
+	CHECK_EQ(dma_detach(a, &g1), 0);
+	CHECK_EQ(dma_detach(a, &g2), 0);
+	rm(c);
+	rm(b);
+	dma_owner_stat(a, &oa);
+	CHECK_EQ(oa.nspaces, 1);
+	rm(a);
+	tl_user_free(pa, 2);
+	fake_iommu_unit_free(u1);
+	fake_iommu_unit_free(u2);
+}
+
+TEST(pin_limit_enomem_unwinds)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u = tl_unit(PGSIZE_4K);
+	struct dma_group g;
+	uint64_t pa = tl_user(4), hpa;
+	struct dma_owner_stat os;
+
+	tl_group(&g, u, 1);
+	CHECK_EQ(dma_attach(s, &g), 0);
+	dma_owner_stat(s, &os);
+	CHECK_EQ(os.limit, UINT64_MAX);
+	CHECK_EQ(dma_owner_set_limit(s, 0x8000), 0);
+	CHECK_EQ(dma_map(s, 0x10000, 0x6000, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	struct tl_mem m0 = tl_mem();
+	CHECK_EQ(dma_map(s, 0x20000, 0x4000, DMA_SRC_HPA, pa + 0x6000, RW, &hpa), -ENOMEM);
+	CHECK_EQ(dma_map(s, 0x20000, 0x4000, DMA_SRC_ALLOC, 0, RW, &hpa), -ENOMEM);
+	/* Frames already charged to this owner cost nothing. */
+	CHECK_EQ(dma_map(s, 0x30000, 0x8000, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	dma_owner_stat(s, &os);
+	CHECK_EQ(os.pinned, 0x8000);
+	CHECK_EQ(tl_mem().free, m0.free);
+	uint64_t t;
+	CHECK_EQ(dma_translate(s, 0x20000, &t, NULL, NULL), -ENOENT);
+	CHECK_EQ(dma_detach(s, &g), 0);
+	rm(s);
+	tl_user_free(pa, 4);
+	fake_iommu_unit_free(u);
+}
+
+TEST(prereg_rules)
+{
+	struct dma_space *s = mk();
+	uint64_t pa = tl_user(8), hpa, un;
+	struct dma_owner_stat os;
+
+	CHECK_EQ(dma_pin_register(s, pa + 0x800, 0x1000), -EINVAL);
+	CHECK_EQ(dma_pin_register(s, pa, 0x1800), -EINVAL);
+	CHECK_EQ(dma_pin_register(s, pa, 0), -EINVAL);
+	CHECK_EQ(dma_pin_register(s, UINT64_MAX - 0xfff, 0x2000), -EINVAL);
+	CHECK_EQ(dma_pin_register(s, pa, 0x10000), 0);
+	CHECK_EQ(frame_get(pa)->pins, 1);
+	dma_owner_stat(s, &os);
+	CHECK_EQ(os.pinned, 0x10000);
+	CHECK_EQ(os.registered, 0x10000);
+	CHECK_EQ(dma_pin_register(s, pa, 0x10000), -EBUSY);
+	CHECK_EQ(dma_pin_register(s, pa + 0x1000, 0x1000), -EINVAL);
+	CHECK_EQ(dma_pin_register(s, pa - 0x1000, 0x2000), -EINVAL);
+	/* Maps inside: no pins, no charge. */
+	CHECK_EQ(dma_map(s, 0x100000, 0x4000, DMA_SRC_HPA, pa + 0x4000, RW, &hpa), 0);
+	CHECK_EQ(dma_map(s, 0x200000, 0x10000, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(frame_get(pa + 0x4000)->pins, 1);
+	dma_owner_stat(s, &os);
+	CHECK_EQ(os.pinned, 0x10000);
+	/* A map straddling the registration's end is ordinary. */
+	CHECK_EQ(dma_map(s, 0x300000, 0x2000, DMA_SRC_HPA, pa + 0xf000, RW, &hpa), 0);
+	CHECK_EQ(frame_get(pa + 0xf000)->pins, 2);
+	CHECK_EQ(frame_get(pa + 0x10000)->pins, 1);
+	dma_owner_stat(s, &os);
+	CHECK_EQ(os.pinned, 0x11000);
+	CHECK_EQ(dma_pin_unregister(s, pa, 0x8000), -ENOENT);
+	CHECK_EQ(dma_pin_unregister(s, pa + 0x100000, 0x10000), -ENOENT);
+	CHECK_EQ(dma_pin_unregister(s, pa, 0x10000), -EBUSY);
+	CHECK_EQ(dma_unmap(s, 0x100000, 0x4000, &un), 0);
+	CHECK_EQ(dma_pin_unregister(s, pa, 0x10000), -EBUSY);
+	CHECK_EQ(dma_unmap(s, 0x200000, 0x10000, &un), 0);
+	CHECK_EQ(frame_get(pa)->pins, 1); /* still registered */
+	CHECK_EQ(dma_pin_unregister(s, pa, 0x10000), 0);
+	CHECK_EQ(frame_get(pa)->pins, 0);
+	CHECK_EQ(frame_get(pa + 0xf000)->pins, 1);
+	dma_owner_stat(s, &os);
+	CHECK_EQ(os.pinned, 0x2000);
+	CHECK_EQ(os.registered, 0);
+	CHECK_EQ(dma_pin_unregister(s, pa, 0x10000), -ENOENT);
+	/* Register past the limit; register of sluice memory. */
+	CHECK_EQ(dma_owner_set_limit(s, 0x4000), 0);
+	CHECK_EQ(dma_pin_register(s, pa + 0x20000, 0x4000), -ENOMEM);
+	CHECK_EQ(dma_pin_register(s, tl_base, 0x1000), -EPERM);
+	/* Destroy drops registrations too. */
+	CHECK_EQ(dma_owner_set_limit(s, UINT64_MAX), 0);
+	CHECK_EQ(dma_pin_register(s, pa + 0x20000, 0x4000), 0);
+	rm(s);
+	CHECK_EQ(frame_get(pa + 0x20000)->pins, 0);
+	tl_user_free(pa, 8);
+}
+
+static void domains_of(struct dma_group *gs, unsigned n, struct iommu_domain **out)
+{
+	for (unsigned i = 0; i < n; i++)
+		out[i] = fake_iommu_rid_domain(gs[i].unit, gs[i].rids[0]);
+}
+
+TEST(replay_every_alignment)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u[3] = {tl_unit(PGSIZE_4K), tl_unit(PGSIZE_4K | PGSIZE_2M),
+				   tl_unit(PGSIZE_4K | PGSIZE_2M | PGSIZE_1G)};
+	struct dma_group g[3];
+	uint64_t pa = tl_user(FRAME_ORDER_1G), hpa;
+	struct iommu_domain *d[3];
+	int bad;
+
+	for (int i = 0; i < 3; i++)
+		tl_group(&g[i], u[i], 7);
+	/* Mappings whose IOVA and PA alignment vary from 4K to 1G. */
+	static const uint64_t off[] = {0x1000, 0x2000, 0x10000, M2 - K4, M2, 3 * M2, G1 / 2};
+	static const uint64_t len[] = {K4, 0x3000, M2, M2 + 2 * K4, M2, 4 * M2, G1 / 2};
+	uint64_t iova = 0;
+	for (unsigned i = 0; i < 7; i++) {
+		CHECK_EQ(dma_map(s, iova + off[i], len[i], DMA_SRC_HPA, pa + off[i] % (G1 / 2), RW, &hpa), 0);
+		iova += 2 * G1;
+	}
+	CHECK_EQ(dma_map(s, 32 * G1, G1, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_map(s, 40 * G1, 64 * M2, DMA_SRC_ALLOC, 0, RW, &hpa), 0);
+	for (int k = 0; k < 3; k++) {
+		CHECK_EQ(dma_attach(s, &g[k]), 0);
+		domains_of(g, k + 1, d);
+		(void)tl_digest(&s, 1, (struct iommu_domain **[]){d}, (unsigned[]){k + 1}, &bad);
+		CHECK_EQ(bad, 0);
+	}
+	/* Every page pinned exactly once whatever the number of domains
+	 * (the 1G mapping overlaps the others' frames: count per mapping). */
+	CHECK_EQ(frame_get(pa + G1 - K4)->pins, 1);   /* the 1G mapping */
+	CHECK_EQ(frame_get(pa + 0x1000)->pins, 3);    /* 4K, G1/2 and 1G mappings */
+	CHECK_EQ(frame_get(pa + G1 / 2)->pins, 1);
+	uint64_t a;
+	CHECK_EQ(dma_lookup(s, 40 * G1 + 5 * K4, &a, NULL), 0);
+	CHECK_EQ(frame_get(a)->pins, 1);
+	unsigned lv, pr;
+	CHECK_EQ(dma_translate(s, 32 * G1, &hpa, &lv, &pr), 0);
+	CHECK_EQ(lv, 1); /* first domain is 4K only */
+	for (int k = 0; k < 3; k++)
+		CHECK_EQ(dma_detach(s, &g[k]), 0);
+	rm(s);
+	tl_user_free(pa, FRAME_ORDER_1G);
+	for (int k = 0; k < 3; k++)
+		fake_iommu_unit_free(u[k]);
+}
+
+TEST(loops_forward_backward_checkerboard)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u = tl_unit(PGSIZE_4K | PGSIZE_2M);
+	struct dma_group g;
+	uint64_t pa = tl_user(10), hpa, un;
+	const int N = 256;
+	struct iommu_domain *d;
+	int bad;
+
+	tl_group(&g, u, 1);
+	CHECK_EQ(dma_attach(s, &g), 0);
+	d = fake_iommu_rid_domain(u, 1);
+	for (int pass = 0; pass < 3; pass++) {
+		for (int i = 0; i < N; i++)
+			CHECK_EQ(dma_map(s, 0x100000 + i * K4, K4, DMA_SRC_HPA, pa + i * K4, RW, &hpa), 0);
+		(void)tl_digest(&s, 1, (struct iommu_domain **[]){&d}, (unsigned[]){1}, &bad);
+		CHECK_EQ(bad, 0);
+		for (int j = 0; j < N; j++) {
+			int i = pass == 0 ? j : pass == 1 ? N - 1 - j : (j < N / 2 ? 2 * j : 2 * (j - N / 2) + 1);
+			CHECK_EQ(dma_unmap(s, 0x100000 + i * K4, K4, &un), 0);
+			CHECK_EQ(un, K4);
+			CHECK_EQ(frame_get(pa + i * K4)->pins, 0);
+		}
+		CHECK_EQ(fake_iommu_mapped_bytes(d), 0);
+		/* Checkerboard map, then unmap everything with one call. */
+		for (int i = 0; i < N; i += 2)
+			CHECK_EQ(dma_map(s, 0x100000 + i * K4, K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+		CHECK_EQ(frame_get(pa)->pins, N / 2);
+		CHECK_EQ(dma_unmap(s, 0x100000, N * K4, &un), 0);
+		CHECK_EQ(un, N / 2 * K4);
+	}
+	CHECK_EQ(dma_detach(s, &g), 0);
+	rm(s);
+	tl_user_free(pa, 10);
+	fake_iommu_unit_free(u);
+}
+
+TEST(hint_and_unhint)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u = tl_unit(PGSIZE_4K | PGSIZE_2M | PGSIZE_1G);
+	struct dma_group g;
+	uint64_t pa = tl_user(FRAME_ORDER_2M + 1), hpa, t;
+	struct iommu_domain *d;
+	struct dma_owner_stat os;
+	unsigned lv, pr;
+	int bad;
+
+	tl_group(&g, u, 1);
+	CHECK_EQ(dma_attach(s, &g), 0);
+	d = fake_iommu_rid_domain(u, 1);
+	CHECK_EQ(dma_map(s, 2 * M2, 2 * M2, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_map(s, 4 * M2, M2, DMA_SRC_ALLOC, 0, RW, &hpa), 0);
+	uint64_t apa = hpa;
+	CHECK_EQ(fake_iommu_nleaves(d), 3);
+	/* Rules: aligned, non-empty, no wrap, covered by mappings. */
+	CHECK_EQ(dma_hint(s, 2 * M2 + 0x800, K4), -EINVAL);
+	CHECK_EQ(dma_hint(s, 2 * M2, 0), -EINVAL);
+	CHECK_EQ(dma_hint(s, UINT64_MAX - 0xfff, 0x2000), -EOVERFLOW);
+	CHECK_EQ(dma_hint(s, M2, M2 + K4), -EINVAL); /* starts in a gap */
+	CHECK_EQ(dma_hint(s, 5 * M2 - K4, 2 * K4), -EINVAL); /* ends in a gap */
+	/* A 4K hint in the middle of a 2M leaf: the leaf is split. */
+	uint64_t splits = fake_iommu_stats.splits;
+	CHECK_EQ(dma_hint(s, 2 * M2 + 0x5000, K4), 0);
+	CHECK_EQ(fake_iommu_stats.splits - splits, 1);
+	CHECK_EQ(dma_translate(s, 2 * M2 + 0x5000, &t, &lv, &pr), -ENOENT);
+	CHECK_EQ(dma_translate(s, 2 * M2 + 0x6000, &t, &lv, &pr), 0);
+	CHECK_EQ(t, pa + 0x6000);
+	CHECK_EQ(frame_get(pa + 0x5000)->pins, 0);
+	CHECK_EQ(frame_get(pa + 0x6000)->pins, 1);
+	dma_owner_stat(s, &os);
+	CHECK_EQ(os.pinned, 3 * M2 - K4);
+	/* A hint spanning two mappings (bisecting both). */
+	CHECK_EQ(dma_hint(s, 4 * M2 - 0x2000, 0x4000), 0);
+	CHECK_EQ(frame_get(apa)->pins, 0);
+	CHECK_EQ(frame_get(apa)->tag, FRAME_DMA); /* still owned, not freed */
+	CHECK_EQ(frame_get(apa + K4)->pins, 0);
+	CHECK_EQ(frame_get(apa + 2 * K4)->pins, 1);
+	/* Re-hinting is idempotent. */
+	CHECK_EQ(dma_hint(s, 2 * M2 + 0x4000, 0x3000), 0);
+	dma_owner_stat(s, &os);
+	CHECK_EQ(os.pinned, 3 * M2 - 0x7000);
+	(void)tl_digest(&s, 1, (struct iommu_domain **[]){&d}, (unsigned[]){1}, &bad);
+	CHECK_EQ(bad, 0);
+	/* Unmap still needs whole mappings; hinted parts are simply gone. */
+	CHECK_EQ(dma_unmap(s, 2 * M2, M2, NULL), -EINVAL);
+	/* Unhint everything: same frames re-pinned and remapped. */
+	CHECK_EQ(dma_unhint(s, 2 * M2, 3 * M2), 0);
+	CHECK_EQ(frame_get(apa)->pins, 1);
+	CHECK_EQ(dma_translate(s, 4 * M2, &t, &lv, &pr), 0);
+	CHECK_EQ(t, apa);
+	CHECK_EQ(dma_translate(s, 2 * M2 + 0x5000, &t, &lv, &pr), 0);
+	CHECK_EQ(t, pa + 0x5000);
+	dma_owner_stat(s, &os);
+	CHECK_EQ(os.pinned, 3 * M2);
+	struct dma_space_info si;
+	dma_space_info(s, &si);
+	CHECK_EQ(si.hinted, 0);
+	(void)tl_digest(&s, 1, (struct iommu_domain **[]){&d}, (unsigned[]){1}, &bad);
+	CHECK_EQ(bad, 0);
+	/* Unhint past the limit: ENOMEM, nothing changes. */
+	CHECK_EQ(dma_hint(s, 2 * M2, M2), 0);
+	CHECK_EQ(dma_owner_set_limit(s, 2 * M2), 0);
+	CHECK_EQ(dma_unhint(s, 2 * M2, M2), -ENOMEM);
+	CHECK_EQ(dma_translate(s, 2 * M2, &t, &lv, &pr), -ENOENT);
+	/* Replay into a new domain leaves hinted ranges out. */
+	struct iommu_unit *u2 = tl_unit(PGSIZE_4K);
+	struct dma_group g2;
+	struct iommu_domain *dd[2];
+	tl_group(&g2, u2, 3);
+	CHECK_EQ(dma_attach(s, &g2), 0);
+	dd[0] = d;
+	dd[1] = fake_iommu_rid_domain(u2, 3);
+	(void)tl_digest(&s, 1, (struct iommu_domain **[]){dd}, (unsigned[]){2}, &bad);
+	CHECK_EQ(bad, 0);
+	/* Hinted memory of a mapping in a registration: pages stay pinned. */
+	CHECK_EQ(dma_detach(s, &g2), 0);
+	CHECK_EQ(dma_detach(s, &g), 0);
+	struct tl_mem m0 = tl_mem();
+	rm(s);
+	CHECK(tl_mem().free > m0.free);
+	CHECK_EQ(frame_get(pa)->pins, 0);
+	tl_user_free(pa, FRAME_ORDER_2M + 1);
+	fake_iommu_unit_free(u);
+	fake_iommu_unit_free(u2);
+}
+
+TEST(hint_registered_keeps_pins)
+{
+	struct dma_space *s = mk();
+	uint64_t pa = tl_user(4), hpa;
+
+	CHECK_EQ(dma_pin_register(s, pa, 0x10000), 0);
+	CHECK_EQ(dma_map(s, 0x100000, 0x10000, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_hint(s, 0x104000, 0x2000), 0);
+	CHECK_EQ(frame_get(pa + 0x4000)->pins, 1); /* the registration's */
+	CHECK_EQ(dma_pin_unregister(s, pa, 0x10000), -EBUSY);
+	CHECK_EQ(dma_unhint(s, 0x104000, 0x2000), 0);
+	CHECK_EQ(frame_get(pa + 0x4000)->pins, 1);
+	rm(s);
+	CHECK_EQ(frame_get(pa)->pins, 0);
+	tl_user_free(pa, 4);
+}
+
+TEST(space_ids_and_iteration)
+{
+	struct dma_space *a = mk(), *b = NULL, *c = NULL;
+
+	CHECK_EQ(dma_space_create(NULL, &b), 0);
+	CHECK_EQ(dma_space_create(b, &c), 0);
+	CHECK(dma_space_get(dma_space_id(b)) == b);
+	CHECK(dma_space_next(NULL) == a);
+	CHECK(dma_space_next(a) == b && dma_space_next(b) == c && !dma_space_next(c));
+	unsigned bid = dma_space_id(b);
+	rm(b);
+	CHECK(dma_space_get(bid) == NULL);
+	struct dma_owner_stat os;
+	dma_owner_stat(c, &os);
+	CHECK_EQ(os.nspaces, 1);
+	CHECK_EQ(dma_space_create(NULL, &b), 0);
+	CHECK_EQ(dma_space_id(b), bid); /* lowest free id reused */
+	rm(a);
+	rm(b);
+	rm(c);
+	CHECK(dma_space_next(NULL) == NULL);
+}
