@@ -546,7 +546,7 @@ int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src,
 	    unsigned prot, uint64_t *first_hpa)
 {
 	uint64_t pg = pgsize_of(space_pgsizes(s));
-	uint64_t last, hlast, need;
+	uint64_t last, hlast = 0, need;
 	struct dma_mapping *m;
 	struct dma_reg *reg = NULL;
 	unsigned nd = count_doms(s), di;
