@@ -1,0 +1,862 @@
+/*
+ * iommu/vtd/vtd.c — VT-d DMA remapping: unit bring-up and take-over, the
+ * root and context tables (legacy mode), domain ids, domains over
+ * iommu/pgtable_vtd.c, the flush policy, RMRR identity domains, and the
+ * iommu_ops the IOMMU core calls.  docs/vtd.md explains the order and the
+ * rules; the VT-d spec sections are cited where a rule is encoded.
+ *
+ * Invalidations go through vtd_invalidate() (qi.c): one batch and one wait
+ * per call.  Fault handling is in fault.c.
+ */
+#include "iommu/vtd/vtd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86/irq.h"
+#include "hw/hw.h"
+#include "iommu/pgtable_vtd.h"
+#include "iommu/vtd/fault.h"
+#include "iommu/vtd/qi.h"
+#include "iommu/vtd/regs.h"
+#include "kernel/console.h"
+#include "kernel/frame.h"
+#include "kernel/time.h"
+
+#define VTD_DEFAULT_TIMEOUT_NS (100ull * 1000 * 1000)
+
+struct vtd_stats vtd_stats;
+
+static struct vtd_unit *units;
+static unsigned nunits;
+/* Superpage sizes every unit supports (VT-d 11.4.2 SLLPS; rule: use a size
+ * only if every unit has it, Jailhouse vtd_init / Xen vtd_setup). */
+static uint64_t common_sps = PGSIZE_4K | PGSIZE_2M | PGSIZE_1G;
+static bool allow_rmrr_reassign;
+
+struct vtd_rmrr {
+	uint16_t rid;
+	uint64_t base, end;
+	struct vtd_rmrr *next;
+};
+
+struct ctx_entry {
+	uint64_t lo, hi;
+};
+
+static uint32_t rd32(const struct vtd_unit *u, unsigned off) { return mmio_read32(u->base + off); }
+static void wr32(const struct vtd_unit *u, unsigned off, uint32_t v) { mmio_write32(u->base + off, v); }
+
+struct vtd_unit *vtd_units(void) { return units; }
+unsigned vtd_unit_count(void) { return nunits; }
+uint64_t vtd_common_pgsizes(void) { return common_sps; }
+void vtd_set_allow_rmrr_reassign(bool allow) { allow_rmrr_reassign = allow; }
+
+void vtd_sync(const struct vtd_unit *u, const void *p, uint64_t len)
+{
+	/* VT-d 6.1 / 11.4.3 ECAP.C=0: the remapping hardware reads paging
+	 * structures from memory without snooping; write them back. */
+	if (!u->coherent)
+		cpu_clflush_range(p, (size_t)len);
+	else
+		barrier();
+}
+
+/* ------------------------------------------------------------ GCMD */
+
+int vtd_gcmd(struct vtd_unit *u, uint32_t bit, bool set)
+{
+	/* 11.4.4: GCMD is write-only; build it from GSTS, drop the one-shot
+	 * bits, change exactly one bit (NOVA Smmu::command, ACRN mask
+	 * 0x96FFFFFF).  The caller gives one bit only. */
+	uint32_t sts = rd32(u, VTD_GSTS_REG);
+	uint32_t cmd = sts & ~VTD_GCMD_ONESHOT;
+	uint64_t dl;
+
+	if (!bit || (bit & (bit - 1)))
+		return -EINVAL;
+	cmd = set ? cmd | bit : cmd & ~bit;
+	wr32(u, VTD_GCMD_REG, cmd);
+	dl = deadline_after_ns(u->timeout_ns);
+	for (;;) {
+		sts = rd32(u, VTD_GSTS_REG);
+		bool done;
+		switch (bit) {
+		case VTD_GCMD_WBF:
+			done = !(sts & VTD_GSTS_WBFS); /* WBFS clears on completion */
+			break;
+		case VTD_GCMD_SRTP: /* RTPS/IRTPS/FLS set on completion */
+		case VTD_GCMD_SIRTP:
+		case VTD_GCMD_SFL:
+			done = sts & bit;
+			break;
+		default: /* persistent: the status follows the command */
+			done = (sts & bit) == (set ? bit : 0);
+			break;
+		}
+		if (done)
+			return 0;
+		if (deadline_passed(dl)) {
+			klog("vtd%u: GCMD 0x%08x (bit 0x%08x %s) timed out, GSTS=0x%08x", u->iu.index, cmd,
+			     bit, set ? "on" : "off", sts);
+			return -ETIMEDOUT;
+		}
+		cpu_pause();
+	}
+}
+
+static int vtd_wbf(struct vtd_unit *u)
+{
+	if (!u->rwbf)
+		return 0;
+	vtd_stats.wbf++;
+	return vtd_gcmd(u, VTD_GCMD_WBF, true);
+}
+
+/* ------------------------------------------------------------ tables */
+
+static uint64_t table_alloc(void *ctx)
+{
+	struct vtd_unit *u = ctx;
+	uint64_t pa = frame_alloc_zeroed(0, FRAME_IOPT);
+
+	/* A fresh zeroed page must reach memory before hardware can walk it. */
+	if (pa)
+		vtd_sync(u, phys_to_virt(pa), FRAME_SIZE);
+	return pa;
+}
+
+static void table_free(void *ctx, uint64_t pa)
+{
+	struct vtd_unit *u = ctx;
+
+	if (frame_free(pa, 0))
+		klog("vtd%u: table page 0x%llx could not be freed", u->iu.index, (unsigned long long)pa);
+}
+
+/* ------------------------------------------------------------ capabilities */
+
+static int decode_caps(struct vtd_unit *u)
+{
+	uint64_t cap = u->cap, ecap = u->ecap;
+	unsigned sagaw = VTD_CAP_SAGAW(cap);
+
+	u->mgaw = VTD_CAP_MGAW(cap);
+	/* Levels (9.3 context AW, 11.4.2 SAGAW): the smallest supported level
+	 * count whose width covers MGAW; if none covers it, the largest
+	 * supported (the aperture is then the table's).  3 and 4 levels only. */
+	u->levels = 0;
+	if ((sagaw & 2) && u->mgaw <= 39)
+		u->levels = 3;
+	else if (sagaw & 4)
+		u->levels = 4;
+	else if (sagaw & 2)
+		u->levels = 3;
+	if (!u->levels) {
+		klog("vtd%u: no supported page-table depth (SAGAW=0x%x)", u->iu.index, sagaw);
+		return -ENODEV;
+	}
+	u->agaw = u->levels - 2;
+	u->nd_bits = 4 + 2 * VTD_CAP_ND(cap);
+	if (u->nd_bits > 16)
+		u->nd_bits = 16;
+	u->ndids = 1u << u->nd_bits;
+	u->sps = PGSIZE_4K;
+	if (VTD_CAP_SLLPS(cap) & 1)
+		u->sps |= PGSIZE_2M;
+	if (VTD_CAP_SLLPS(cap) & 2)
+		u->sps |= PGSIZE_1G;
+	u->coherent = ecap & VTD_ECAP_C;
+	u->cm = cap & VTD_CAP_CM;
+	u->rwbf = u->rwbf || (cap & VTD_CAP_RWBF);
+	u->sc = ecap & VTD_ECAP_SC;
+	u->psi = cap & VTD_CAP_PSI;
+	u->mamv = VTD_CAP_MAMV(cap);
+	u->drd = cap & VTD_CAP_DRD;
+	u->dwd = cap & VTD_CAP_DWD;
+	u->fro = VTD_CAP_FRO(cap);
+	u->nfr = VTD_CAP_NFR(cap);
+	u->iro = VTD_ECAP_IRO(ecap);
+	if (u->fro + u->nfr * 16 > VTD_REG_SIZE || u->iro + 16 > VTD_REG_SIZE) {
+		klog("vtd%u: register offsets out of range (FRO=0x%x NFR=%u IRO=0x%x)", u->iu.index, u->fro,
+		     u->nfr, u->iro);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static uint64_t unit_aperture_end(const struct vtd_unit *u)
+{
+	unsigned bits = 12 + 9 * u->levels;
+
+	if (u->mgaw < bits)
+		bits = u->mgaw;
+	return (bits >= 64) ? ~0ull : (1ull << bits) - 1;
+}
+
+/* ------------------------------------------------------------ take-over */
+
+static void clear_fault_records(struct vtd_unit *u)
+{
+	for (unsigned i = 0; i < u->nfr; i++)
+		wr32(u, u->fro + i * 16 + VTD_FRCD_F_DWORD, VTD_FRCD_F_DWORD_BIT);
+	wr32(u, VTD_FSTS_REG, VTD_FSTS_PFO | VTD_FSTS_AFO | VTD_FSTS_APF | VTD_FSTS_IQE | VTD_FSTS_ICE |
+				      VTD_FSTS_ITE);
+}
+
+/* Rule 1 (J vtd_init_unit, L "Disable intr remapping and queued
+ * invalidation, if already enabled prior to OS handover"): IR before QI
+ * (IR depends on QI), then translation; clear old faults. */
+static int takeover(struct vtd_unit *u)
+{
+	uint32_t sts = rd32(u, VTD_GSTS_REG);
+	int rc;
+
+	if (sts & VTD_GSTS_IRES) {
+		klog("vtd%u: interrupt remapping was on, turning it off", u->iu.index);
+		rc = vtd_gcmd(u, VTD_GCMD_IRE, false);
+		if (rc)
+			return rc;
+		/* Rule 2 (Xen disable_intremap): clear IRTA.EIME too. */
+		mmio_write64(u->base + VTD_IRTA_REG, mmio_read64(u->base + VTD_IRTA_REG) & ~(1ull << 11));
+	}
+	if (sts & VTD_GSTS_QIES) {
+		klog("vtd%u: queued invalidation was on, turning it off", u->iu.index);
+		rc = qi_disable(u);
+		if (rc)
+			return rc;
+	}
+	if (sts & VTD_GSTS_TES) {
+		klog("vtd%u: translation was on, turning it off", u->iu.index);
+		rc = vtd_gcmd(u, VTD_GCMD_TE, false);
+		if (rc)
+			return rc;
+	}
+	clear_fault_records(u);
+	return 0;
+}
+
+/* ------------------------------------------------------------ bring-up */
+
+static void fault_msi_setup(struct vtd_unit *u, bool want_irq)
+{
+	/* Rule 21 (11.4.7.2, J vtd_init_fault_nmi, L dmar_msi_mask): mask,
+	 * read back, program data/address with 32-bit writes, unmask, then
+	 * look for faults that arrived while masked. */
+	wr32(u, VTD_FECTL_REG, VTD_FECTL_IM);
+	(void)rd32(u, VTD_FECTL_REG);
+	(void)rd32(u, VTD_FSTS_REG);
+	u->fault_vector = -1;
+	if (want_irq) {
+		int v = irq_alloc_vector(vtd_fault_irq, u);
+
+		if (v < 0) {
+			klog("vtd%u: no vector for fault events (%s), polling only", u->iu.index, err_name(v));
+		} else {
+			uint64_t addr = irq_msi_compat_addr();
+
+			u->fault_vector = v;
+			wr32(u, VTD_FEDATA_REG, irq_msi_compat_data((unsigned)v));
+			wr32(u, VTD_FEADDR_REG, (uint32_t)addr);
+			wr32(u, VTD_FEUADDR_REG, (uint32_t)(addr >> 32));
+			wr32(u, VTD_FECTL_REG, 0);
+		}
+	}
+	vtd_fault_process(u);
+}
+
+static int pmr_off(struct vtd_unit *u)
+{
+	/* Rule 6 (11.4.13, Xen iommu_enable_translation): protected memory
+	 * regions are disabled once translation protects memory. */
+	if (!(u->cap & (VTD_CAP_PLMR | VTD_CAP_PHMR)))
+		return 0;
+	if (!(rd32(u, VTD_PMEN_REG) & (VTD_PMEN_EPM | VTD_PMEN_PRS)))
+		return 0;
+	wr32(u, VTD_PMEN_REG, 0);
+	uint64_t dl = deadline_after_ns(u->timeout_ns);
+	while (rd32(u, VTD_PMEN_REG) & VTD_PMEN_PRS) {
+		if (deadline_passed(dl)) {
+			klog("vtd%u: PMEN.PRS stayed set", u->iu.index);
+			return -ETIMEDOUT;
+		}
+		cpu_pause();
+	}
+	return 0;
+}
+
+static void unit_free(struct vtd_unit *u)
+{
+	if (u->fault_vector >= 0)
+		irq_free_vector((unsigned)u->fault_vector);
+	qi_free(u);
+	if (u->root_pa) {
+		struct ctx_entry *root = phys_to_virt(u->root_pa);
+
+		for (unsigned b = 0; b < 256; b++)
+			if (root[b].lo & VTD_ROOT_P)
+				table_free(u, root[b].lo & VTD_PAGE_MASK);
+		table_free(u, u->root_pa);
+	}
+	while (u->rmrrs) {
+		struct vtd_rmrr *r = u->rmrrs;
+		u->rmrrs = r->next;
+		free(r);
+	}
+	free(u->did_map);
+	free(u);
+}
+
+int vtd_unit_init(uint64_t reg_base, uint16_t segment, unsigned index, const struct vtd_unit_cfg *cfg,
+		  struct vtd_unit **out)
+{
+	static const struct vtd_unit_cfg defaults;
+	struct vtd_unit *u;
+	int rc;
+
+	if (!cfg)
+		cfg = &defaults;
+	if (!reg_base || (reg_base & 0xfff)) {
+		klog("vtd%u: bad register base 0x%llx", index, (unsigned long long)reg_base);
+		return -EINVAL;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->base = reg_base;
+	u->fault_vector = -1;
+	u->iu.index = index;
+	u->iu.segment = segment;
+	u->iu.ops = &vtd_iommu_ops;
+	u->timeout_ns = cfg->timeout_ns ? cfg->timeout_ns : VTD_DEFAULT_TIMEOUT_NS;
+	u->rwbf = cfg->force_rwbf;
+
+	u->ver = rd32(u, VTD_VER_REG);
+	u->cap = mmio_read64(reg_base + VTD_CAP_REG);
+	u->ecap = mmio_read64(reg_base + VTD_ECAP_REG);
+	/* All-ones registers: no unit there (L warn_invalid_dmar). */
+	if (u->cap == ~0ull || u->ecap == ~0ull || (!u->cap && !u->ecap)) {
+		klog("vtd%u: no remapping unit at 0x%llx (CAP=0x%llx)", index, (unsigned long long)reg_base,
+		     (unsigned long long)u->cap);
+		rc = -ENODEV;
+		goto fail;
+	}
+	rc = decode_caps(u);
+	if (rc)
+		goto fail;
+	rc = takeover(u);
+	if (rc)
+		goto fail;
+
+	u->did_map = calloc(u->ndids / 64 + 1, sizeof(uint64_t));
+	if (!u->did_map) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	/* Rule 12: DID 0 caches non-present entries in caching mode; it is
+	 * never handed out (on any unit, for simplicity). */
+	u->did_map[0] = 1;
+
+	fault_msi_setup(u, !cfg->no_fault_irq);
+
+	/* Rule 4/5: QI before anything that invalidates. */
+	if ((u->ecap & VTD_ECAP_QI) && !cfg->no_qi) {
+		rc = qi_enable(u);
+		if (rc)
+			goto fail_off;
+	}
+
+	/* Root table (9.1), then SRTP (10.4.6 / 11.4.5 RTPS). */
+	u->root_pa = table_alloc(u);
+	if (!u->root_pa) {
+		rc = -ENOMEM;
+		goto fail_off;
+	}
+	mmio_write64(reg_base + VTD_RTADDR_REG, u->root_pa /* TTM=00: legacy */);
+	rc = vtd_gcmd(u, VTD_GCMD_SRTP, true);
+	if (rc)
+		goto fail_off;
+	/* Rule 5 (6.5.3, Xen init_vtd_hw): after SRTP, globally invalidate the
+	 * context cache and then the IOTLB, unless CAP.ESRTPS says hardware did. */
+	if (!(u->cap & VTD_CAP_ESRTPS)) {
+		struct qi_desc d[2] = {qi_cc_global(), qi_iotlb_global(u->drd, u->dwd)};
+
+		rc = vtd_invalidate(u, d, 2);
+		if (rc)
+			goto fail_off;
+	}
+	rc = vtd_gcmd(u, VTD_GCMD_TE, true);
+	if (rc)
+		goto fail_off;
+	u->te_on = true;
+	rc = pmr_off(u);
+	if (rc)
+		goto fail_off;
+
+	u->iu.pgsizes = u->sps & common_sps;
+	u->iu.aperture_end = unit_aperture_end(u);
+	u->iu.snoop_control = u->sc;
+	u->iu.intr_remap = false;
+	rc = iommu_register_unit(&u->iu);
+	if (rc)
+		goto fail_off;
+	common_sps &= u->sps;
+
+	struct vtd_unit **pp = &units;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = u;
+	nunits++;
+	klog("vtd%u: base=0x%llx ver=%u.%u cap=0x%llx ecap=0x%llx levels=%u qi=%s", index,
+	     (unsigned long long)reg_base, VTD_VER_MAJOR(u->ver), VTD_VER_MINOR(u->ver),
+	     (unsigned long long)u->cap, (unsigned long long)u->ecap, u->levels, u->qi_on ? "on" : "off");
+	if (out)
+		*out = u;
+	return 0;
+
+fail_off:
+	if (u->te_on && vtd_gcmd(u, VTD_GCMD_TE, false) == 0)
+		u->te_on = false;
+	if (u->qi_on && qi_disable(u))
+		u->qi_on = false;
+	if (u->te_on || u->qi_on) {
+		/* Hardware still points at our memory: leak it rather than free. */
+		klog("vtd%u: bring-up failed (%s) and the unit could not be turned off", index, err_name(rc));
+		return rc;
+	}
+	wr32(u, VTD_FECTL_REG, VTD_FECTL_IM);
+fail:
+	klog("vtd%u: bring-up failed: %s", index, err_name(rc));
+	unit_free(u);
+	return rc;
+}
+
+int vtd_finish_init(void)
+{
+	if (!units)
+		return -ENODEV;
+	for (struct vtd_unit *u = units; u; u = u->next)
+		u->iu.pgsizes = u->sps & common_sps;
+	return 0;
+}
+
+int vtd_init_all(const struct vtd_drhd_info *drhds, unsigned n, const struct vtd_unit_cfg *cfg)
+{
+	unsigned up = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct vtd_unit *u;
+
+		if (vtd_unit_init(drhds[i].base, drhds[i].segment, i, cfg, &u) == 0)
+			up++;
+	}
+	int rc = vtd_finish_init();
+	return rc ? rc : (int)up;
+}
+
+void vtd_unit_shutdown(struct vtd_unit *u)
+{
+	struct vtd_unit **pp = &units;
+
+	while (*pp && *pp != u)
+		pp = &(*pp)->next;
+	if (*pp) {
+		*pp = u->next;
+		nunits--;
+	}
+	if (u->te_on && vtd_gcmd(u, VTD_GCMD_TE, false) == 0)
+		u->te_on = false;
+	if (u->qi_on && qi_disable(u) == 0)
+		u->qi_on = false;
+	wr32(u, VTD_FECTL_REG, VTD_FECTL_IM);
+	iommu_unregister_unit(&u->iu);
+	if (u->te_on || u->qi_on) {
+		klog("vtd%u: could not be turned off; its tables stay allocated", u->iu.index);
+		return;
+	}
+	while (u->domains) {
+		struct vtd_domain *d = u->domains;
+		u->domains = d->next;
+		vtd_pt_destroy(d->pt);
+		free(d->pt);
+		free(d);
+	}
+	unit_free(u);
+}
+
+void vtd_reset_all(void)
+{
+	while (units)
+		vtd_unit_shutdown(units);
+	common_sps = PGSIZE_4K | PGSIZE_2M | PGSIZE_1G;
+	allow_rmrr_reassign = false;
+}
+
+/* ------------------------------------------------------------ domain ids */
+
+static int did_alloc(struct vtd_unit *u)
+{
+	for (uint32_t i = 1; i < u->ndids; i++)
+		if (!(u->did_map[i / 64] & (1ull << (i % 64)))) {
+			u->did_map[i / 64] |= 1ull << (i % 64);
+			return (int)i;
+		}
+	return -ENOSPC;
+}
+
+static void did_free(struct vtd_unit *u, uint16_t did)
+{
+	if (did)
+		u->did_map[did / 64] &= ~(1ull << (did % 64));
+}
+
+static struct vtd_domain *domain_by_did(struct vtd_unit *u, uint16_t did)
+{
+	for (struct vtd_domain *d = u->domains; d; d = d->next)
+		if (d->did == did)
+			return d;
+	return NULL;
+}
+
+/* ------------------------------------------------------------ domains */
+
+static struct vtd_unit *unit_of(struct iommu_unit *iu) { return (struct vtd_unit *)iu; }
+static struct vtd_domain *vdom(struct iommu_domain *d) { return d->priv; }
+
+static int vtd_domain_alloc(struct iommu_unit *iu, struct iommu_domain **out)
+{
+	struct vtd_unit *u = unit_of(iu);
+	struct vtd_domain *vd;
+	struct vtd_pt *pt;
+	int did = did_alloc(u);
+	int rc;
+
+	if (did < 0)
+		return did;
+	vd = calloc(1, sizeof(*vd));
+	pt = calloc(1, sizeof(*pt));
+	if (!vd || !pt) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	struct vtd_pt_alloc a = {table_alloc, table_free, u};
+	rc = vtd_pt_init(pt, u->levels, iu->pgsizes ? iu->pgsizes : PGSIZE_4K, u->coherent, u->sc, &a);
+	if (rc)
+		goto fail;
+	vd->unit = u;
+	vd->did = (uint16_t)did;
+	vd->pt = pt;
+	vd->dom.unit = iu;
+	vd->dom.pgsizes = pt->pgsizes;
+	vd->dom.aperture_end = vtd_pt_aperture_end(pt);
+	if (vd->dom.aperture_end > iu->aperture_end)
+		vd->dom.aperture_end = iu->aperture_end;
+	vd->dom.snoop = u->sc;
+	vd->dom.priv = vd;
+	vd->next = u->domains;
+	u->domains = vd;
+	iu->ndomains++;
+	*out = &vd->dom;
+	return 0;
+fail:
+	free(pt);
+	free(vd);
+	did_free(u, (uint16_t)did);
+	return rc;
+}
+
+static void vtd_domain_free(struct iommu_domain *d)
+{
+	struct vtd_domain *vd = vdom(d);
+	struct vtd_unit *u = vd->unit;
+
+	if (d->ndevices) {
+		klog("vtd%u: domain did=%u freed with %u devices attached: kept", u->iu.index, vd->did,
+		     d->ndevices);
+		return;
+	}
+	/* Nothing may stay cached under a DID that will be handed out again. */
+	struct qi_desc inv = qi_iotlb_domain(vd->did, u->drd, u->dwd);
+	if (vtd_invalidate(u, &inv, 1))
+		klog("vtd%u: invalidation of freed did=%u failed", u->iu.index, vd->did);
+	for (struct vtd_domain **pp = &u->domains; *pp; pp = &(*pp)->next)
+		if (*pp == vd) {
+			*pp = vd->next;
+			break;
+		}
+	if (u->identity == vd)
+		u->identity = NULL;
+	vtd_pt_destroy(vd->pt);
+	free(vd->pt);
+	did_free(u, vd->did);
+	u->iu.ndomains--;
+	free(vd);
+}
+
+static int vtd_map(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size, unsigned prot,
+		   struct iommu_gather *g)
+{
+	return vtd_pt_map(vdom(d)->pt, iova, pa, size, prot, g);
+}
+
+static int vtd_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size, struct iommu_gather *g)
+{
+	return vtd_pt_unmap(vdom(d)->pt, iova, size, g);
+}
+
+static int vtd_iova_to_phys(struct iommu_domain *d, uint64_t iova, uint64_t *pa, unsigned *level,
+			    unsigned *prot)
+{
+	return vtd_pt_walk(vdom(d)->pt, iova, pa, level, prot);
+}
+
+static unsigned fls64(uint64_t x) { return x ? 64 - (unsigned)__builtin_clzll(x) : 0; }
+
+/* One IOTLB descriptor covering [start, end) for did (6.5.2.3, rule 19):
+ * page-selective when CAP.PSI and the aligned mask fits CAP.MAMV; the mask
+ * is widened until the naturally aligned block covers the range (Linux
+ * calculate_psi_aligned_address); else domain-selective. */
+static struct qi_desc iotlb_desc(const struct vtd_unit *u, uint16_t did, uint64_t start, uint64_t end,
+				 bool ih)
+{
+	uint64_t first = start >> 12, last = (end - 1) >> 12;
+	uint64_t pages = last - first + 1;
+	unsigned mask = fls64(pages - 1); /* log2 of pages rounded up */
+	uint64_t aligned = first & ~((1ull << mask) - 1);
+
+	if (aligned + (1ull << mask) - 1 < last) {
+		/* Straddles a 2^mask boundary: the block that contains both
+		 * ends is the one above the highest bit where they differ. */
+		mask = fls64(first ^ last);
+		aligned = first & ~((1ull << mask) - 1);
+	}
+	if (u->psi && mask <= u->mamv && mask < 52)
+		return qi_iotlb_page(did, aligned << 12, mask, ih, u->drd, u->dwd);
+	return qi_iotlb_domain(did, u->drd, u->dwd);
+}
+
+static int vtd_flush(struct iommu_domain *d, struct iommu_gather *g)
+{
+	struct vtd_domain *vd = vdom(d);
+	struct vtd_unit *u = vd->unit;
+	bool changed = g->end > g->start;
+	int rc = 0;
+
+	if (g->need_flush || (changed && u->cm)) {
+		/* Removed/changed entries (need_flush), or in caching mode new
+		 * entries whose non-present state may be cached (rule 12, L
+		 * __mapping_notify_one).  IH only if no table page went away. */
+		struct qi_desc inv;
+		bool ih = g->leaf_only && !g->nfree;
+
+		if (changed)
+			inv = iotlb_desc(u, vd->did, g->start, g->end, ih);
+		else
+			inv = qi_iotlb_domain(vd->did, u->drd, u->dwd);
+		vtd_stats.flushes++;
+		rc = vtd_invalidate(u, &inv, 1);
+	} else if (changed) {
+		/* Non-present -> present only: the write buffer (rule 9). */
+		rc = vtd_wbf(u);
+	}
+	if (rc)
+		return rc; /* the gathered pages stay allocated: never reuse them unflushed */
+	vtd_pt_free_gathered(vd->pt, g);
+	iommu_gather_init(g);
+	return 0;
+}
+
+/* ------------------------------------------------------------ context entries */
+
+static struct ctx_entry *ctx_entry(struct vtd_unit *u, uint16_t rid, bool alloc, int *err)
+{
+	struct ctx_entry *root = phys_to_virt(u->root_pa);
+	struct ctx_entry *re = &root[rid >> 8];
+
+	*err = 0;
+	if (!(re->lo & VTD_ROOT_P)) {
+		if (!alloc)
+			return NULL;
+		uint64_t ct = table_alloc(u);
+		if (!ct) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		/* 9.1: hi is reserved (0); P in lo written last. */
+		re->hi = 0;
+		barrier();
+		re->lo = ct | VTD_ROOT_P;
+		vtd_sync(u, re, sizeof(*re));
+	}
+	return (struct ctx_entry *)phys_to_virt(re->lo & VTD_PAGE_MASK) + (rid & 0xff);
+}
+
+static void ctx_clear(struct vtd_unit *u, struct ctx_entry *ce)
+{
+	/* Rule 10: P (in lo) goes first, then the rest. */
+	ce->lo = 0;
+	barrier();
+	ce->hi = 0;
+	vtd_sync(u, ce, sizeof(*ce));
+}
+
+/* Invalidation after a present context entry went away (rule 11, 6.5.3.3):
+ * device-selective context-cache and domain-selective IOTLB, old DID. */
+static int ctx_zap(struct vtd_unit *u, uint16_t rid, uint16_t old_did)
+{
+	struct qi_desc d[2] = {qi_cc_device(old_did, rid, 0), qi_iotlb_domain(old_did, u->drd, u->dwd)};
+
+	return vtd_invalidate(u, d, 2);
+}
+
+static int ctx_set(struct vtd_unit *u, struct ctx_entry *ce, struct vtd_domain *vd, uint16_t rid)
+{
+	struct vtd_pt *pt = vd->pt;
+
+	/* 9.3: hi (DID, AW) first, then lo with P, so the hardware never sees a
+	 * present half entry (rule 10). TT=00b, FPD=0: faults are recorded. */
+	ce->hi = VTD_CTX_HI_AW(u->agaw) | ((uint64_t)vd->did << VTD_CTX_HI_DID_SHIFT);
+	barrier();
+	ce->lo = (pt->root & VTD_PAGE_MASK) | VTD_CTX_LO_P;
+	vtd_sync(u, ce, sizeof(*ce));
+	if (u->cm) {
+		/* Rule 12 (6.1, L domain_context_mapping_one): in caching mode
+		 * the not-present entry may be cached under DID 0. */
+		struct qi_desc d[2] = {qi_cc_device(0, rid, 0), qi_iotlb_domain(vd->did, u->drd, u->dwd)};
+		return vtd_invalidate(u, d, 2);
+	}
+	return vtd_wbf(u);
+}
+
+static int vtd_attach(struct iommu_domain *d, uint16_t rid)
+{
+	struct vtd_domain *vd = vdom(d);
+	struct vtd_unit *u = vd->unit;
+	int rc;
+	struct ctx_entry *ce = ctx_entry(u, rid, true, &rc);
+
+	if (!ce)
+		return rc;
+	if (ce->lo & VTD_CTX_LO_P) {
+		uint16_t old_did = (uint16_t)(ce->hi >> VTD_CTX_HI_DID_SHIFT);
+		struct vtd_domain *old = domain_by_did(u, old_did);
+
+		if (old == vd)
+			return 0;
+		if (old && old->identity && vtd_rid_has_rmrr(u->iu.segment, rid)) {
+			if (!allow_rmrr_reassign) {
+				klog("vtd%u: %02x:%02x.%u has an RMRR; not moved (boot argument "
+				     "allow_rmrr_reassign overrides)",
+				     u->iu.index, rid >> 8, (rid >> 3) & 0x1f, rid & 7);
+				return -EBUSY;
+			}
+			klog("vtd%u: WARNING: allow_rmrr_reassign: %02x:%02x.%u leaves its RMRR identity "
+			     "map; firmware DMA to it will fault",
+			     u->iu.index, rid >> 8, (rid >> 3) & 0x1f, rid & 7);
+		}
+		ctx_clear(u, ce);
+		rc = ctx_zap(u, rid, old_did);
+		if (old)
+			old->dom.ndevices--;
+		if (rc)
+			return rc; /* the device is blocked now; that is the safe state */
+	}
+	rc = ctx_set(u, ce, vd, rid);
+	d->ndevices++;
+	return rc;
+}
+
+static int vtd_detach(struct iommu_domain *d, uint16_t rid)
+{
+	struct vtd_domain *vd = vdom(d);
+	struct vtd_unit *u = vd->unit;
+	int rc;
+	struct ctx_entry *ce = ctx_entry(u, rid, false, &rc);
+
+	if (!ce || !(ce->lo & VTD_CTX_LO_P) || (uint16_t)(ce->hi >> VTD_CTX_HI_DID_SHIFT) != vd->did)
+		return -ENOENT;
+	ctx_clear(u, ce);
+	d->ndevices--;
+	return ctx_zap(u, rid, vd->did);
+}
+
+const struct iommu_ops vtd_iommu_ops = {
+	.name = "vtd",
+	.domain_alloc = vtd_domain_alloc,
+	.domain_free = vtd_domain_free,
+	.attach = vtd_attach,
+	.detach = vtd_detach,
+	.map = vtd_map,
+	.unmap = vtd_unmap,
+	.flush = vtd_flush,
+	.iova_to_phys = vtd_iova_to_phys,
+};
+
+/* ------------------------------------------------------------ RMRR */
+
+bool vtd_rid_has_rmrr(uint16_t seg, uint16_t rid)
+{
+	for (struct vtd_unit *u = units; u; u = u->next) {
+		if (u->iu.segment != seg)
+			continue;
+		for (struct vtd_rmrr *r = u->rmrrs; r; r = r->next)
+			if (r->rid == rid)
+				return true;
+	}
+	return false;
+}
+
+int vtd_rmrr_identity(struct vtd_unit *u, uint16_t rid, uint64_t base, uint64_t end)
+{
+	struct iommu_gather g;
+	bool mapped = false;
+	int rc;
+
+	/* Rule 25 / X register_one_rmrr: reject inverted or unaligned ranges. */
+	if ((base & 0xfff) || ((end + 1) & 0xfff) || end < base || end > u->iu.aperture_end) {
+		klog("vtd%u: bad RMRR [0x%llx, 0x%llx]", u->iu.index, (unsigned long long)base,
+		     (unsigned long long)end);
+		return -EINVAL;
+	}
+	if (!u->identity) {
+		struct iommu_domain *d;
+
+		rc = vtd_domain_alloc(&u->iu, &d);
+		if (rc)
+			return rc;
+		u->identity = vdom(d);
+		u->identity->identity = true;
+	}
+	for (struct vtd_rmrr *r = u->rmrrs; r; r = r->next) {
+		if (r->base == base && r->end == end)
+			mapped = true; /* shared RMRR: already in the identity map */
+		else if (base <= r->end && r->base <= end)
+			return -EINVAL; /* partial overlap with another RMRR */
+	}
+	struct vtd_rmrr *rec = calloc(1, sizeof(*rec));
+	if (!rec)
+		return -ENOMEM;
+	if (!mapped) {
+		iommu_gather_init(&g);
+		rc = vtd_pt_map(u->identity->pt, base, base, end - base + 1, IOMMU_READ | IOMMU_WRITE, &g);
+		if (!rc)
+			rc = vtd_flush(&u->identity->dom, &g);
+		if (rc) {
+			free(rec);
+			return rc;
+		}
+	}
+	rc = vtd_attach(&u->identity->dom, rid);
+	if (rc) {
+		free(rec);
+		return rc;
+	}
+	rec->rid = rid;
+	rec->base = base;
+	rec->end = end;
+	rec->next = u->rmrrs;
+	u->rmrrs = rec;
+	klog("vtd%u: RMRR [0x%llx, 0x%llx] identity-mapped for %02x:%02x.%u", u->iu.index,
+	     (unsigned long long)base, (unsigned long long)end, rid >> 8, (rid >> 3) & 0x1f, rid & 7);
+	return 0;
+}

@@ -1,0 +1,98 @@
+/*
+ * kernel/cmd_iommu.c — the `iommu` console commands (shared/CONSOLE.md):
+ *   iommu                 one record per VT-d unit
+ *   iommu faults          the fault log, then total=<n>
+ *   iommu faults clear    empties the log
+ */
+#include <string.h>
+
+#include "hw/hw.h"
+#include "iommu/vtd/fault.h"
+#include "iommu/vtd/regs.h"
+#include "iommu/vtd/vtd.h"
+#include "kernel/console.h"
+
+static void sps_string(uint64_t sizes, char *buf, size_t len)
+{
+	static const struct {
+		uint64_t size;
+		const char *name;
+	} names[] = {{PGSIZE_4K, "4K"}, {PGSIZE_2M, "2M"}, {PGSIZE_1G, "1G"}};
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < 3; i++) {
+		if (!(sizes & names[i].size))
+			continue;
+		size_t l = strlen(names[i].name);
+		if (n + l + 2 > len)
+			break;
+		if (n)
+			buf[n++] = ',';
+		memcpy(buf + n, names[i].name, l + 1);
+		n += l;
+	}
+	if (!n && len > 1) {
+		buf[0] = '-';
+		buf[1] = 0;
+	}
+}
+
+static void show_units(void)
+{
+	for (struct vtd_unit *u = vtd_units(); u; u = u->next) {
+		uint32_t gsts = mmio_read32(u->base + VTD_GSTS_REG);
+		char sps[16];
+
+		sps_string(u->iu.pgsizes, sps, sizeof(sps));
+		con_printf("unit=%u base=0x%llx ver=%u.%u aw=%u levels=%u sps=%s qi=%s ir=%s dmar=%s cm=%d "
+			   "sc=%d domains=%u cap=0x%llx ecap=0x%llx nd=%u c=%d seg=%u\n",
+			   u->iu.index, (unsigned long long)u->base, VTD_VER_MAJOR(u->ver), VTD_VER_MINOR(u->ver),
+			   u->mgaw, u->levels, sps, (gsts & VTD_GSTS_QIES) ? "on" : "off",
+			   (gsts & VTD_GSTS_IRES) ? "on" : "off", (gsts & VTD_GSTS_TES) ? "on" : "off", u->cm,
+			   u->sc, u->iu.ndomains, (unsigned long long)u->cap, (unsigned long long)u->ecap,
+			   u->nd_bits, u->coherent, u->iu.segment);
+	}
+}
+
+static void show_faults(void)
+{
+	vtd_fault_poll(); /* pick up anything whose interrupt was lost */
+	for (unsigned i = 0; i < vtd_fault_log_count(); i++) {
+		const struct vtd_fault_rec *r = vtd_fault_log_at(i);
+
+		if (r->seg)
+			con_printf("unit=%u kind=%s bdf=%04x:%02x:%02x.%u", r->unit,
+				   r->kind == VTD_FAULT_IR ? "ir" : "dma", r->seg, r->sid >> 8,
+				   (r->sid >> 3) & 0x1f, r->sid & 7);
+		else
+			con_printf("unit=%u kind=%s bdf=%02x:%02x.%u", r->unit,
+				   r->kind == VTD_FAULT_IR ? "ir" : "dma", r->sid >> 8, (r->sid >> 3) & 0x1f,
+				   r->sid & 7);
+		con_printf(" addr=0x%llx reason=0x%x access=%s name=%s\n", (unsigned long long)r->addr,
+			   r->reason, r->is_read ? "r" : "w", vtd_fault_reason_name(r->reason));
+	}
+	con_printf("total=%llu\n", (unsigned long long)vtd_fault_log_total());
+}
+
+static int cmd_iommu(int argc, char **argv)
+{
+	if (argc == 1) {
+		show_units();
+		return 0;
+	}
+	if (strcmp(argv[1], "faults"))
+		return cmd_fail(-EINVAL, "unknown sub-command '%s' (iommu [faults [clear]])", argv[1]);
+	if (argc == 2) {
+		show_faults();
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[2], "clear")) {
+		vtd_fault_poll();
+		vtd_fault_log_clear();
+		return 0;
+	}
+	return cmd_fail(-EINVAL, "usage: iommu faults [clear]");
+}
+
+COMMAND(iommu, "iommu", "iommu [faults [clear]] — IOMMU units, or the DMA/IR fault log", cmd_iommu);
