@@ -1310,9 +1310,14 @@ static int dom_destroy(struct dma_space *s, struct iommu_domain *d)
 	int err = 0;
 
 	iommu_gather_init(&g);
-	for (struct itree_node *x = itree_min(&s->maps); x; x = itree_succ(&s->maps, x))
-		if (d->unit->ops->unmap(d, x->start, x->last - x->start + 1, &g))
-			err = -EIO;
+	/* Teardown should not fail: whole mappings need no split, and a
+	 * failing call is retried once before the domain is given up. */
+	for (struct itree_node *x = itree_min(&s->maps); x; x = itree_succ(&s->maps, x)) {
+		uint64_t len = x->last - x->start + 1;
+		if (d->unit->ops->unmap(d, x->start, len, &g) &&
+		    (err = d->unit->ops->unmap(d, x->start, len, &g)))
+			break;
+	}
 	if (!err)
 		err = dom_flush(d, &g);
 	if (err) {

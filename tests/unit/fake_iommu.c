@@ -52,6 +52,11 @@ void fake_iommu_fail_any(unsigned long n)
 	fail_any_n = n;
 }
 
+unsigned long fake_iommu_fail_any_pending(void)
+{
+	return fail_any_n;
+}
+
 void fake_iommu_reset(void)
 {
 	memset(fail_n, 0, sizeof(fail_n));

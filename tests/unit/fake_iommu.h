@@ -41,6 +41,8 @@ void fake_iommu_unit_free(struct iommu_unit *u);
 void fake_iommu_fail(enum fake_op op, unsigned long n, int err);
 /* Fail the n-th driver call of any kind (1 = next) with -EIO; 0 disarms. */
 void fake_iommu_fail_any(unsigned long n);
+/* Calls left before the armed fail_any fires (0: fired or unarmed). */
+unsigned long fake_iommu_fail_any_pending(void);
 /* Disarm everything and zero the stats. */
 void fake_iommu_reset(void);
 
