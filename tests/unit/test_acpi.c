@@ -434,6 +434,18 @@ TEST(acpi_madt_malformed_entries)
 		CHECK_EQ(acpi_madt()->n_ioapic, 0);
 		CHECK_EQ(acpi_madt()->lapic_addr, 0xfee00000ull); /* the override said the same */
 	}
+	/* A lone byte after the last entry. */
+	ab_init(&t);
+	s = ab_table_begin(&t, "APIC", 5);
+	ab_u32(&t, 0xfee00000u);
+	ab_u32(&t, 0);
+	ab_bytes(&t, (const uint8_t[]){0, 8, 0, 3, 1, 0, 0, 0}, 8);
+	ab_u8(&t, 0);
+	ab_table_end(&t, s);
+	replace_table(&w, 1, &t, &w.madt);
+	CHECK_EQ(init(&w), 0);
+	CHECK(logged("acpi: MADT: truncated entry at offset 52, ignored"));
+	CHECK_EQ(acpi_madt()->n_lapic, 1);
 	/* Entry running past the table, and a too-short MADT. */
 	ab_init(&t);
 	s = ab_table_begin(&t, "APIC", 5);
@@ -660,6 +672,12 @@ static void x_pm1a(struct abuf *t)
 	t->p[172] = ACPI_GAS_IO;
 	ab_set64(t, 176, 0x404);
 }
+static void far_pm1a(struct abuf *t)
+{
+	ab_set32(t, 64, 0);
+	t->p[172] = ACPI_GAS_IO;
+	ab_set64(t, 176, 0x10004);
+}
 static void mem_pm1a(struct abuf *t)
 {
 	ab_set32(t, 64, 0);
@@ -681,6 +699,10 @@ TEST(acpi_fadt_x_fields)
 	replace_fadt(&w, w.dsdt, FLAGS_DEFAULT, 0, x_pm1a);
 	CHECK_EQ(init(&w), 0);
 	CHECK_EQ(acpi_fadt()->pm1a_cnt, 0x404);
+	replace_fadt(&w, w.dsdt, FLAGS_DEFAULT, 0, far_pm1a);
+	CHECK_EQ(init(&w), 0);
+	CHECK_EQ(acpi_fadt()->pm1a_cnt, 0);
+	CHECK(logged("acpi: FADT: PM1a_CNT_BLK port 0x10004 out of I/O range, ignored"));
 	replace_fadt(&w, w.dsdt, FLAGS_DEFAULT, 0, mem_pm1a);
 	CHECK_EQ(init(&w), 0);
 	CHECK_EQ(acpi_fadt()->pm1a_cnt, 0);

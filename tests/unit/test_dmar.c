@@ -593,6 +593,7 @@ static void struct_past_table(struct abuf *b)
 	ab_u16(b, 0x400);
 	ab_zero(b, 4);
 }
+static void three_bytes(struct abuf *b) { ab_bytes(b, (const uint8_t[]){0, 0, 8}, 3); }
 static void short_drhd(struct abuf *b)
 {
 	ab_u16(b, DMAR_TYPE_DRHD);
@@ -613,6 +614,13 @@ TEST(dmar_bad_structure_lengths)
 	CHECK_EQ(info->ndrhd, 1);
 	CHECK_EQ(info->natsr, 0);
 	CHECK(logged("dmar: structure type 2 at offset 0x48 length 1024 runs past the table"));
+	dmar_free(info);
+
+	info = with_struct(three_bytes);
+	/* Three bytes are not a structure header; they misalign the rest. */
+	CHECK_EQ(info->ndrhd, 1);
+	CHECK(logged("dmar: DRHD 1 (offset 0x48): too short, dropped"));
+	CHECK(logged("dmar: structure type 0 at offset 0x50 has length 0, rest of table ignored"));
 	dmar_free(info);
 
 	info = with_struct(short_drhd);
@@ -729,6 +737,23 @@ TEST(dmar_every_truncation)
 		dmar_free(info);
 		free(copy);
 	}
+	ab_free(&b);
+}
+
+TEST(dmar_trailing_bytes)
+{
+	struct abuf b;
+	struct dmar_info *info;
+
+	ab_init(&b);
+	ab_qemu_dmar(&b);
+	ab_bytes(&b, (const uint8_t[]){0, 0, 0}, 3);
+	ab_table_end(&b, 0);
+	info = parse(&b);
+	CHECK_EQ(info->ndrhd, 1);
+	CHECK_EQ(info->drhd[0].nscope, 4);
+	CHECK(logged("dmar: 3 trailing bytes at offset 0x60, ignored"));
+	dmar_free(info);
 	ab_free(&b);
 }
 
