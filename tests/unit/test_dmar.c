@@ -507,6 +507,24 @@ TEST(dmar_overlap_by_size_field)
 	ab_free(&b);
 }
 
+TEST(dmar_register_range_wraps)
+{
+	struct abuf b;
+	struct dmar_info *info;
+	size_t t, d;
+
+	ab_init(&b);
+	t = ab_dmar_begin(&b, 38, 1);
+	d = ab_drhd_begin(&b, 0, 1, 0, 0xffffffffffffe000ull); /* two pages to 2^64 */
+	ab_struct_end(&b, d);
+	ab_table_end(&b, t);
+	info = parse(&b);
+	CHECK_EQ(info->ndrhd, 0);
+	CHECK(logged("dmar: DRHD 0 (offset 0x30): register range wraps, dropped"));
+	dmar_free(info);
+	ab_free(&b);
+}
+
 static void check_bad_rmrr(uint64_t base, uint64_t limit, const char *msg)
 {
 	struct abuf b;
