@@ -221,17 +221,12 @@ static void walk_root(const uint8_t *root, uint32_t len, unsigned esize, const c
 	}
 }
 
-static const uint8_t *valid_table(const char sig[4], uint32_t *len)
-{
-	return acpi_find(sig, len);
-}
-
 /* ---- MADT */
 
 static void parse_madt(void)
 {
 	uint32_t len;
-	const uint8_t *t = valid_table("APIC", &len);
+	const uint8_t *t = acpi_find("APIC", &len);
 	unsigned nl = 0, nx = 0, nio = 0, niso = 0;
 
 	if (!t)
@@ -362,7 +357,7 @@ uint32_t acpi_isa_irq_to_gsi(uint8_t irq, uint16_t *flags)
 static void parse_mcfg(void)
 {
 	uint32_t len, n;
-	const uint8_t *t = valid_table("MCFG", &len);
+	const uint8_t *t = acpi_find("MCFG", &len);
 
 	if (!t)
 		return;
@@ -526,7 +521,7 @@ static void parse_dsdt(void)
 static void parse_fadt(void)
 {
 	uint32_t len;
-	const uint8_t *t = valid_table("FACP", &len);
+	const uint8_t *t = acpi_find("FACP", &len);
 
 	if (!t)
 		return;
