@@ -941,11 +941,20 @@ static int piece_unmap_n(struct dma_mapping *m, uint64_t a, uint64_t b, void *ar
 	return c->d->unit->ops->unmap(c->d, a, b - a, c->g);
 }
 
+/* Unhint re-checks the source: hinted memory is unpinned, so its owner may
+ * have freed it meanwhile; a device must never be pointed at it again. */
+static int count_run_src(uint64_t iova, uint64_t pa, uint64_t len, void *arg)
+{
+	if (!src_ok(pa, len))
+		return -EPERM;
+	return count_run(iova, pa, len, arg);
+}
+
 static int piece_count(struct dma_mapping *m, uint64_t a, uint64_t b, void *arg)
 {
 	struct hint_ctx *c = arg;
 	struct pin_ctx p = {c->s->owner, 0, 0, 0};
-	int err = walk_runs(m, a, b, count_run, &p);
+	int err = walk_runs(m, a, b, count_run_src, &p);
 
 	c->charge += p.bytes;
 	return err;

@@ -20,7 +20,7 @@
 static uint64_t tl_base;
 
 /* Frames may only be released once no flush is pending for them. */
-static bool tl_release_check(uint64_t pa, uint64_t size)
+static inline __attribute__((unused)) bool tl_release_check(uint64_t pa, uint64_t size)
 {
 	for (uint64_t o = 0; o < size; o += FRAME_SIZE) {
 		struct frame *f = frame_get(pa + o);
@@ -30,7 +30,7 @@ static bool tl_release_check(uint64_t pa, uint64_t size)
 	return true;
 }
 
-static void tl_setup(void)
+static inline __attribute__((unused)) void tl_setup(void)
 {
 	void *p;
 	uint64_t a;
@@ -49,7 +49,7 @@ static void tl_setup(void)
 	fake_iommu_release_check = tl_release_check;
 }
 
-static uint64_t tl_user(unsigned order)
+static inline __attribute__((unused)) uint64_t tl_user(unsigned order)
 {
 	uint64_t pa = frame_alloc(order, FRAME_USER);
 
@@ -58,7 +58,7 @@ static uint64_t tl_user(unsigned order)
 	return pa;
 }
 
-static void tl_user_free(uint64_t pa, unsigned order)
+static inline __attribute__((unused)) void tl_user_free(uint64_t pa, unsigned order)
 {
 	if (frame_free(pa, order))
 		CHECK(!"freeing user memory failed");
@@ -69,7 +69,7 @@ static struct iommu_unit *tl_unit(uint64_t pgsizes)
 	return fake_iommu_unit_new(pgsizes, (1ull << 48) - 1, true, true);
 }
 
-static void tl_group(struct dma_group *g, struct iommu_unit *u, uint16_t rid)
+static inline __attribute__((unused)) void tl_group(struct dma_group *g, struct iommu_unit *u, uint16_t rid)
 {
 	memset(g, 0, sizeof(*g));
 	g->unit = u;
@@ -81,7 +81,7 @@ static void tl_group(struct dma_group *g, struct iommu_unit *u, uint16_t rid)
 struct tl_mem {
 	uint64_t free, pinned;
 };
-static struct tl_mem tl_mem(void)
+static inline __attribute__((unused)) struct tl_mem tl_mem(void)
 {
 	struct frame_stats st;
 	frame_stats(&st);
@@ -90,7 +90,7 @@ static struct tl_mem tl_mem(void)
 
 /* ---- a digest of everything observable, to prove "state unchanged" ---- */
 static uint64_t tl_h;
-static void tl_mix(uint64_t v)
+static inline __attribute__((unused)) void tl_mix(uint64_t v)
 {
 	tl_h ^= v;
 	tl_h *= 0x100000001b3ull;
@@ -104,7 +104,7 @@ struct tl_walk {
 	int bad;
 };
 
-static int tl_walk_map(const struct dma_map_info *mi, void *arg)
+static inline __attribute__((unused)) int tl_walk_map(const struct dma_map_info *mi, void *arg)
 {
 	struct tl_walk *w = arg;
 
@@ -138,7 +138,7 @@ static int tl_walk_map(const struct dma_map_info *mi, void *arg)
 
 /* Walks space s (whose domains are doms[]): every page's record, pins and
  * hardware translation; mixes it into the digest.  Returns mismatches. */
-static int tl_check_space(struct dma_space *s, struct iommu_domain **doms, unsigned ndoms)
+static inline __attribute__((unused)) int tl_check_space(struct dma_space *s, struct iommu_domain **doms, unsigned ndoms)
 {
 	struct tl_walk w = {s, doms, ndoms, 0, 0};
 	struct dma_owner_stat os;
@@ -157,7 +157,7 @@ static int tl_check_space(struct dma_space *s, struct iommu_domain **doms, unsig
 	return w.bad;
 }
 
-static uint64_t tl_digest(struct dma_space **sp, unsigned ns, struct iommu_domain ***doms,
+static inline __attribute__((unused)) uint64_t tl_digest(struct dma_space **sp, unsigned ns, struct iommu_domain ***doms,
 			  unsigned *ndoms, int *bad)
 {
 	struct tl_mem m = tl_mem();
