@@ -19,6 +19,4 @@ static int cmd_acpi(int argc, char **argv)
 	return 0;
 }
 
-/* The identifier is not "acpi": COMMAND(acpi, ...) would name its record
- * cmd_acpi, the same as the function. */
-COMMAND(acpi_tables, "acpi", "acpi", cmd_acpi);
+COMMAND(acpi, "acpi", "acpi", cmd_acpi);
