@@ -71,11 +71,16 @@ $(B)/k/%.o: %.S
 $(B)/k/kernel/version.o: FORCE
 FORCE:
 
-$(B)/sluice.so: $(BOBJ) $(KOBJ) boot/sluice.lds $(NEWLIB)/lib/libc.a
-	ld -shared -Bsymbolic -nostdlib -z noexecstack -T boot/sluice.lds \
+# GNU-EFI's libefi carries its own memset/memcpy; weakened, newlib's win.
+$(B)/libefi.a: $(EFI_LIB)/libefi.a
+	@mkdir -p $(B)
+	objcopy --weaken-symbol=memset --weaken-symbol=memcpy $< $@
+
+$(B)/sluice.so: $(BOBJ) $(KOBJ) boot/sluice.lds $(NEWLIB)/lib/libc.a $(B)/libefi.a
+	ld -shared -Bsymbolic -nostdlib -z noexecstack -z defs -T boot/sluice.lds \
 		$(EFI_LIB)/crt0-efi-x86_64.o $(BOBJ) $(KOBJ) \
 		--start-group $(NEWLIB)/lib/libc.a $(LIBGCC) \
-		$(EFI_LIB)/libgnuefi.a $(EFI_LIB)/libefi.a --end-group -o $@
+		$(EFI_LIB)/libgnuefi.a $(B)/libefi.a --end-group -o $@
 
 $(B)/sluice.efi: $(B)/sluice.so
 	objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel \

@@ -27,7 +27,7 @@ struct command {
 };
 
 #define COMMAND(ident, nm, use, func)                                          \
-	static const struct command cmd_##ident                                \
+	static const struct command command_##ident                                \
 		__attribute__((used, section("sluice_cmds"), aligned(8))) = {  \
 			.name = (nm), .usage = (use), .fn = (func)}
 
@@ -46,5 +46,10 @@ void klog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Runs one command line (already edited); prints its output and status. */
 void console_exec(char *line);
+
+/* Prints "sluice: ready" and runs the prompt loop; never returns. */
+void console_run(void) __attribute__((noreturn));
+/* fn runs whenever the console is idle (e.g. polling for IOMMU faults). */
+void console_add_idle(void (*fn)(void));
 
 #endif

@@ -20,6 +20,8 @@ typedef void (*irq_handler_fn)(unsigned vector, void *ctx);
 int irq_alloc_vector(irq_handler_fn fn, void *ctx) MUST_CHECK;
 void irq_free_vector(unsigned vector);
 uint64_t irq_count(unsigned vector);
+/* > 0 while an interrupt handler runs (console output is queued then). */
+extern volatile unsigned irq_nesting;
 /* APIC id of the CPU sluice runs on (the destination for every MSI). */
 uint32_t irq_dest_apic_id(void);
 /* Compatibility-format MSI address/data for vector on this CPU (fixed,

@@ -1,0 +1,50 @@
+/*
+ * boot/boot_info.h — everything the UEFI loader hands to the kernel.
+ * Nothing outside boot/ knows about UEFI; this struct is the whole hand-off.
+ */
+#ifndef SLUICE_BOOT_BOOT_INFO_H
+#define SLUICE_BOOT_BOOT_INFO_H
+
+#include <stdint.h>
+
+enum mem_kind {
+	MEM_USABLE = 1,    /* free RAM after ExitBootServices */
+	MEM_LOADER = 2,    /* sluice's image, stack, boot_info (RAM, not free) */
+	MEM_RESERVED = 3,  /* firmware, ACPI NVS, runtime services */
+	MEM_ACPI = 4,      /* ACPI tables (reclaimable, but we keep them) */
+	MEM_MMIO = 5,
+};
+
+struct mem_region {
+	uint64_t base, size;
+	uint32_t kind; /* enum mem_kind */
+	uint32_t pad;
+};
+
+#define BOOT_MAX_REGIONS 512
+#define BOOT_ARGS_MAX 1024
+
+struct boot_info {
+	uint64_t rsdp;          /* physical address of the ACPI RSDP, 0 if none */
+	uint64_t image_base;    /* where UEFI loaded sluice */
+	uint64_t image_size;
+	uint64_t stack_base;    /* the kernel stack (allocated by the loader) */
+	uint64_t stack_size;
+	uint64_t early_pool;    /* pages for sluice's first page tables: the */
+	uint64_t early_pool_size; /* firmware's tables live in memory we reuse */
+	uint64_t tsc_at_entry;  /* rdtsc at efi_main, for the boot-time figure */
+	uint32_t nregions;
+	uint32_t disconnected;  /* PCI controllers whose firmware drivers were stopped */
+	uint32_t exit_retries;  /* ExitBootServices retries (map key changed) */
+	uint32_t pad;
+	/* Boot arguments: the load options, then sluice.cfg (lines joined with
+	 * blanks; '#' comments dropped), NUL-terminated. */
+	char args[BOOT_ARGS_MAX];
+	struct mem_region regions[BOOT_MAX_REGIONS];
+};
+
+/* The kernel's entry point: called once, on the loader-provided stack,
+ * after ExitBootServices, interrupts off. Never returns. */
+void kmain(struct boot_info *bi) __attribute__((noreturn));
+
+#endif

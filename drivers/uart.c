@@ -1,0 +1,60 @@
+/* drivers/uart.c — 16550 UART on COM1 (see uart.h). */
+#include "drivers/uart.h"
+#include "hw/hw.h"
+
+#define COM1 0x3f8
+#define RBR 0 /* receive buffer (read) / THR transmit (write) */
+#define IER 1
+#define FCR 2
+#define LCR 3
+#define MCR 4
+#define LSR 5
+#define LSR_DR 0x01
+#define LSR_THRE 0x20
+
+void uart_init(void)
+{
+	outb(COM1 + IER, 0x00);
+	outb(COM1 + LCR, 0x80); /* DLAB */
+	outb(COM1 + 0, 0x01);   /* divisor 1: 115200 baud */
+	outb(COM1 + 1, 0x00);
+	outb(COM1 + LCR, 0x03); /* 8N1 */
+	outb(COM1 + FCR, 0xc7); /* FIFO on, cleared, 14-byte threshold */
+	outb(COM1 + MCR, 0x0b); /* DTR, RTS, OUT2 (IRQ line to the IOAPIC) */
+}
+
+void uart_putc(char c)
+{
+	for (unsigned i = 0; i < 1000000 && !(inb(COM1 + LSR) & LSR_THRE); i++)
+		cpu_pause();
+	outb(COM1 + RBR, (uint8_t)c);
+}
+
+void uart_write(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\n')
+			uart_putc('\r');
+		uart_putc(s[i]);
+	}
+}
+
+void uart_puts_raw(const char *s)
+{
+	char prev = 0;
+
+	for (; *s; prev = *s++) {
+		if (*s == '\n' && prev != '\r')
+			uart_putc('\r');
+		uart_putc(*s);
+	}
+}
+
+int uart_getc(void)
+{
+	if (!(inb(COM1 + LSR) & LSR_DR))
+		return -1;
+	return inb(COM1 + RBR);
+}
+
+void uart_rx_irq(bool on) { outb(COM1 + IER, on ? 0x01 : 0x00); }

@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""tools/sluice_qemu.py — boots build/sluice.efi under QEMU and talks to its
+serial console (Python 3 standard library only).
+
+  python3 tools/sluice_qemu.py run [--cfg "args"] [-- extra qemu args]
+      interactive: the console on this terminal (Ctrl-A X quits QEMU)
+
+As a library (tests/qemu/*.py):
+  with Sluice(devices=EDU) as s:
+      recs, st = s.cmd("lspci")          # records (dicts), status line
+      s.ok("as create")                  # asserts OK, returns records
+      s.err("foo", "EINVAL")             # asserts ERR EINVAL
+
+Every QEMU runs -accel tcg -machine q35 -cpu max with OVMF, a temporary ESP
+(fat:rw:<dir> holding EFI/BOOT/BOOTX64.EFI and an optional sluice.cfg),
+-device intel-iommu,intremap=on and edu devices with
+dma_mask=0xffffffffffffffff (QEMU 7.2's edu masks DMA addresses to 28 bits
+otherwise).
+"""
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EFI = os.path.join(ROOT, "build", "sluice.efi")
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+QEMU = "qemu-system-x86_64"
+
+EDU = ["-device", "edu,dma_mask=0xffffffffffffffff"]
+STATUS_RE = re.compile(r"^(OK|ERR ([A-Z0-9]+)(?: (.*))?)$")
+PROMPT = "sluice> "
+
+
+class SluiceError(Exception):
+    pass
+
+
+def parse_record(line):
+    """'a=1 b=x' -> {'a': '1', 'b': 'x'}; None if the line is not a record."""
+    rec = {}
+    for word in line.split(" "):
+        if "=" not in word:
+            return None
+        k, v = word.split("=", 1)
+        rec[k] = v
+    return rec or None
+
+
+def qemu_cmdline(esp, vars_fd, mem="1G", iommu="intel-iommu,intremap=on",
+                 devices=None, extra=None, trace=None, trace_file=None):
+    cmd = [QEMU, "-machine", "q35", "-accel", "tcg", "-cpu", "max",
+           "-m", mem, "-smp", "1", "-display", "none", "-no-reboot",
+           "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
+           "-drive", "if=pflash,format=raw,file=" + vars_fd,
+           "-drive", "format=raw,file=fat:rw:" + esp,
+           "-net", "none"]
+    if iommu:
+        cmd += ["-device", iommu]
+    cmd += devices if devices is not None else EDU
+    if trace:
+        for t in trace:
+            cmd += ["-trace", t]
+        if trace_file:
+            cmd += ["-D", trace_file]
+    if extra:
+        cmd += extra
+    return cmd
+
+
+def make_esp(tmp, cfg=None):
+    esp = os.path.join(tmp, "esp")
+    os.makedirs(os.path.join(esp, "EFI", "BOOT"))
+    if not os.path.exists(EFI):
+        raise SluiceError("build/sluice.efi is missing: run make first")
+    shutil.copy(EFI, os.path.join(esp, "EFI", "BOOT", "BOOTX64.EFI"))
+    if cfg is not None:
+        with open(os.path.join(esp, "EFI", "BOOT", "sluice.cfg"), "w") as f:
+            f.write(cfg + "\n")
+    vars_fd = os.path.join(tmp, "vars.fd")
+    shutil.copy(OVMF_VARS, vars_fd)
+    return esp, vars_fd
+
+
+class Sluice:
+    """One QEMU running sluice, driven through its serial console."""
+
+    def __init__(self, mem="1G", iommu="intel-iommu,intremap=on", devices=None,
+                 cfg=None, extra=None, trace=None, boot_timeout=60, log=None):
+        self.tmp = tempfile.mkdtemp(prefix="sluice-")
+        esp, vars_fd = make_esp(self.tmp, cfg)
+        self.trace_file = os.path.join(self.tmp, "trace.log") if trace else None
+        self.cmdline = qemu_cmdline(esp, vars_fd, mem, iommu, devices, extra,
+                                    trace, self.trace_file)
+        self.buf = ""
+        self.pos = 0          # parse position in buf
+        self.events = []      # '! ...' lines seen
+        self.lock = threading.Condition()
+        self.log = log if log is not None else os.environ.get("SLUICE_LOG")
+        self.t_start = time.monotonic()
+        self.proc = subprocess.Popen(
+            self.cmdline + ["-serial", "stdio", "-monitor", "none"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=open(os.path.join(self.tmp, "qemu.err"), "wb"))
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        try:
+            self.wait_for("sluice: ready\r?\n", boot_timeout)
+            self.t_ready = time.monotonic()
+            self.wait_for(re.escape(PROMPT) + "$", 10)
+        except SluiceError:
+            self.close()
+            raise
+        self.boot_seconds = self.t_ready - self.t_start
+
+    # ------------------------------------------------------------ plumbing
+    def _read(self):
+        fd = self.proc.stdout.fileno()
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                data = b""
+            with self.lock:
+                if not data:
+                    self.eof = True
+                    self.lock.notify_all()
+                    return
+                text = data.decode("latin-1")
+                self.buf += text
+                if self.log:
+                    with open(self.log, "a") as f:
+                        f.write(text)
+                self.lock.notify_all()
+
+    eof = False
+
+    def wait_for(self, pattern, timeout):
+        """Waits until pattern matches output after the parse position;
+        moves the position past the match and returns the match."""
+        rx = re.compile(pattern, re.M)
+        end = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                m = rx.search(self.buf, self.pos)
+                if m:
+                    self.pos = m.end()
+                    return m
+                if self.eof:
+                    raise SluiceError("QEMU exited (status %s) waiting for %r; tail:\n%s"
+                                      % (self.proc.poll(), pattern, self.tail()))
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise SluiceError("timeout waiting for %r; tail:\n%s" % (pattern, self.tail()))
+                self.lock.wait(min(left, 0.5))
+
+    def tail(self, n=2000):
+        return self.buf[-n:]
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("latin-1")
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    # ------------------------------------------------------------ commands
+    def cmd(self, line, timeout=60, raw=None):
+        """Sends one command line; returns (records, status) where status is
+        the status line ('OK' or 'ERR NAME message').  Event lines ('! ...')
+        are collected in self.events (and in the result's .events)."""
+        start = self.pos
+        self.send((raw if raw is not None else line) + "\r")
+        m = self.wait_for(r"^(OK|ERR [A-Z0-9]+(?: [^\r\n]*)?)\r?\n", timeout)
+        body = self.buf[start:m.start()]
+        status = m.group(1)
+        self.wait_for(re.escape(PROMPT), 10)
+        lines = body.replace("\r", "").split("\n")
+        lines = lines[1:]  # the echo of the command itself
+        recs = []
+        for ln in lines:
+            if ln.startswith("! "):
+                self.events.append(ln[2:])
+            elif ln.strip():
+                r = parse_record(ln)
+                if r is not None:
+                    recs.append(r)
+        self.last_lines = lines
+        return recs, status
+
+    def ok(self, line, timeout=60):
+        recs, st = self.cmd(line, timeout)
+        if st != "OK":
+            raise SluiceError("%r failed: %s" % (line, st))
+        return recs
+
+    def err(self, line, name, timeout=60):
+        recs, st = self.cmd(line, timeout)
+        if not st.startswith("ERR %s" % name):
+            raise SluiceError("%r: expected ERR %s, got %s" % (line, name, st))
+        return st
+
+    def one(self, line, timeout=60):
+        recs = self.ok(line, timeout)
+        if len(recs) != 1:
+            raise SluiceError("%r: expected one record, got %r" % (line, recs))
+        return recs[0]
+
+    def drain_events(self, seconds=0.3):
+        """Lets pending '! ' events arrive; returns the new ones."""
+        time.sleep(seconds)
+        with self.lock:
+            chunk = self.buf[self.pos:]
+        new = [ln[2:] for ln in chunk.replace("\r", "").split("\n") if ln.startswith("! ")]
+        self.events.extend(new)
+        return new
+
+    def poweroff(self, timeout=20):
+        self.send("poweroff\r")
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise SluiceError("QEMU did not exit after poweroff; tail:\n" + self.tail())
+        return self.proc.returncode
+
+    def trace_lines(self):
+        if not self.trace_file or not os.path.exists(self.trace_file):
+            return []
+        with open(self.trace_file, errors="replace") as f:
+            return f.read().splitlines()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def main():
+    args = sys.argv[1:]
+    if not args or args[0] != "run":
+        print(__doc__)
+        return 2
+    cfg = None
+    extra = []
+    rest = args[1:]
+    if "--" in rest:
+        i = rest.index("--")
+        extra = rest[i + 1:]
+        rest = rest[:i]
+    if len(rest) >= 2 and rest[0] == "--cfg":
+        cfg = rest[1]
+    tmp = tempfile.mkdtemp(prefix="sluice-run-")
+    try:
+        esp, vars_fd = make_esp(tmp, cfg)
+        cmd = qemu_cmdline(esp, vars_fd, extra=extra) + ["-nographic"]
+        print("sluice: starting QEMU (TCG, q35, OVMF, intel-iommu, edu); Ctrl-A X quits",
+              flush=True)
+        return subprocess.call(cmd)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
