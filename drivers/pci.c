@@ -1,0 +1,626 @@
+/*
+ * drivers/pci.c — PCI configuration access through ECAM, enumeration of
+ * every function behind the firmware-numbered bridges, BAR sizing,
+ * capability lists, DMA requester-ID aliases and isolation groups.
+ *
+ * Owns the device list (struct pci_dev records); the IOMMU bring-up fills
+ * in pci_dev.unit, nothing else writes to the records after pci_init().
+ * Rules and references: docs/pci.md.
+ */
+#include "drivers/pci.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "drivers/pci_regs.h"
+#include "hw/hw.h"
+#include "kernel/console.h"
+
+/* One ECAM window plus the buses enumeration has visited in it. */
+struct window {
+	struct pci_ecam e;
+	uint32_t visited[256 / 32];
+};
+
+static struct window *wins;
+static unsigned nwins;
+static struct pci_dev **devs;
+static unsigned ndevs, devs_cap;
+static int ngroups;
+
+/* ------------------------------------------------------------ raw access */
+
+#ifndef HOST_TEST
+/* hw/hw.h has only 32/64-bit MMIO; config writes of 1 or 2 bytes must be
+ * real sized accesses: a read-modify-write of the dword would write back
+ * the RW1C bits of the status register (PCI 3.0 §6.2.3) and clear them. */
+static inline uint32_t cfg_mmio_read(uint64_t a, unsigned size)
+{
+	switch (size) {
+	case 1: return *(volatile uint8_t *)(uintptr_t)a;
+	case 2: return *(volatile uint16_t *)(uintptr_t)a;
+	default: return mmio_read32(a);
+	}
+}
+
+static inline void cfg_mmio_write(uint64_t a, unsigned size, uint32_t v)
+{
+	switch (size) {
+	case 1: *(volatile uint8_t *)(uintptr_t)a = (uint8_t)v; break;
+	case 2: *(volatile uint16_t *)(uintptr_t)a = (uint16_t)v; break;
+	default: mmio_write32(a, v); break;
+	}
+}
+#else
+/* Weak defaults so that any host test can link pci.c; tests/unit/fake_pci.c
+ * overrides them with real sized accesses to its model. */
+__attribute__((weak)) uint32_t pci_host_mmio_read(uint64_t addr, unsigned size)
+{
+	uint32_t v = mmio_read32(addr & ~3ull) >> ((addr & 3) * 8);
+	return size == 1 ? (v & 0xff) : (v & 0xffff);
+}
+
+__attribute__((weak)) void pci_host_mmio_write(uint64_t addr, unsigned size, uint32_t val)
+{
+	uint64_t a = addr & ~3ull;
+	unsigned sh = (unsigned)(addr & 3) * 8;
+	uint32_t mask = (size == 1 ? 0xffu : 0xffffu) << sh;
+	uint32_t v = mmio_read32(a);
+
+	mmio_write32(a, (v & ~mask) | ((val << sh) & mask));
+}
+
+static inline uint32_t cfg_mmio_read(uint64_t a, unsigned size)
+{
+	return size == 4 ? mmio_read32(a) : pci_host_mmio_read(a, size);
+}
+
+static inline void cfg_mmio_write(uint64_t a, unsigned size, uint32_t v)
+{
+	if (size == 4)
+		mmio_write32(a, v);
+	else
+		pci_host_mmio_write(a, size, v);
+}
+#endif
+
+static struct window *win_find(uint16_t seg, unsigned bus)
+{
+	for (unsigned i = 0; i < nwins; i++)
+		if (wins[i].e.seg == seg && bus >= wins[i].e.bus_start && bus <= wins[i].e.bus_end)
+			return &wins[i];
+	return NULL;
+}
+
+int pci_cfg_check(uint16_t seg, uint8_t bus, unsigned off, unsigned size)
+{
+	if (size != 1 && size != 2 && size != 4)
+		return -EINVAL;
+	if (off >= PCI_CFG_SPACE_EXP_SIZE || (off & (size - 1)))
+		return -EINVAL;
+	if (!win_find(seg, bus))
+		return -ENODEV;
+	return 0;
+}
+
+/* ECAM address (PCIe Base Spec 7.2.2): base is bus 0's (see pci.h). */
+static uint64_t ecam_addr(const struct window *w, uint8_t bus, uint8_t dev, uint8_t fn, unsigned off)
+{
+	return w->e.base + ((uint64_t)bus << PCI_ECAM_BUS_SHIFT) +
+	       ((uint64_t)(dev & 0x1f) << PCI_ECAM_DEV_SHIFT) + ((uint64_t)(fn & 7) << PCI_ECAM_FN_SHIFT) +
+	       off;
+}
+
+uint32_t pci_cfg_read(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn, unsigned off, unsigned size)
+{
+	if (pci_cfg_check(seg, bus, off, size) || dev >= PCI_MAX_DEV || fn >= PCI_MAX_FN)
+		return size == 1 ? 0xffu : size == 2 ? 0xffffu : 0xffffffffu;
+	return cfg_mmio_read(ecam_addr(win_find(seg, bus), bus, dev, fn, off), size);
+}
+
+void pci_cfg_write(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn, unsigned off, unsigned size,
+		   uint32_t val)
+{
+	if (pci_cfg_check(seg, bus, off, size) || dev >= PCI_MAX_DEV || fn >= PCI_MAX_FN)
+		return;
+	cfg_mmio_write(ecam_addr(win_find(seg, bus), bus, dev, fn, off), size, val);
+}
+
+uint32_t pci_read(struct pci_dev *d, unsigned off, unsigned size)
+{
+	return pci_cfg_read(d->seg, d->bus, d->dev, d->fn, off, size);
+}
+
+void pci_write(struct pci_dev *d, unsigned off, unsigned size, uint32_t val)
+{
+	pci_cfg_write(d->seg, d->bus, d->dev, d->fn, off, size, val);
+}
+
+/* ------------------------------------------------------------ bdf text */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* 1..maxdigits hex digits; *end gets the first character after them. */
+static int hex_field(const char *s, unsigned maxdigits, unsigned *out, const char **end)
+{
+	unsigned v = 0, n = 0;
+
+	while (hexval(s[n]) >= 0) {
+		if (++n > maxdigits)
+			return -EINVAL;
+		v = v << 4 | (unsigned)hexval(s[n - 1]);
+	}
+	if (!n)
+		return -EINVAL;
+	*out = v;
+	*end = s + n;
+	return 0;
+}
+
+int pci_parse_bdf(const char *s, uint16_t *seg, uint8_t *bus, uint8_t *dev, uint8_t *fn)
+{
+	unsigned sg = 0, b, d, f;
+	const char *p = s, *q;
+
+	if (!s)
+		return -EINVAL;
+	/* "ssss:" is there when a second ':' follows the first field */
+	q = strchr(s, ':');
+	if (q && strchr(q + 1, ':')) {
+		if (hex_field(p, 4, &sg, &p) || *p++ != ':')
+			return -EINVAL;
+	}
+	if (hex_field(p, 2, &b, &p) || *p++ != ':')
+		return -EINVAL;
+	if (hex_field(p, 2, &d, &p) || *p++ != '.')
+		return -EINVAL;
+	if (hex_field(p, 1, &f, &p) || *p)
+		return -EINVAL;
+	if (d > 0x1f || f > 7)
+		return -EINVAL;
+	*seg = (uint16_t)sg;
+	*bus = (uint8_t)b;
+	*dev = (uint8_t)d;
+	*fn = (uint8_t)f;
+	return 0;
+}
+
+static const char hexdig[] = "0123456789abcdef";
+
+char *pci_format_bdf(char *buf, size_t len, uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn)
+{
+	char t[16];
+	size_t n = 0;
+
+	if (seg) {
+		for (int sh = 12; sh >= 0; sh -= 4)
+			t[n++] = hexdig[(seg >> sh) & 0xf];
+		t[n++] = ':';
+	}
+	t[n++] = hexdig[bus >> 4];
+	t[n++] = hexdig[bus & 0xf];
+	t[n++] = ':';
+	t[n++] = hexdig[(dev >> 4) & 1];
+	t[n++] = hexdig[dev & 0xf];
+	t[n++] = '.';
+	t[n++] = hexdig[fn & 7];
+	t[n] = 0;
+	if (len) {
+		size_t k = n < len - 1 ? n : len - 1;
+		memcpy(buf, t, k);
+		buf[k] = 0;
+	}
+	return buf;
+}
+
+static const char *dname(const struct pci_dev *d, char *buf)
+{
+	return pci_format_bdf(buf, 16, d->seg, d->bus, d->dev, d->fn);
+}
+
+/* ------------------------------------------------------------ probing */
+
+/* Capability list (PCI 3.0 §6.7).  Bounded: at most PCI_FIND_CAP_TTL entries
+ * (a looping list ends there); a pointer into the header (< 0x40) or not
+ * dword-aligned ends the walk (bits 1:0 are reserved and must be 0). */
+static void walk_caps(struct pci_dev *d)
+{
+	char b[16];
+	unsigned pos;
+
+	if (d->hdr_type != PCI_HEADER_TYPE_NORMAL && d->hdr_type != PCI_HEADER_TYPE_BRIDGE)
+		return;
+	if (!(pci_read(d, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST))
+		return;
+	pos = pci_read(d, PCI_CAPABILITY_LIST, 1);
+	for (unsigned ttl = PCI_FIND_CAP_TTL; pos; ttl--) {
+		if (!ttl) {
+			klog("pci: %s capability list longer than %u entries (loop?), walk stopped", dname(d, b),
+			     PCI_FIND_CAP_TTL);
+			return;
+		}
+		if (pos < 0x40 || (pos & 3)) {
+			klog("pci: %s bad capability pointer 0x%x, walk stopped", dname(d, b), pos);
+			return;
+		}
+		uint32_t hdr = pci_read(d, pos, 2);
+		uint8_t id = hdr & 0xff;
+
+		if (id == 0xff) /* all ones: the function went away */
+			return;
+		if (id == PCI_CAP_ID_MSI && !d->cap_msi)
+			d->cap_msi = (uint8_t)pos;
+		else if (id == PCI_CAP_ID_MSIX && !d->cap_msix)
+			d->cap_msix = (uint8_t)pos;
+		else if (id == PCI_CAP_ID_EXP && !d->cap_pcie)
+			d->cap_pcie = (uint8_t)pos;
+		pos = hdr >> 8;
+	}
+}
+
+/* Extended capabilities (PCIe Base Spec 7.6.3), from 0x100.  Ends on a 0 or
+ * all-ones header, a next pointer of 0 or below 0x100, or a header seen
+ * before (a loop). */
+static void walk_ext_caps(struct pci_dev *d)
+{
+	uint32_t seen[PCI_CFG_SPACE_EXP_SIZE / 4 / 32] = {0};
+	unsigned pos = PCI_EXT_CAP_START;
+	char b[16];
+
+	for (unsigned ttl = PCI_EXT_CAP_TTL; ttl; ttl--) {
+		uint32_t hdr = pci_read(d, pos, 4);
+
+		if (hdr == 0 || hdr == 0xffffffffu)
+			return;
+		seen[pos / 4 / 32] |= 1u << (pos / 4 % 32);
+		switch (PCI_EXT_CAP_ID(hdr)) {
+		case PCI_EXT_CAP_ID_ATS: if (!d->ecap_ats) d->ecap_ats = (uint16_t)pos; break;
+		case PCI_EXT_CAP_ID_PASID: if (!d->ecap_pasid) d->ecap_pasid = (uint16_t)pos; break;
+		case PCI_EXT_CAP_ID_PRI: if (!d->ecap_pri) d->ecap_pri = (uint16_t)pos; break;
+		case PCI_EXT_CAP_ID_ACS: if (!d->ecap_acs) d->ecap_acs = (uint16_t)pos; break;
+		default: break;
+		}
+		pos = PCI_EXT_CAP_NEXT(hdr);
+		if (!pos)
+			return;
+		if (pos < PCI_EXT_CAP_START) {
+			klog("pci: %s bad extended capability pointer 0x%x, walk stopped", dname(d, b), pos);
+			return;
+		}
+		if (seen[pos / 4 / 32] & (1u << (pos / 4 % 32))) {
+			klog("pci: %s extended capability list loops at 0x%x, walk stopped", dname(d, b), pos);
+			return;
+		}
+	}
+}
+
+/* Lowest writable address bit = size (PCI 3.0 §6.2.5.1). */
+static uint64_t lowest_bit(uint64_t m) { return m & (~m + 1); }
+
+/* BAR sizing (PCI 3.0 §6.2.5.1): write all ones, read back, restore.  Memory
+ * and I/O decode are off meanwhile so the half-programmed BAR never claims
+ * an address; host bridges keep decode on (what Linux calls mmio_always_on:
+ * turning them off can cut the CPU from RAM or the console). */
+static void size_bars(struct pci_dev *d)
+{
+	unsigned nbars = d->hdr_type == PCI_HEADER_TYPE_NORMAL   ? PCI_STD_NUM_BARS
+			 : d->hdr_type == PCI_HEADER_TYPE_BRIDGE ? PCI_BRIDGE_NUM_BARS
+								 : 0;
+	uint16_t cmd = (uint16_t)pci_read(d, PCI_COMMAND, 2);
+	bool host = (d->class >> 8) == 0x0600;
+	bool off = !host && (cmd & (PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
+	char b[16];
+
+	if (!nbars)
+		return;
+	if (off)
+		pci_write(d, PCI_COMMAND, 2, cmd & ~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
+	for (unsigned i = 0; i < nbars; i++) {
+		unsigned reg = PCI_BASE_ADDRESS_0 + 4 * i;
+		uint32_t orig = pci_read(d, reg, 4), sz;
+		struct pci_bar *bar = &d->bar[i];
+
+		pci_write(d, reg, 4, 0xffffffffu);
+		sz = pci_read(d, reg, 4);
+		pci_write(d, reg, 4, orig);
+		if (sz == 0 || sz == 0xffffffffu)
+			continue; /* not implemented */
+		if (orig & PCI_BASE_ADDRESS_SPACE_IO) {
+			/* I/O BARs may decode only 16 bits: upper bits read 0 */
+			bar->io = true;
+			bar->base = orig & PCI_BASE_ADDRESS_IO_MASK;
+			bar->size = lowest_bit(sz & PCI_BASE_ADDRESS_IO_MASK);
+			continue;
+		}
+		uint64_t mask = sz & PCI_BASE_ADDRESS_MEM_MASK;
+		uint64_t base = orig & PCI_BASE_ADDRESS_MEM_MASK;
+
+		bar->prefetch = orig & PCI_BASE_ADDRESS_MEM_PREFETCH;
+		if ((orig & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64) {
+			if (i + 1 >= nbars) {
+				klog("pci: %s 64-bit BAR%u has no upper half, ignored", dname(d, b), i);
+				bar->prefetch = false;
+				continue;
+			}
+			uint32_t ohi = pci_read(d, reg + 4, 4), shi;
+
+			pci_write(d, reg + 4, 4, 0xffffffffu);
+			shi = pci_read(d, reg + 4, 4);
+			pci_write(d, reg + 4, 4, ohi);
+			mask |= (uint64_t)shi << 32;
+			base |= (uint64_t)ohi << 32;
+			bar->mem64 = true;
+			i++; /* the upper half is this BAR's, slot i+1 stays empty */
+		}
+		bar->base = base;
+		bar->size = lowest_bit(mask);
+	}
+	if (off)
+		pci_write(d, PCI_COMMAND, 2, cmd);
+}
+
+static bool makes_conventional_bus(const struct pci_dev *br)
+{
+	/* Below a bridge without a PCIe capability, or below a PCIe-to-PCI/
+	 * PCI-X bridge, the bus is conventional PCI: requests carry no
+	 * reliable requester ID of their own. */
+	return !br->is_pcie || br->pcie_type == PCI_EXP_TYPE_PCI_BRIDGE;
+}
+
+/*
+ * The requester ID the IOMMU sees for d's DMA.  Encodes QEMU 7.2's
+ * pci_device_iommu_address_space() (hw/pci/pci.c), which follows the
+ * PCIe-to-PCI/X Bridge Spec 1.0 §2.3 and Linux's pci_for_each_dma_alias():
+ * walking up, for every conventional bus on the way,
+ *  - a PCIe-to-PCI bridge (PCIe type 7) takes ownership with
+ *    (secondary bus, dev 0, fn 0);
+ *  - any other (conventional) bridge forwards with its own requester ID.
+ * Each higher level overrides the lower, so the outermost alias wins.
+ */
+static uint16_t dma_alias(const struct pci_dev *d)
+{
+	uint16_t rid = pci_dev_rid(d);
+
+	for (const struct pci_dev *br = d->parent; br; br = br->parent) {
+		if (!makes_conventional_bus(br))
+			continue;
+		if (br->is_pcie && br->pcie_type == PCI_EXP_TYPE_PCI_BRIDGE)
+			rid = pci_make_rid(br->secondary, 0, 0);
+		else
+			rid = pci_dev_rid(br);
+	}
+	return rid;
+}
+
+/* Functions whose DMA reaches the IOMMU with the same requester ID cannot be
+ * told apart: one group.  Otherwise each function is its own group (ACS is
+ * not consulted, see docs/pci.md). */
+static int group_for(const struct pci_dev *d)
+{
+	for (unsigned i = 0; i < ndevs; i++)
+		if (devs[i] != d && devs[i]->seg == d->seg && devs[i]->alias_rid == d->alias_rid)
+			return devs[i]->group;
+	return ngroups++;
+}
+
+static int add_dev(struct pci_dev *d)
+{
+	if (ndevs == devs_cap) {
+		unsigned ncap = devs_cap ? devs_cap * 2 : 32;
+		struct pci_dev **n = realloc(devs, ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		devs = n;
+		devs_cap = ncap;
+	}
+	devs[ndevs++] = d;
+	return 0;
+}
+
+static int probe_fn(const struct window *w, uint8_t bus, uint8_t dev, uint8_t fn, uint16_t vendor,
+		    struct pci_dev *parent)
+{
+	struct pci_dev *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	d->seg = w->e.seg;
+	d->bus = bus;
+	d->dev = dev;
+	d->fn = fn;
+	d->vendor = vendor;
+	d->device = (uint16_t)pci_read(d, PCI_DEVICE_ID, 2);
+	d->class = pci_read(d, PCI_CLASS_REVISION, 4) >> 8;
+	d->hdr_type = pci_read(d, PCI_HEADER_TYPE, 1) & PCI_HEADER_TYPE_MASK;
+	d->is_bridge = d->hdr_type == PCI_HEADER_TYPE_BRIDGE;
+	d->parent = parent;
+	d->unit = -1;
+	walk_caps(d);
+	if (d->cap_pcie) {
+		d->is_pcie = true;
+		d->pcie_type = (pci_read(d, d->cap_pcie + PCI_EXP_FLAGS, 2) & PCI_EXP_FLAGS_TYPE) >> 4;
+		/* Only PCIe functions have an extended space; a conventional
+		 * one reads 0 or garbage there. */
+		walk_ext_caps(d);
+	}
+	if (d->is_bridge) {
+		d->secondary = (uint8_t)pci_read(d, PCI_SECONDARY_BUS, 1);
+		d->subordinate = (uint8_t)pci_read(d, PCI_SUBORDINATE_BUS, 1);
+	}
+	size_bars(d);
+	d->alias_rid = dma_alias(d);
+	d->group = group_for(d);
+	if (add_dev(d)) {
+		free(d);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool visited(const struct window *w, unsigned bus)
+{
+	return w->visited[bus / 32] & (1u << (bus % 32));
+}
+
+static int scan_bus(struct window *w, uint8_t bus, struct pci_dev *parent);
+
+/* Firmware numbered the buses; we follow its numbers and never renumber.
+ * A bridge whose numbers cannot be right is recorded but not followed. */
+static int scan_bridge(struct pci_dev *br)
+{
+	struct window *w = win_find(br->seg, br->secondary);
+	const char *why = NULL;
+	char b[16];
+
+	if (br->secondary <= br->bus)
+		why = "is not above its own bus";
+	else if (!w)
+		why = "is outside the segment's ECAM range";
+	else if (br->subordinate < br->secondary)
+		why = "is above its subordinate bus";
+	else if (br->parent && (br->secondary <= br->parent->secondary || br->subordinate > br->parent->subordinate))
+		why = "is outside its parent bridge's bus range";
+	else if (visited(w, br->secondary))
+		why = "was already scanned (loop or overlap)";
+	if (why) {
+		klog("pci: %s bridge secondary bus 0x%02x %s, not scanned", dname(br, b), br->secondary, why);
+		return 0;
+	}
+	return scan_bus(w, br->secondary, br);
+}
+
+static int scan_bus(struct window *w, uint8_t bus, struct pci_dev *parent)
+{
+	unsigned first = ndevs, last;
+	int err;
+
+	w->visited[bus / 32] |= 1u << (bus % 32);
+	for (uint8_t dev = 0; dev < PCI_MAX_DEV; dev++) {
+		for (uint8_t fn = 0; fn < PCI_MAX_FN; fn++) {
+			uint16_t vendor = (uint16_t)pci_cfg_read(w->e.seg, bus, dev, fn, PCI_VENDOR_ID, 2);
+
+			if (vendor == 0xffff || vendor == 0) {
+				if (fn == 0)
+					break; /* no function 0: no device */
+				continue;
+			}
+			err = probe_fn(w, bus, dev, fn, vendor, parent);
+			if (err)
+				return err;
+			/* Header Type bit 7 on function 0 says functions 1-7 may exist. */
+			if (fn == 0 && !(pci_cfg_read(w->e.seg, bus, dev, 0, PCI_HEADER_TYPE, 1) &
+					 PCI_HEADER_TYPE_MFD))
+				break;
+		}
+	}
+	/* The whole bus first, then what is below its bridges: the list comes
+	 * out in bus order. Depth is bounded: every level's bus is higher. */
+	last = ndevs;
+	for (unsigned i = first; i < last; i++) {
+		if (devs[i]->is_bridge) {
+			err = scan_bridge(devs[i]);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+static void free_all(void)
+{
+	for (unsigned i = 0; i < ndevs; i++)
+		free(devs[i]);
+	free(devs);
+	free(wins);
+	devs = NULL;
+	wins = NULL;
+	ndevs = devs_cap = nwins = 0;
+	ngroups = 0;
+}
+
+int pci_init(const struct pci_ecam *segs, unsigned nsegs)
+{
+	int err = 0;
+
+	free_all();
+	if (nsegs && !segs)
+		return -EINVAL;
+	for (unsigned i = 0; i < nsegs; i++) {
+		if (segs[i].bus_end < segs[i].bus_start)
+			return -EINVAL;
+		for (unsigned j = 0; j < i; j++)
+			if (segs[j].seg == segs[i].seg && segs[j].bus_start <= segs[i].bus_end &&
+			    segs[i].bus_start <= segs[j].bus_end)
+				return -EINVAL;
+	}
+	if (nsegs) {
+		wins = calloc(nsegs, sizeof(*wins));
+		if (!wins)
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < nsegs; i++)
+		wins[i].e = segs[i];
+	nwins = nsegs;
+	for (unsigned i = 0; i < nwins && !err; i++)
+		if (!visited(&wins[i], wins[i].e.bus_start))
+			err = scan_bus(&wins[i], wins[i].e.bus_start, NULL);
+	if (err) {
+		klog("pci: enumeration failed (%s), %u functions kept", err_name(err), ndevs);
+		return err;
+	}
+	klog("pci: %u functions, %d groups", ndevs, ngroups);
+	return 0;
+}
+
+/* ------------------------------------------------------------ queries */
+
+unsigned pci_count(void) { return ndevs; }
+
+struct pci_dev *pci_at(unsigned i) { return i < ndevs ? devs[i] : NULL; }
+
+struct pci_dev *pci_find(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn)
+{
+	for (unsigned i = 0; i < ndevs; i++) {
+		struct pci_dev *d = devs[i];
+
+		if (d->seg == seg && d->bus == bus && d->dev == dev && d->fn == fn)
+			return d;
+	}
+	return NULL;
+}
+
+int pci_group_count(void) { return ngroups; }
+
+int pci_group_members(int group, struct pci_dev **out, unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < ndevs; i++) {
+		if (devs[i]->group != group)
+			continue;
+		if (out && n < max)
+			out[n] = devs[i];
+		n++;
+	}
+	return (int)n;
+}
+
+void pci_set_bus_master(struct pci_dev *d, bool on)
+{
+	uint16_t cmd = (uint16_t)pci_read(d, PCI_COMMAND, 2);
+	uint16_t n = on ? (cmd | PCI_COMMAND_MASTER) : (cmd & ~PCI_COMMAND_MASTER);
+
+	/* A 16-bit write: the status register beside it has RW1C bits. */
+	if (n != cmd)
+		pci_write(d, PCI_COMMAND, 2, n);
+}
