@@ -11,44 +11,11 @@
 #include "drivers/pci.h"
 #include "kernel/console.h"
 #include "lib/err.h"
+#include "lib/parse.h"
 
 int pci_cmd_lspci(int argc, char **argv);
 int pci_cmd_read(int argc, char **argv);
 int pci_cmd_write(int argc, char **argv);
-
-/* Decimal or 0x-hex, the whole word, overflow refused.  (lib/parse.h's
- * parse_u64 will replace this once it exists.) */
-static int parse_num(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-	unsigned base = 10;
-
-	if (!s || !*s)
-		return -EINVAL;
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		s += 2;
-		if (!*s)
-			return -EINVAL;
-	}
-	for (; *s; s++) {
-		unsigned d;
-
-		if (*s >= '0' && *s <= '9')
-			d = (unsigned)(*s - '0');
-		else if (base == 16 && *s >= 'a' && *s <= 'f')
-			d = (unsigned)(*s - 'a' + 10);
-		else if (base == 16 && *s >= 'A' && *s <= 'F')
-			d = (unsigned)(*s - 'A' + 10);
-		else
-			return -EINVAL;
-		if (v > (UINT64_MAX - d) / base)
-			return -EOVERFLOW;
-		v = v * base + d;
-	}
-	*out = v;
-	return 0;
-}
 
 static void caps_str(const struct pci_dev *d, char *buf, size_t len)
 {
@@ -138,12 +105,12 @@ static int access_args(char **a, struct pci_dev **dp, unsigned *off, unsigned *s
 
 	if (pci_parse_bdf(a[0], &seg, &bus, &dev, &fn))
 		return cmd_fail(-EINVAL, "bad bdf '%s' (want bb:dd.f or ssss:bb:dd.f, hex)", a[0]);
-	err = parse_num(a[1], &o);
+	err = parse_u64(a[1], &o);
 	if (err)
 		return cmd_fail(-EINVAL, "bad offset '%s' (decimal or 0x-hex)", a[1]);
 	if (o > 4095)
 		return cmd_fail(-EINVAL, "offset %s beyond 4095 (config space is 4 KiB)", a[1]);
-	err = parse_num(a[2], &s);
+	err = parse_u64(a[2], &s);
 	if (err || (s != 1 && s != 2 && s != 4))
 		return cmd_fail(-EINVAL, "bad size '%s' (must be 1, 2 or 4)", a[2]);
 	if (o & (s - 1))
@@ -187,7 +154,7 @@ int pci_cmd_write(int argc, char **argv)
 	err = access_args(argv + a, &d, &off, &size);
 	if (err)
 		return err;
-	if (parse_num(argv[a + 3], &v))
+	if (parse_u64(argv[a + 3], &v))
 		return cmd_fail(-EINVAL, "bad value '%s' (decimal or 0x-hex)", argv[a + 3]);
 	if (v >> (size * 8))
 		return cmd_fail(-EINVAL, "value %s too wide for %u byte(s)", argv[a + 3], size);
