@@ -1,10 +1,221 @@
 /*
- * kernel/platform.c — brings up the platform below the console: ACPI, PCI,
- * the IOMMU units.  Each part that fails is reported and skipped.
+ * kernel/platform.c — brings up the platform below the console, in layer
+ * order: ACPI tables, PCI enumeration (and quiescing of leftover DMA), the
+ * DMAR table and every VT-d unit (translation on, every device blocked),
+ * RMRR identity domains, then the idle-time fault polling.  A part that
+ * fails is reported with a clear line and skipped; sluice keeps going.
  */
+#include <stdlib.h>
+
+#include "dma/dma.h"
+#include "drivers/acpi.h"
+#include "drivers/pci.h"
+#include "iommu/iommu.h"
+#include "iommu/vtd/dmar.h"
+#include "iommu/vtd/fault.h"
+#include "iommu/vtd/vtd.h"
+#include "kernel/bootargs.h"
 #include "kernel/console.h"
 #include "kernel/main.h"
+#include "kernel/platform.h"
+
+static struct dmar_info *dmar;
+/* The VT-d unit of each DRHD (NULL where bring-up failed). */
+static struct vtd_unit **drhd_unit;
+
+const struct dmar_info *platform_dmar(void) { return dmar; }
+
+/* ---------------------------------------------------------------- PCI glue for DMAR scopes */
+static int sec_bus(void *ctx, uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn)
+{
+	struct pci_dev *d = pci_find(seg, bus, dev, fn);
+
+	(void)ctx;
+	return d && d->is_bridge ? d->secondary : -ENODEV;
+}
+
+static int sub_bus(void *ctx, uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn)
+{
+	struct pci_dev *d = pci_find(seg, bus, dev, fn);
+
+	(void)ctx;
+	return d && d->is_bridge ? d->subordinate : -ENODEV;
+}
+
+static bool present(void *ctx, uint16_t seg, uint8_t bus, uint8_t devfn)
+{
+	(void)ctx;
+	return pci_find(seg, bus, devfn >> 3, devfn & 7) != NULL;
+}
+
+const struct dmar_pci_ops platform_dmar_pci_ops = {
+	.secondary_bus = sec_bus,
+	.subordinate_bus = sub_bus,
+	.present = present,
+};
+
+struct vtd_unit *platform_drhd_unit(int drhd)
+{
+	if (!dmar || drhd < 0 || (unsigned)drhd >= dmar->ndrhd)
+		return NULL;
+	return drhd_unit[drhd];
+}
+
+struct vtd_unit *platform_unit_for(uint16_t seg, uint16_t rid)
+{
+	if (!dmar)
+		return NULL;
+	return platform_drhd_unit(dmar_unit_for(dmar, seg, rid >> 8, rid & 0xff,
+						&platform_dmar_pci_ops, NULL));
+}
+
+static bool in_scope(struct iommu_unit *u, uint16_t seg, uint16_t rid)
+{
+	struct vtd_unit *v = platform_unit_for(seg, rid);
+
+	return v && &v->iu == u;
+}
+
+/* ---------------------------------------------------------------- steps */
+static void acpi_step(void)
+{
+	int rc = acpi_init(boot_state.bi->rsdp);
+
+	if (rc)
+		klog("acpi: no usable tables (%s): no PCI, no IOMMU", err_name(rc));
+}
+
+static void pci_step(void)
+{
+	const struct acpi_mcfg_info *m = acpi_mcfg();
+	struct pci_ecam *segs;
+	int rc;
+
+	if (!m || !m->n) {
+		klog("pci: no MCFG table: PCI not enumerated");
+		return;
+	}
+	segs = calloc(m->n, sizeof(*segs));
+	if (!segs) {
+		klog("pci: out of memory");
+		return;
+	}
+	for (unsigned i = 0; i < m->n; i++) {
+		segs[i].base = m->seg[i].base;
+		segs[i].seg = m->seg[i].segment;
+		segs[i].bus_start = m->seg[i].start_bus;
+		segs[i].bus_end = m->seg[i].end_bus;
+	}
+	rc = pci_init(segs, m->n);
+	free(segs);
+	if (rc) {
+		klog("pci: enumeration failed (%s)", err_name(rc));
+		return;
+	}
+	/* Firmware drivers were disconnected before ExitBootServices; any
+	 * endpoint still mastering is stopped here too (drivers re-enable it
+	 * when they own the device).  Bridges keep forwarding. */
+	unsigned stopped = 0;
+	for (unsigned i = 0; i < pci_count(); i++) {
+		struct pci_dev *d = pci_at(i);
+		if (!d->is_bridge && (pci_read(d, 0x04, 2) & 0x4)) {
+			pci_set_bus_master(d, false);
+			stopped++;
+		}
+	}
+	klog("pci: %u functions, %d groups, bus master cleared on %u", pci_count(),
+	     pci_group_count(), stopped);
+}
+
+static void rmrr_step(void)
+{
+	for (unsigned r = 0; r < dmar->nrmrr; r++) {
+		const struct dmar_rmrr *rm = &dmar->rmrr[r];
+		for (unsigned s = 0; s < rm->nscope; s++) {
+			uint8_t bus, devfn;
+			if (dmar_scope_resolve(&rm->scope[s], rm->segment, sec_bus, NULL,
+					       &bus, &devfn))
+				continue; /* absent device: logged by dmar_log_absent */
+			uint16_t rid = (uint16_t)(bus << 8 | devfn);
+			struct vtd_unit *u = platform_unit_for(rm->segment, rid);
+			if (!u)
+				continue;
+			int rc = vtd_rmrr_identity(u, rid, rm->base, rm->limit);
+			klog("vtd: RMRR 0x%llx-0x%llx identity-mapped for %02x:%02x.%u: %s",
+			     (unsigned long long)rm->base, (unsigned long long)rm->limit, bus,
+			     devfn >> 3, devfn & 7, rc ? err_name(rc) : "ok");
+		}
+	}
+}
+
+static void iommu_step(void)
+{
+	uint32_t len;
+	const void *t = acpi_find("DMAR", &len);
+	struct vtd_drhd_info *drhds;
+	struct vtd_unit_cfg cfg = {0};
+	int rc;
+
+	if (!t) {
+		klog("vtd: no DMAR table: no IOMMU, devices cannot be assigned");
+		return;
+	}
+	rc = dmar_parse(t, len, &dmar);
+	if (rc) {
+		klog("vtd: DMAR unusable (%s)", err_name(rc));
+		dmar = NULL;
+		return;
+	}
+	dmar_log_absent(dmar, &platform_dmar_pci_ops, NULL);
+	if (!dmar->ndrhd) {
+		klog("vtd: DMAR lists no usable remapping unit");
+		return;
+	}
+	drhds = calloc(dmar->ndrhd, sizeof(*drhds));
+	drhd_unit = calloc(dmar->ndrhd, sizeof(*drhd_unit));
+	if (!drhds || !drhd_unit) {
+		klog("vtd: out of memory");
+		free(drhds);
+		return;
+	}
+	for (unsigned i = 0; i < dmar->ndrhd; i++) {
+		drhds[i].base = dmar->drhd[i].base;
+		drhds[i].segment = dmar->drhd[i].segment;
+	}
+	cfg.no_qi = bootarg_flag("vtd_no_qi");
+	cfg.no_fault_irq = bootarg_flag("vtd_poll_faults");
+	vtd_set_allow_rmrr_reassign(bootarg_flag("allow_rmrr_reassign"));
+	rc = vtd_init_all(drhds, dmar->ndrhd, &cfg);
+	if (rc < 0) {
+		klog("vtd: no unit came up (%s)", err_name(rc));
+		free(drhds);
+		return;
+	}
+	for (struct vtd_unit *u = vtd_units(); u; u = u->next)
+		for (unsigned i = 0; i < dmar->ndrhd; i++)
+			if (drhds[i].base == u->base && drhds[i].segment == u->iu.segment)
+				drhd_unit[i] = u;
+	free(drhds);
+	iommu_set_scope_fn(in_scope);
+
+	for (unsigned i = 0; i < pci_count(); i++) {
+		struct pci_dev *d = pci_at(i);
+		struct vtd_unit *u = platform_unit_for(d->seg, d->alias_rid);
+		d->unit = u ? (int)u->iu.index : -1;
+	}
+	rmrr_step();
+	console_add_idle(vtd_fault_poll);
+}
 
 void platform_init(void)
 {
+	dma_allow_unsafe_interrupts = bootarg_flag("allow_unsafe_interrupts");
+	if (dma_allow_unsafe_interrupts)
+		klog("dma: allow_unsafe_interrupts: devices may be attached without interrupt remapping");
+	acpi_step();
+	pci_step();
+	if (bootarg_flag("noiommu"))
+		klog("vtd: noiommu given: IOMMU left off");
+	else
+		iommu_step();
 }
