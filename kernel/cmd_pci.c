@@ -53,7 +53,7 @@ static void caps_str(const struct pci_dev *d, char *buf, size_t len)
 
 static void unit_str(int unit, char *buf)
 {
-	char t[12];
+	char t[12] = {0};
 	int n = 0;
 
 	if (unit < 0) {
