@@ -37,7 +37,15 @@ static int cmd_boot(int argc, char **argv)
 	con_printf("boot_ms=%llu regions=%u disconnected=%u exit_retries=%u tsc_hz=%llu\n",
 		   (unsigned long long)boot_state.boot_ms, bi->nregions, bi->disconnected,
 		   bi->exit_retries, (unsigned long long)tsc_hz);
-	con_printf("args=%s\n", bi->args[0] ? bi->args : "-");
+	/* one record per boot argument (values have no blanks) */
+	for (const char *a = bi->args; *a;) {
+		size_t n = strcspn(a, " ");
+		if (n)
+			con_printf("arg=%.*s\n", (int)n, a);
+		a += n;
+		while (*a == ' ')
+			a++;
+	}
 	return 0;
 }
 COMMAND(boot, "boot", "boot                       boot time, memory map size, boot arguments", cmd_boot);

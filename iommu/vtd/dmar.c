@@ -550,6 +550,10 @@ static unsigned log_absent(const char *kind, unsigned i, uint16_t seg,
 	for (unsigned k = 0; k < n; k++) {
 		uint8_t b, df;
 
+		/* IOAPIC, HPET and ACPI-namespace scopes name source-ids of
+		 * platform devices, not PCI functions: nothing to find. */
+		if (s[k].type != DMAR_SCOPE_ENDPOINT && s[k].type != DMAR_SCOPE_BRIDGE)
+			continue;
 		if (!dmar_scope_resolve(&s[k], seg, ops ? ops->secondary_bus : NULL, ctx, &b, &df) &&
 		    (!ops || !ops->present || ops->present(ctx, seg, b, df)))
 			continue;
