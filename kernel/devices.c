@@ -1,0 +1,274 @@
+/*
+ * kernel/devices.c — one persistent struct dma_group per PCI isolation
+ * group (see devices.h).  The requester IDs of a group are every member's
+ * own RID plus its alias RID: VT-d looks up a context entry by the source-id
+ * a request carries (VT-d 3.4.3), and a device behind a PCIe-to-PCI bridge
+ * may issue requests tagged with the bridge's secondary-bus RID or its own
+ * (PCIe-to-PCI bridge spec 2.3; Xen and Linux map both), so both need the
+ * domain's context entry.
+ *
+ * Reserved regions (RMRRs naming a member) are not filled yet: the DMAR
+ * information lives behind kernel/platform.h and a per-device RMRR query
+ * taking a pci_dev is not there; QEMU reports no RMRRs.
+ */
+#include "kernel/devices.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct dev_grp {
+	struct dma_group g;
+	struct dev_grp *next;
+};
+
+static struct dev_grp *grps;
+
+int dev_lookup(const char *bdf_text, struct pci_dev **out)
+{
+	uint16_t seg = 0;
+	uint8_t bus = 0, dev = 0, fn = 0;
+	struct pci_dev *d;
+
+	if (!bdf_text || pci_parse_bdf(bdf_text, &seg, &bus, &dev, &fn))
+		return -EINVAL;
+	d = pci_find(seg, bus, dev, fn);
+	if (!d)
+		return -ENODEV;
+	*out = d;
+	return 0;
+}
+
+static int add_rid(uint16_t *rids, unsigned *n, unsigned max, uint16_t rid)
+{
+	for (unsigned i = 0; i < *n; i++)
+		if (rids[i] == rid)
+			return 0;
+	if (*n >= max)
+		return -E2BIG;
+	rids[(*n)++] = rid;
+	return 0;
+}
+
+int dev_collect_rids(struct pci_dev *const *members, unsigned n, uint16_t *rids, unsigned max)
+{
+	unsigned cnt = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		/* The alias first: it is what the IOMMU sees for the group. */
+		if (add_rid(rids, &cnt, max, members[i]->alias_rid) ||
+		    add_rid(rids, &cnt, max, pci_dev_rid(members[i])))
+			return -E2BIG;
+	}
+	return (int)cnt;
+}
+
+struct dma_group *dev_group_find(int id)
+{
+	for (struct dev_grp *p = grps; p; p = p->next)
+		if (p->g.id == id)
+			return &p->g;
+	return NULL;
+}
+
+/* Recomputes unit and rids of g from the PCI group of d. */
+static int fill_group(struct dma_group *g, struct pci_dev *d)
+{
+	int n = pci_group_members(d->group, NULL, 0), nr;
+	struct pci_dev **m;
+	struct iommu_unit *u;
+	uint16_t rids[DMA_GROUP_MAX_RIDS];
+
+	if (n <= 0)
+		n = 1;
+	m = calloc((size_t)n, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	if (pci_group_members(d->group, m, (unsigned)n) <= 0) {
+		m[0] = d;
+		n = 1;
+	}
+	u = iommu_unit_for(d->seg, d->alias_rid);
+	if (!u) {
+		free(m);
+		return -ENODEV;
+	}
+	for (int i = 0; i < n; i++)
+		if (iommu_unit_for(m[i]->seg, m[i]->alias_rid) != u) {
+			free(m);
+			return -ENOTSUP;
+		}
+	nr = dev_collect_rids(m, (unsigned)n, rids, DMA_GROUP_MAX_RIDS);
+	free(m);
+	if (nr < 0)
+		return nr;
+	g->unit = u;
+	g->seg = d->seg;
+	g->nrids = (unsigned)nr;
+	memcpy(g->rids, rids, sizeof(rids));
+	g->nresv = 0; /* RMRRs: see the header comment */
+	return 0;
+}
+
+int dev_group_get(struct pci_dev *d, struct dma_group **out)
+{
+	struct dma_group *g = dev_group_find(d->group);
+	struct dev_grp *p = NULL;
+	int err;
+
+	if (g && g->space) {
+		*out = g; /* attached: its rids are in the hardware, keep them */
+		return 0;
+	}
+	if (!g) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		g = &p->g;
+		g->id = d->group;
+	}
+	err = fill_group(g, d);
+	if (err) {
+		free(p); /* a fresh group is dropped; an old one keeps its last state */
+		return err;
+	}
+	if (p) {
+		p->next = grps;
+		grps = p;
+	}
+	*out = g;
+	return 0;
+}
+
+struct dma_group *dev_group(struct pci_dev *d)
+{
+	struct dma_group *g = NULL;
+
+	return dev_group_get(d, &g) ? NULL : g;
+}
+
+char *dev_group_bdfs(const struct dma_group *g, char *buf, unsigned len)
+{
+	struct pci_dev *m[32];
+	int n = pci_group_members(g->id, m, 32);
+	unsigned used = 0;
+
+	if (!len)
+		return buf;
+	buf[0] = 0;
+	if (n <= 0) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	for (int i = 0; i < n && i < 32; i++) {
+		char b[24];
+		pci_format_bdf(b, sizeof(b), m[i]->seg, m[i]->bus, m[i]->dev, m[i]->fn);
+		int w = snprintf(buf + used, len - used, "%s%s", i ? "," : "", b);
+		if (w < 0 || (unsigned)w >= len - used) {
+			buf[used] = 0;
+			break;
+		}
+		used += (unsigned)w;
+	}
+	return buf;
+}
+
+void dev_reset(void)
+{
+	struct dev_grp **pp = &grps;
+
+	while (*pp) {
+		struct dev_grp *p = *pp;
+		if (!p->g.space) {
+			*pp = p->next;
+			free(p);
+		} else {
+			pp = &p->next;
+		}
+	}
+}
+
+/* ------------------------------------------------------ free IOVA search */
+
+struct gap_walk {
+	uint64_t size, align, cand, last;
+	uint64_t ex_s[2], ex_l[2];
+	bool found, overflow;
+};
+
+static bool align_up(uint64_t v, uint64_t a, uint64_t *out)
+{
+	uint64_t r = (v + a - 1) & ~(a - 1);
+
+	if (r < v)
+		return false;
+	*out = r;
+	return true;
+}
+
+/* Moves cand past every exclusion it overlaps; false on overflow. */
+static bool skip_excl(struct gap_walk *w)
+{
+	bool moved = true;
+
+	while (moved) {
+		moved = false;
+		for (int i = 0; i < 2; i++) {
+			uint64_t end = w->cand + w->size - 1;
+			if (w->ex_l[i] < w->ex_s[i] || end < w->cand)
+				continue;
+			if (w->cand <= w->ex_l[i] && end >= w->ex_s[i]) {
+				if (w->ex_l[i] == UINT64_MAX || !align_up(w->ex_l[i] + 1, w->align, &w->cand))
+					return false;
+				moved = true;
+			}
+		}
+	}
+	return true;
+}
+
+static int gap_fn(const struct dma_map_info *mi, void *arg)
+{
+	struct gap_walk *w = arg;
+	uint64_t mlast = mi->iova + mi->size - 1, next;
+
+	if (!skip_excl(w)) {
+		w->overflow = true;
+		return 1;
+	}
+	if (mlast < w->cand)
+		return 0;
+	if (w->cand + w->size - 1 >= w->cand && w->cand + w->size - 1 < mi->iova) {
+		w->found = true;
+		return 1;
+	}
+	if (mlast == UINT64_MAX || !align_up(mlast + 1, w->align, &next)) {
+		w->overflow = true;
+		return 1;
+	}
+	if (next > w->cand)
+		w->cand = next;
+	return 0;
+}
+
+int dev_free_iova(struct dma_space *s, uint64_t size, uint64_t align, uint64_t lo, uint64_t last,
+		  uint64_t avoid, uint64_t avoid_last, uint64_t *out)
+{
+	struct gap_walk w = {.size = size, .align = align, .last = last};
+
+	if (!size || !align || (align & (align - 1)) || !align_up(lo, align, &w.cand))
+		return -EINVAL;
+	w.ex_s[0] = avoid;
+	w.ex_l[0] = avoid_last;
+	w.ex_s[1] = 0xfee00000ull; /* x86 interrupt address range (VT-d 3.14) */
+	w.ex_l[1] = 0xfeefffffull;
+	(void)dma_for_each_map(s, gap_fn, &w);
+	if (w.overflow)
+		return -ENOSPC;
+	if (!w.found && !skip_excl(&w))
+		return -ENOSPC;
+	if (w.cand + size - 1 < w.cand || w.cand + size - 1 > last)
+		return -ENOSPC;
+	*out = w.cand;
+	return 0;
+}
