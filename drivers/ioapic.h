@@ -1,0 +1,78 @@
+/*
+ * drivers/ioapic.h — the I/O APICs named by the MADT: every redirection
+ * entry masked at boot, and ISA interrupts routed in remappable format
+ * (VT-d 5.1.5.1) through an IRTE on the unit whose DMAR scope lists the
+ * IOAPIC.  Compatibility-format RTEs are never written.
+ */
+#ifndef SLUICE_DRIVERS_IOAPIC_H
+#define SLUICE_DRIVERS_IOAPIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch/x86/irq.h"
+#include "lib/err.h"
+
+struct vtd_unit;
+struct ir_source;
+
+/* MMIO window (82093AA datasheet 3.1): IOREGSEL at +0, IOWIN at +0x10. */
+#define IOAPIC_IOREGSEL 0x00
+#define IOAPIC_IOWIN 0x10
+#define IOAPIC_REG_ID 0x00
+#define IOAPIC_REG_VER 0x01 /* max redirection entry in bits 23:16 */
+#define IOAPIC_REG_RTE(pin) (0x10 + 2 * (pin)) /* low dword; high at +1 */
+#define IOAPIC_MAX_PINS 240
+
+/* Redirection entry bits (82093AA 3.2.4; remappable format: VT-d 5.1.5.1). */
+#define IOAPIC_RTE_VECTOR_MASK 0xffull
+#define IOAPIC_RTE_POLARITY_LOW (1ull << 13)
+#define IOAPIC_RTE_REMOTE_IRR (1ull << 14)
+#define IOAPIC_RTE_LEVEL (1ull << 15)
+#define IOAPIC_RTE_MASKED (1ull << 16)
+#define IOAPIC_RTE_IR_INDEX15 (1ull << 11)  /* interrupt index[15] */
+#define IOAPIC_RTE_IR_FORMAT (1ull << 48)   /* 1 = remappable */
+#define IOAPIC_RTE_IR_INDEX_SHIFT 49        /* index[14:0] in 63:49 */
+
+struct ioapic {
+	uint8_t id;
+	uint64_t base;
+	uint32_t gsi_base;
+	unsigned npins;
+	bool sid_known;
+	uint16_t sid; /* source-id from the DMAR IOAPIC scope */
+};
+
+/* Reads the MADT (acpi_madt()), reads each IOAPIC's pin count and masks
+ * every redirection entry.  Returns the number of IOAPICs, -ENODEV if the
+ * MADT names none, -ENOMEM. */
+int ioapic_init(void) MUST_CHECK;
+unsigned ioapic_count(void);
+const struct ioapic *ioapic_at(unsigned i);
+/* The IOAPIC's source-id, from dmar_unit_for_special(DMAR_SCOPE_IOAPIC,
+ * id): F0:1F.0 on many Intel boards, FF:00.0 under QEMU.  -ENOENT: no such
+ * IOAPIC. */
+int ioapic_set_sid(uint8_t id, uint16_t sid) MUST_CHECK;
+
+/* A remappable-format RTE (pure): IRTE index, trigger and polarity (which
+ * must match the IRTE), vector = the IRTE's vector (5.1.5.1: the IOAPIC
+ * matches EOIs of level-triggered interrupts against it). */
+uint64_t ioapic_rte_remapped(unsigned index, bool level, bool active_low, uint8_t vector, bool masked);
+
+uint64_t ioapic_read_rte(const struct ioapic *io, unsigned pin);
+
+/* ISA IRQ isa_irq → GSI through the interrupt source overrides (polarity
+ * and trigger from the override; ISA default active-high edge), an IRTE on
+ * u (SVT=1 with the IOAPIC's source-id), the RTE in remappable format, then
+ * unmasked.  -EINVAL: isa_irq > 15; -ENOENT: no IOAPIC has the GSI;
+ * -ENODEV: the IOAPIC's source-id is unknown (no DMAR scope names it, IR
+ * refused as vtd-rules §4.7 asks) or IR is off on u; -EBUSY: pin routed. */
+int ioapic_route_isa_remapped(unsigned isa_irq, struct vtd_unit *u, irq_handler_fn fn, void *ctx,
+			      struct ir_source **out) MUST_CHECK;
+/* Masks the pin, leaves the IRTE not present and frees it and the vector. */
+void ioapic_unroute(struct ir_source *s);
+
+/* Tests: forget every IOAPIC (frees the table). */
+void ioapic_reset(void);
+
+#endif

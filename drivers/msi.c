@@ -1,0 +1,233 @@
+/*
+ * drivers/msi.c — MSI / MSI-X capability programming in remappable format
+ * (VT-d 5.1.2.2) for sluice's own devices.  Owns nothing but the sources it
+ * allocates; the IRTEs belong to iommu/vtd/ir.c.
+ */
+#include "drivers/msi.h"
+
+#include <stdlib.h>
+
+#include "drivers/pci.h"
+#include "drivers/pci_regs.h"
+#include "hw/hw.h"
+#include "iommu/vtd/ir.h"
+#include "iommu/vtd/vtd.h"
+#include "kernel/console.h"
+
+/* Vector + IRTE + route for d; the caller programs the device. */
+static int source_new(struct pci_dev *d, struct vtd_unit *u, irq_handler_fn fn, void *ctx,
+		      enum ir_source_kind kind, struct ir_source **out)
+{
+	struct ir_source *s;
+	int v, rc;
+
+	if (!ir_enabled(u))
+		return -ENODEV;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	v = irq_alloc_vector(fn, ctx);
+	if (v < 0) {
+		free(s);
+		return v;
+	}
+	rc = ir_alloc(u, 1, &s->index);
+	if (rc) {
+		irq_free_vector((unsigned)v);
+		free(s);
+		return rc;
+	}
+	s->u = u;
+	s->count = 1;
+	s->vector = (unsigned)v;
+	s->kind = kind;
+	s->seg = d->seg;
+	s->bdf = pci_dev_rid(d);
+	s->fn = fn;
+	s->ctx = ctx;
+	s->owner = d;
+	s->route.vector = (uint8_t)v;
+	s->route.dest = irq_dest_apic_id();
+	s->route.dlm = IR_DLM_FIXED;
+	s->route.level = false; /* MSIs are edge (PCI 3.0 6.8) */
+	ir_route_source(&s->route, pci_dev_rid(d), d->alias_rid);
+	rc = ir_set(u, s->index, &s->route);
+	if (rc) {
+		ir_free(u, s->index, 1);
+		irq_free_vector((unsigned)v);
+		free(s);
+		return rc;
+	}
+	s->present = true;
+	*out = s;
+	return 0;
+}
+
+static void source_free(struct ir_source *s)
+{
+	ir_source_unregister(s);
+	/* Entry not present (and zeroed) before the vector can be reused. */
+	ir_free(s->u, s->index, s->count);
+	if (s->vector)
+		irq_free_vector(s->vector);
+	free(s);
+}
+
+static void intx_off(struct pci_dev *d)
+{
+	uint32_t cmd = pci_read(d, PCI_COMMAND, 2);
+
+	if (!(cmd & PCI_COMMAND_INTX_DISABLE))
+		pci_write(d, PCI_COMMAND, 2, cmd | PCI_COMMAND_INTX_DISABLE);
+}
+
+/* ------------------------------------------------------------ MSI */
+
+int msi_enable_remapped(struct pci_dev *d, struct vtd_unit *u, irq_handler_fn fn, void *ctx,
+			struct ir_source **out)
+{
+	unsigned c = d->cap_msi;
+	struct ir_source *s;
+	uint32_t ctrl;
+	int rc;
+
+	if (!c)
+		return -ENOTSUP;
+	ctrl = pci_read(d, c + PCI_MSI_FLAGS, 2);
+	if (ctrl & PCI_MSI_FLAGS_ENABLE)
+		return -EBUSY;
+	/* PCI 3.0 6.8: MSI and MSI-X must not be enabled together. */
+	if (d->cap_msix && (pci_read(d, d->cap_msix + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_ENABLE))
+		return -EBUSY;
+	rc = source_new(d, u, fn, ctx, IR_SRC_MSI, &s);
+	if (rc)
+		return rc;
+
+	bool is64 = ctrl & PCI_MSI_FLAGS_64BIT, maskbit = ctrl & PCI_MSI_FLAGS_MASKBIT;
+	/* Remappable format (5.1.2.2): address carries the handle with
+	 * SHV=1, data the subhandle 0; the upper address must be 0 (QEMU
+	 * drops the message otherwise, notes §1.5). */
+	pci_write(d, c + PCI_MSI_ADDRESS_LO, 4, ir_msi_addr(s->index));
+	if (is64) {
+		pci_write(d, c + PCI_MSI_ADDRESS_HI, 4, 0);
+		pci_write(d, c + PCI_MSI_DATA_64, 2, ir_msi_data(0));
+	} else {
+		pci_write(d, c + PCI_MSI_DATA_32, 2, ir_msi_data(0));
+	}
+	/* Only message 0 exists for us: mask the others where we can. */
+	if (maskbit)
+		pci_write(d, c + (is64 ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32), 4, ~1u);
+	intx_off(d);
+	/* Multiple Message Enable 000b: one message; then enable. */
+	ctrl = (ctrl & ~PCI_MSI_FLAGS_QSIZE) | PCI_MSI_FLAGS_ENABLE;
+	pci_write(d, c + PCI_MSI_FLAGS, 2, ctrl);
+	ir_source_register(s);
+	*out = s;
+	return 0;
+}
+
+void msi_disable_remapped(struct ir_source *s)
+{
+	struct pci_dev *d = s->owner;
+	unsigned c = d->cap_msi;
+	uint32_t ctrl = pci_read(d, c + PCI_MSI_FLAGS, 2);
+
+	if (ctrl & PCI_MSI_FLAGS_MASKBIT)
+		pci_write(d, c + ((ctrl & PCI_MSI_FLAGS_64BIT) ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32), 4,
+			  ~0u);
+	pci_write(d, c + PCI_MSI_FLAGS, 2, ctrl & ~(PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE));
+	source_free(s);
+}
+
+/* ------------------------------------------------------------ MSI-X */
+
+static int msix_entry_addr(struct pci_dev *d, unsigned entry, uint64_t *addr)
+{
+	unsigned c = d->cap_msix;
+	uint32_t tbl = pci_read(d, c + PCI_MSIX_TABLE, 4);
+	unsigned n = (pci_read(d, c + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_QSIZE) + 1;
+	unsigned bir = tbl & PCI_MSIX_TABLE_BIR;
+	uint64_t off = tbl & ~PCI_MSIX_TABLE_BIR;
+
+	if (entry >= n || bir >= 6)
+		return -EINVAL;
+	const struct pci_bar *b = &d->bar[bir];
+	if (!b->size || b->io || off + (uint64_t)n * PCI_MSIX_ENTRY_SIZE > b->size || !b->base)
+		return -EINVAL;
+	*addr = b->base + off + (uint64_t)entry * PCI_MSIX_ENTRY_SIZE;
+	return 0;
+}
+
+static unsigned msix_users(const struct pci_dev *d, const struct ir_source *except)
+{
+	unsigned n = 0;
+
+	for (struct ir_source *s = ir_sources(); s; s = s->next)
+		if (s != except && s->kind == IR_SRC_MSIX && s->owner == d)
+			n++;
+	return n;
+}
+
+int msix_enable_remapped(struct pci_dev *d, struct vtd_unit *u, unsigned entry, irq_handler_fn fn,
+			 void *ctx, struct ir_source **out)
+{
+	unsigned c = d->cap_msix;
+	struct ir_source *s;
+	uint64_t ea;
+	int rc;
+
+	if (!c)
+		return -ENOTSUP;
+	rc = msix_entry_addr(d, entry, &ea);
+	if (rc)
+		return rc;
+	if (d->cap_msi && (pci_read(d, d->cap_msi + PCI_MSI_FLAGS, 2) & PCI_MSI_FLAGS_ENABLE))
+		return -EBUSY;
+	for (struct ir_source *o = ir_sources(); o; o = o->next)
+		if (o->kind == IR_SRC_MSIX && o->owner == d && o->gsi == entry)
+			return -EBUSY;
+	rc = source_new(d, u, fn, ctx, IR_SRC_MSIX, &s);
+	if (rc)
+		return rc;
+	s->gsi = entry;
+
+	uint32_t ctrl = pci_read(d, c + PCI_MSIX_FLAGS, 2);
+	if (!(ctrl & PCI_MSIX_FLAGS_ENABLE)) {
+		/* Enable with the function masked so no entry fires while the
+		 * table is written (PCI 3.0 6.8.2.3); mask every entry first:
+		 * their reset state is masked, but firmware may have left any. */
+		pci_write(d, c + PCI_MSIX_FLAGS, 2, ctrl | PCI_MSIX_FLAGS_MASKALL);
+		unsigned n = (ctrl & PCI_MSIX_FLAGS_QSIZE) + 1;
+		uint64_t e0 = ea - (uint64_t)entry * PCI_MSIX_ENTRY_SIZE;
+		for (unsigned i = 0; i < n; i++)
+			mmio_write32(e0 + i * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_CTRL,
+				     PCI_MSIX_ENTRY_CTRL_MASKBIT);
+		intx_off(d);
+		pci_write(d, c + PCI_MSIX_FLAGS, 2, ctrl | PCI_MSIX_FLAGS_MASKALL | PCI_MSIX_FLAGS_ENABLE);
+	}
+	/* An entry is written only while masked (6.8.2.9). */
+	mmio_write32(ea + PCI_MSIX_ENTRY_CTRL, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+	mmio_write32(ea + PCI_MSIX_ENTRY_ADDR_LO, ir_msi_addr(s->index));
+	mmio_write32(ea + PCI_MSIX_ENTRY_ADDR_HI, 0);
+	mmio_write32(ea + PCI_MSIX_ENTRY_DATA, ir_msi_data(0));
+	mmio_write32(ea + PCI_MSIX_ENTRY_CTRL, 0);
+	ctrl = pci_read(d, c + PCI_MSIX_FLAGS, 2);
+	pci_write(d, c + PCI_MSIX_FLAGS, 2, (ctrl | PCI_MSIX_FLAGS_ENABLE) & ~PCI_MSIX_FLAGS_MASKALL);
+	ir_source_register(s);
+	*out = s;
+	return 0;
+}
+
+void msix_disable_remapped(struct ir_source *s)
+{
+	struct pci_dev *d = s->owner;
+	uint64_t ea;
+
+	if (msix_entry_addr(d, s->gsi, &ea) == 0)
+		mmio_write32(ea + PCI_MSIX_ENTRY_CTRL, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+	if (!msix_users(d, s)) {
+		uint32_t ctrl = pci_read(d, d->cap_msix + PCI_MSIX_FLAGS, 2);
+		pci_write(d, d->cap_msix + PCI_MSIX_FLAGS, 2, ctrl & ~PCI_MSIX_FLAGS_ENABLE);
+	}
+	source_free(s);
+}
