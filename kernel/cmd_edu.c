@@ -1,0 +1,271 @@
+/*
+ * kernel/cmd_edu.c — the `edu` console commands (shared/CONSOLE.md, "The
+ * edu test device"): DMA between an IOVA of the device's address space and
+ * the device's buffer, with status=fault taken from the VT-d fault log, and
+ * the device's MSI.
+ *
+ * edu's buffer is reachable only by DMA (hw/misc/edu.c has no MMIO window
+ * onto it), so the bytes the device received are read back, and the byte to
+ * write is put in, through a bounce page: a fresh page the dma layer
+ * allocates and maps in the device's own address space for the duration of
+ * the command, at a free IOVA that does not intersect the user's range,
+ * device-writable only for `read` and device-readable only for `write`.
+ * It goes through the ordinary dma_map/dma_unmap path (page tables,
+ * invalidation before the page is freed), is charged to nobody (the owner's
+ * pin limit and the space's mapping limit are raised by exactly it while it
+ * exists) and is gone when the command ends.  No memory of the user outside
+ * the mappings the user made is ever touched.  docs/dma-console.md has the
+ * full reasoning.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "dma/dma.h"
+#include "drivers/edu.h"
+#include "hw/hw.h"
+#include "iommu/vtd/fault.h"
+#include "kernel/console.h"
+#include "kernel/devices.h"
+#include "lib/crc32.h"
+#include "lib/parse.h"
+
+typedef unsigned long long ull;
+
+#define U_EDU "edu <bdf> read <iova> <len> | edu <bdf> write <iova> <len> <byte> | edu <bdf> irq"
+
+/* edu ANDs DMA addresses with its dma_mask, 28 bits by default: the bounce
+ * page must lie below it or the device would reach a different IOVA. */
+#define EDU_DEFAULT_DMA_LAST 0x0fffffffull
+#define BOUNCE_TRIES 16
+
+struct bounce {
+	struct dma_space *s;
+	uint64_t iova, size, hpa;
+	uint64_t old_limit, old_maps;
+	bool mapped;
+};
+
+/* Sets the owner's pin limit and the space's mapping limit (the bounce
+ * page's allowance on and off); neither can fail for these values. */
+static void set_limits(struct dma_space *s, uint64_t pin_limit, uint64_t maps)
+{
+	if (dma_owner_set_limit(s, pin_limit) || dma_space_set_map_limit(s, maps))
+		klog("edu: could not restore the limits of as=%u", dma_space_id(s));
+}
+
+static void bounce_put(struct bounce *b)
+{
+	uint64_t un = 0;
+
+	if (!b->mapped)
+		return;
+	if (dma_unmap(b->s, b->iova, b->size, &un))
+		klog("edu: bounce page iova 0x%llx could not be unmapped", (ull)b->iova);
+	set_limits(b->s, b->old_limit, b->old_maps);
+	b->mapped = false;
+}
+
+static int bounce_get(struct dma_space *s, unsigned prot, uint64_t avoid, uint64_t avoid_last,
+		      struct bounce *b)
+{
+	struct dma_space_info si;
+	struct dma_owner_stat os;
+	uint64_t lo = 0, last;
+	int rc = -ENOSPC;
+
+	memset(b, 0, sizeof(*b));
+	dma_space_info(s, &si);
+	dma_owner_stat(s, &os);
+	b->s = s;
+	b->size = si.pgsize > EDU_XFER_MAX ? si.pgsize : EDU_XFER_MAX;
+	b->old_limit = os.limit;
+	b->old_maps = si.map_limit;
+	last = si.iova_last < EDU_DEFAULT_DMA_LAST ? si.iova_last : EDU_DEFAULT_DMA_LAST;
+	set_limits(s, os.limit > UINT64_MAX - b->size ? UINT64_MAX : os.limit + b->size, si.map_limit + 1);
+	for (int t = 0; t < BOUNCE_TRIES; t++) {
+		if (dev_free_iova(s, b->size, b->size, lo, last, avoid, avoid_last, &b->iova))
+			break;
+		rc = dma_map(s, b->iova, b->size, DMA_SRC_ALLOC, 0, prot, &b->hpa);
+		if (rc != -EINVAL)
+			break;
+		lo = b->iova + b->size; /* a reserved region the search does not know */
+	}
+	if (rc) {
+		set_limits(s, os.limit, si.map_limit);
+		if (rc == -ENOMEM)
+			return cmd_fail(rc, "out of memory for the bounce page");
+		return cmd_fail(-ENOSPC, "no free IOVA below 0x%llx in as=%u for the bounce page that carries "
+					 "the device's buffer",
+				(ull)(last + 1), si.id);
+	}
+	b->mapped = true;
+	return 0;
+}
+
+/* One DMA, reporting whether the IOMMU recorded a fault for sid meanwhile. */
+static int dma_once(struct edu *e, bool to_ram, uint64_t addr, uint32_t len, bool *fault)
+{
+	struct pci_dev *d = edu_pci(e);
+	uint64_t mark = vtd_fault_total();
+	int rc = edu_dma(e, to_ram, addr, 0, len);
+
+	vtd_fault_poll();
+	*fault = vtd_fault_seen_since(mark, d->seg, d->alias_rid);
+	if (rc == -ETIMEDOUT)
+		return cmd_fail(rc, "the device did not finish a %u-byte DMA within %llu ms", len,
+				(ull)(EDU_DMA_TIMEOUT_NS / 1000000));
+	if (rc)
+		return cmd_fail(rc, "DMA of %u bytes refused by the driver", len);
+	return 0;
+}
+
+static int do_read(struct edu *e, struct dma_group *g, uint64_t iova, uint32_t len)
+{
+	struct bounce b = {0};
+	bool fault = false, f, bf;
+	uint32_t xoff, clen, crc;
+	unsigned n = edu_chunks(len, 0, &xoff, &clen);
+	int rc = 0;
+
+	if (g->space && (rc = bounce_get(g->space, DMA_PROT_W, iova, iova + len - 1, &b)))
+		return rc;
+	for (unsigned i = 0; i < n; i++) {
+		(void)edu_chunks(len, i, &xoff, &clen);
+		if ((rc = dma_once(e, false, iova + xoff, clen, &f)))
+			goto out;
+		fault |= f;
+		if (!b.mapped)
+			continue;
+		if ((rc = dma_once(e, true, b.iova + xoff, clen, &bf)))
+			goto out;
+		if (bf) {
+			rc = cmd_fail(-EIO, "reading the buffer back through the bounce page at iova 0x%llx faulted",
+				      (ull)b.iova);
+			goto out;
+		}
+	}
+	if (b.mapped) {
+		crc = crc32(phys_to_virt(b.hpa), len);
+		con_printf("status=%s crc32=0x%08x\n", fault ? "fault" : "ok", crc);
+	} else if (fault) {
+		/* In no space: no context entry, every access faulted, and edu
+		 * receives zeros for a faulted read (QEMU memory core). */
+		static const uint8_t zero[EDU_DMA_MAX];
+		crc = 0;
+		for (uint32_t o = 0; o < len; o += EDU_DMA_MAX)
+			crc = crc32_update(crc, zero, len - o < EDU_DMA_MAX ? len - o : EDU_DMA_MAX);
+		con_printf("status=fault crc32=0x%08x readback=0\n", crc);
+	} else {
+		rc = cmd_fail(-EIO, "the DMA was not blocked although the device is in no address space "
+				    "(is DMA remapping off?); its buffer cannot be read back");
+	}
+out:
+	bounce_put(&b);
+	return rc;
+}
+
+static int do_write(struct edu *e, struct dma_group *g, uint64_t iova, uint32_t len, uint8_t byte)
+{
+	struct bounce b = {0};
+	bool fault = false, f;
+	uint32_t xoff, clen, fill = len < EDU_DMA_MAX ? len : EDU_DMA_MAX;
+	unsigned n = edu_chunks(len, 0, &xoff, &clen);
+	int rc = 0;
+
+	if (g->space) {
+		if ((rc = bounce_get(g->space, DMA_PROT_R, iova, iova + len - 1, &b)))
+			return rc;
+		memset(phys_to_virt(b.hpa), byte, fill);
+		/* The same fill serves every chunk: each goes out of offset 0. */
+		if ((rc = dma_once(e, false, b.iova, fill, &f)))
+			goto out;
+		bounce_put(&b);
+		if (f)
+			return cmd_fail(-EIO, "filling the buffer from the bounce page faulted");
+	}
+	for (unsigned i = 0; i < n; i++) {
+		(void)edu_chunks(len, i, &xoff, &clen);
+		if ((rc = dma_once(e, true, iova + xoff, clen, &f)))
+			goto out;
+		fault |= f;
+	}
+	if (!g->space && !fault)
+		rc = cmd_fail(-EIO, "the DMA was not blocked although the device is in no address space "
+				    "(is DMA remapping off?)");
+	else
+		con_printf("status=%s\n", fault ? "fault" : "ok");
+out:
+	bounce_put(&b);
+	return rc;
+}
+
+static int cmd_edu(int argc, char **argv)
+{
+	struct pci_dev *d;
+	struct dma_group *g = NULL;
+	struct edu *e;
+	uint64_t iova = 0, len = 0, byte = 0;
+	bool rd, wr, irq;
+	int rc;
+
+	if (argc < 3)
+		return cmd_fail(-EINVAL, "usage: " U_EDU);
+	rd = !strcmp(argv[2], "read");
+	wr = !strcmp(argv[2], "write");
+	irq = !strcmp(argv[2], "irq");
+	if ((rd && argc != 5) || (wr && argc != 6) || (irq && argc != 3) || !(rd || wr || irq))
+		return cmd_fail(-EINVAL, "usage: " U_EDU);
+	if (rd || wr) {
+		if ((rc = parse_u64(argv[3], &iova)))
+			return cmd_fail(rc, "bad iova '%.40s'", argv[3]);
+		if ((rc = parse_size(argv[4], &len)))
+			return cmd_fail(rc, "bad length '%.40s'", argv[4]);
+		if (len == 0 || len > EDU_XFER_MAX)
+			return cmd_fail(-EINVAL, "length %llu is not 1..%u", (ull)len, EDU_XFER_MAX);
+		if (iova + len - 1 < iova)
+			return cmd_fail(-EOVERFLOW, "iova 0x%llx + %llu wraps", (ull)iova, (ull)len);
+		if (wr && (rc = parse_u64_max(argv[5], 255, &byte)))
+			return cmd_fail(rc, "bad byte '%.40s' (0..255)", argv[5]);
+	}
+	rc = dev_lookup(argv[1], &d);
+	if (rc == -EINVAL)
+		return cmd_fail(rc, "bad bdf '%.40s' (bus:dev.fn in hex, e.g. 00:03.0)", argv[1]);
+	if (rc)
+		return cmd_fail(rc, "no PCI device %.40s (lspci lists them)", argv[1]);
+	if (d->vendor != EDU_VENDOR || d->device != EDU_DEVICE)
+		return cmd_fail(-ENODEV, "%.40s is %04x:%04x, not an edu device (%04x:%04x)", argv[1], d->vendor,
+				d->device, EDU_VENDOR, EDU_DEVICE);
+	if (rd || wr) {
+		/* Untranslated DMA would reach physical memory unchecked. */
+		rc = dev_group_get(d, &g);
+		if (rc == -ENODEV)
+			return cmd_fail(rc, "no IOMMU unit translates %.40s: its DMA would be unchecked", argv[1]);
+		if (rc)
+			return cmd_fail(rc, "cannot set up the group of %.40s", argv[1]);
+	}
+	rc = edu_get(d, &e);
+	if (rc == -EIO)
+		return cmd_fail(rc, "%.40s has no usable memory BAR0 or its id register is wrong", argv[1]);
+	if (rc)
+		return cmd_fail(rc, "cannot set up %.40s", argv[1]);
+	if (rd)
+		return do_read(e, g, iova, (uint32_t)len);
+	if (wr)
+		return do_write(e, g, iova, (uint32_t)len, (uint8_t)byte);
+
+	struct edu_irq_result r;
+	rc = edu_irq(e, EDU_IRQ_TIMEOUT_NS, &r);
+	if (rc == -ENOTSUP)
+		return cmd_fail(rc, "%.40s has no MSI capability", argv[1]);
+	if (rc == -ENOSPC)
+		return cmd_fail(rc, "no free interrupt vector");
+	if (rc)
+		return cmd_fail(rc, "cannot set up the MSI of %.40s", argv[1]);
+	if (r.irte < 0)
+		con_printf("delivered=%d vector=%u irte=-\n", r.delivered ? 1 : 0, r.vector);
+	else
+		con_printf("delivered=%d vector=%u irte=%d\n", r.delivered ? 1 : 0, r.vector, r.irte);
+	return 0;
+}
+
+COMMAND(edu, "edu", U_EDU, cmd_edu);
