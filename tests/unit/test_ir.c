@@ -1,0 +1,778 @@
+// SOURCES: iommu/vtd/ir.c iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c kernel/frame.c kernel/cmd_iommu.c kernel/cmd_irq.c kernel/bootargs.c lib/parse.c tests/unit/vtd_model.c
+/* tests/unit/test_ir.c — VT-d interrupt remapping (iommu/vtd/ir.c) and the
+ * `irq` command: IRTE encoding, the allocator, bring-up order against the
+ * QEMU-like register model (vtd_model.c), IEC invalidation after every
+ * change, present-entry updates, sources, retarget/mask/sid. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_hw.h"
+#include "hw/hw.h"
+#include "kernel/bootargs.h"
+#include "iommu/vtd/dmar.h"
+#include "iommu/vtd/ir.h"
+#include "iommu/vtd/qi.h"
+#include "iommu/vtd/regs.h"
+#include "kernel/console.h"
+#include "kernel/frame.h"
+#include "test.h"
+#include "vtd_model.h"
+
+/* ---- stubs for arch/x86 (irq_alloc_vector & co are in vtd_model.c) */
+static uint32_t apic_id_stub;
+static bool x2apic_stub;
+uint64_t irq_count(unsigned vector) { return vector * 10ull; }
+uint32_t irq_dest_apic_id(void) { return apic_id_stub; }
+bool apic_x2apic_mode(void) { return x2apic_stub; }
+
+static struct vtd_model m;
+static struct vtd_unit *u;
+
+static const struct ir_cfg cfg_default = {0, false, DMAR_FLAG_INTR_REMAP};
+
+static void up(uint64_t cap_or, uint64_t ecap_or, uint64_t ecap_clear, bool no_qi)
+{
+	struct vtd_unit_cfg vc = {.no_qi = no_qi, .no_fault_irq = true};
+
+	vtd_test_teardown();
+	vtd_test_frames();
+	fake_tsc_step = 1000; /* bounded polls end quickly */
+	apic_id_stub = 0;
+	x2apic_stub = false;
+	vtd_model_init(&m, VTD_TEST_BASE);
+	m.cap |= cap_or;
+	m.ecap = (m.ecap | ecap_or) & ~ecap_clear;
+	CHECK_EQ(vtd_test_bringup(&m, &vc, &u), 0);
+	test_con_reset();
+}
+
+static void down(void)
+{
+	while (ir_sources())
+		ir_source_unregister(ir_sources());
+	if (u && ir_enabled(u)) {
+		/* a failed test may leave entries: free them so IR goes off
+		 * before the unit is freed */
+		m.gsts_stuck = 0;
+		m.qi_hang = false;
+		for (unsigned i = 0; i < ir_entries(u); i++)
+			ir_free(u, i, 1);
+		CHECK_EQ(ir_disable(u), 0);
+	}
+	vtd_test_teardown();
+	fake_tsc_step = 1;
+	u = NULL;
+}
+
+static unsigned count_str(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+/* ------------------------------------------------------------ encoding */
+
+TEST(irte_encode_xapic_every_field)
+{
+	struct ir_route r = {.vector = 0x41, .dest = 0xa5, .level = true, .logical = true, .dlm = 1,
+			     .rh = true, .fpd = true, .svt = IR_SVT_SID, .sq = 2, .sid = 0x0310};
+	uint64_t lo, hi;
+
+	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), 0);
+	CHECK_EQ(lo & 1, 1);                 /* P */
+	CHECK_EQ((lo >> 1) & 1, 1);          /* FPD */
+	CHECK_EQ((lo >> 2) & 1, 1);          /* DM */
+	CHECK_EQ((lo >> 3) & 1, 1);          /* RH */
+	CHECK_EQ((lo >> 4) & 1, 1);          /* TM */
+	CHECK_EQ((lo >> 5) & 7, 1);          /* DLM */
+	CHECK_EQ((lo >> 15) & 1, 0);         /* IM: remapped, never posted */
+	CHECK_EQ((lo >> 16) & 0xff, 0x41);   /* V */
+	CHECK_EQ((lo >> 40) & 0xff, 0xa5);   /* xAPIC dest in 47:40 */
+	CHECK_EQ(lo & (IRTE_LO_RSVD | IRTE_LO_RSVD_XAPIC), 0);
+	CHECK_EQ(hi & 0xffff, 0x0310);
+	CHECK_EQ((hi >> 16) & 3, 2);         /* SQ */
+	CHECK_EQ((hi >> 18) & 3, 1);         /* SVT */
+	CHECK_EQ(hi & IRTE_HI_RSVD, 0);
+
+	r = (struct ir_route){.vector = 0x20, .dest = 3, .svt = IR_SVT_SID, .sid = 0x10};
+	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), 0);
+	CHECK_EQ(lo, 1ull | 0x20ull << 16 | 3ull << 40); /* edge, fixed, physical */
+	CHECK_EQ(hi, 0x10ull | 1ull << 18);
+}
+
+TEST(irte_encode_x2apic_dest)
+{
+	struct ir_route r = {.vector = 0x30, .dest = 0x12345678, .svt = IR_SVT_SID, .sid = 1};
+	uint64_t lo, hi;
+
+	CHECK_EQ(ir_irte_encode(&r, true, &lo, &hi), 0);
+	CHECK_EQ(lo >> 32, 0x12345678);
+	CHECK_EQ(lo & IRTE_LO_RSVD, 0);
+	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), -ERANGE); /* 8 bits only */
+	r.dest = 0x100;
+	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), -ERANGE);
+	r.dest = 0xff;
+	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), 0);
+}
+
+TEST(irte_encode_bus_range_and_refusals)
+{
+	struct ir_route r = {.vector = 0x30, .svt = IR_SVT_BUS, .sid = 0x0205};
+	uint64_t lo = 7, hi = 7;
+
+	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), 0);
+	CHECK_EQ(hi, 0x0205ull | 2ull << 18);
+	r.sid = 0x0502; /* start above end */
+	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), -EINVAL);
+	r.sid = 0x0205;
+	r.sq = 1; /* SQ means nothing with SVT=2 */
+	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), -EINVAL);
+	r = (struct ir_route){.vector = 0x30, .svt = IR_SVT_NONE};
+	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), -EINVAL); /* no validation: refused */
+	r.svt = 3;
+	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), -EINVAL);
+	r.svt = IR_SVT_SID;
+	r.sq = 4;
+	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), -EINVAL);
+	r.sq = 0;
+	r.vector = 15;
+	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), -EINVAL);
+	r.vector = 16;
+	for (unsigned d = 0; d < 8; d++) {
+		r.dlm = (uint8_t)d;
+		bool ok = d != 3 && d != 6;
+		CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), ok ? 0 : -EINVAL);
+	}
+}
+
+TEST(route_source_forms)
+{
+	struct ir_route r = {0};
+
+	ir_route_source(&r, 0x0010, 0x0010); /* 00:02.0, no alias */
+	CHECK_EQ(r.svt, IR_SVT_SID);
+	CHECK_EQ(r.sq, 0);
+	CHECK_EQ(r.sid, 0x0010);
+	ir_route_source(&r, 0x0308, 0x0200); /* behind a PCIe-to-PCI bridge: alias 02:00.0 */
+	CHECK_EQ(r.svt, IR_SVT_BUS);
+	CHECK_EQ(r.sid, 0x0203);
+	ir_route_source(&r, 0x0308, 0x0301); /* same-bus quirk alias: own id */
+	CHECK_EQ(r.svt, IR_SVT_SID);
+	CHECK_EQ(r.sid, 0x0308);
+}
+
+TEST(msi_address_format)
+{
+	CHECK_EQ(ir_msi_addr(0), 0xfee00018u);
+	CHECK_EQ(ir_msi_addr(5), 0xfee00018u | 5u << 5);
+	CHECK_EQ(ir_msi_addr(0x7fff), 0xfee00018u | 0x7fffu << 5);
+	CHECK_EQ(ir_msi_addr(0x8001), 0xfee00018u | 1u << 5 | 1u << 2);
+	CHECK_EQ(ir_msi_data(3), 3);
+}
+
+TEST(eime_decision)
+{
+	bool e = true;
+
+	CHECK_EQ(ir_choose_eime(false, VTD_ECAP_EIM, 0, 7, &e), 0);
+	CHECK(!e);
+	CHECK_EQ(ir_choose_eime(true, VTD_ECAP_EIM, DMAR_FLAG_INTR_REMAP, 0x300, &e), 0);
+	CHECK(e);
+	CHECK_EQ(ir_choose_eime(true, 0, DMAR_FLAG_INTR_REMAP, 1, &e), -ENOTSUP);
+	e = true;
+	CHECK_EQ(ir_choose_eime(true, VTD_ECAP_EIM, DMAR_FLAG_X2APIC_OPT_OUT, 0xff, &e), 0);
+	CHECK(!e);
+	CHECK_EQ(ir_choose_eime(true, 0, DMAR_FLAG_X2APIC_OPT_OUT, 0x100, &e), -ERANGE);
+}
+
+/* ------------------------------------------------------------ bring-up */
+
+static int gcmd_index(uint32_t bit, bool set)
+{
+	for (unsigned i = 0; i < m.ngcmd; i++)
+		if (!!(m.gcmd_log[i] & bit) == set && (!!(m.gcmd_gsts_before[i] & bit) != set ||
+						       (bit & VTD_GCMD_ONESHOT)))
+			return (int)i;
+	return -1;
+}
+
+TEST(enable_order_and_registers)
+{
+	up(0, 0, 0, false);
+	unsigned ngcmd0 = m.ngcmd, multi0 = m.gcmd_multibit, iec0 = m.iec, ndesc0 = m.ndesc;
+	m.nlog = 0;
+	/* the CFI probe polls for 1 ms: keep the access log short */
+	fake_tsc_step = 100000;
+	CHECK_EQ(ir_enable(u, &cfg_default), 0);
+	fake_tsc_step = 1000;
+	CHECK(m.nlog < VTD_MODEL_LOG);
+	CHECK(u->iu.intr_remap);
+	CHECK(m.gsts & VTD_GSTS_IRES);
+	CHECK(m.gsts & VTD_GSTS_QIES); /* QI was on before */
+	CHECK_EQ(ir_entries(u), 4096);
+	CHECK_EQ(m.irta_latched & 0xf, 11); /* 2^(11+1) = 4096 */
+	CHECK_EQ(m.irta_latched & VTD_IRTA_EIME, 0);
+	CHECK(frame_range_tagged(m.irta_latched & ~0xfffull, 4096 * 16, FRAME_IOPT));
+	CHECK_EQ(m.gcmd_multibit, multi0); /* one bit per GCMD write */
+	/* SIRTP, then a global IEC invalidation, then IRE. */
+	int sirtp = vtd_model_find_write(&m, VTD_IRTA_REG, 0);
+	CHECK(sirtp >= 0);
+	int gcmd_sirtp = -1, iqt = -1, gcmd_ire = -1;
+	for (unsigned i = 0; i < m.nlog; i++) {
+		if (!m.log[i].write)
+			continue;
+		if (m.log[i].off == VTD_GCMD_REG && (m.log[i].val & VTD_GCMD_SIRTP) && gcmd_sirtp < 0)
+			gcmd_sirtp = (int)i;
+		if (m.log[i].off == VTD_IQT_REG && gcmd_sirtp >= 0 && iqt < 0)
+			iqt = (int)i;
+		if (m.log[i].off == VTD_GCMD_REG && (m.log[i].val & VTD_GCMD_IRE) && gcmd_ire < 0)
+			gcmd_ire = (int)i;
+	}
+	CHECK(sirtp < gcmd_sirtp);
+	CHECK(gcmd_sirtp < iqt);
+	CHECK(iqt < gcmd_ire);
+	CHECK_EQ(m.iec, iec0 + 1);
+	CHECK_EQ(m.desc[ndesc0].lo, qi_iec_global().lo);
+	CHECK(m.ngcmd > ngcmd0);
+	/* QEMU-like hardware never shows CFIS: warned once. */
+	CHECK_EQ(count_str(test_con_buf, "cannot block compatibility-format"), 1);
+	CHECK_EQ(m.gsts & VTD_GSTS_CFIS, 0);
+
+	CHECK_EQ(ir_enable(u, &cfg_default), -EBUSY);
+	CHECK_EQ(ir_disable(u), 0);
+	CHECK(!u->iu.intr_remap);
+	CHECK_EQ(m.gsts & VTD_GSTS_IRES, 0);
+	CHECK_EQ(ir_disable(u), -ENOENT);
+	/* again: no second warning */
+	CHECK_EQ(ir_enable(u, &cfg_default), 0);
+	CHECK_EQ(count_str(test_con_buf, "cannot block compatibility-format"), 1);
+	CHECK_EQ(ir_disable(u), 0);
+	down();
+}
+
+TEST(enable_esirtps_skips_global_iec)
+{
+	up(VTD_CAP_ESIRTPS, 0, 0, false);
+	unsigned iec0 = m.iec;
+	CHECK_EQ(ir_enable(u, &cfg_default), 0);
+	CHECK_EQ(m.iec, iec0);
+	CHECK(m.gsts & VTD_GSTS_IRES);
+	CHECK_EQ(ir_disable(u), 0);
+	down();
+}
+
+TEST(enable_refusals)
+{
+	struct ir_cfg c = cfg_default;
+
+	up(0, 0, 0, true); /* QI off */
+	CHECK_EQ(ir_enable(u, &c), -EINVAL);
+	CHECK_EQ(m.gsts & VTD_GSTS_IRES, 0);
+	CHECK(!u->iu.intr_remap);
+	down();
+
+	up(0, 0, VTD_ECAP_IR, false);
+	CHECK_EQ(ir_enable(u, &c), -ENOTSUP);
+	down();
+
+	up(0, 0, 0, false);
+	c.dmar_flags = 0; /* DMAR without INTR_REMAP */
+	CHECK_EQ(ir_enable(u, &c), -ENOTSUP);
+	CHECK_EQ(m.gsts & VTD_GSTS_IRES, 0);
+	c = cfg_default;
+	c.x2apic = true; /* x2APIC CPU, unit without EIM */
+	CHECK_EQ(ir_enable(u, &c), -ENOTSUP);
+	CHECK_EQ(m.gsts & VTD_GSTS_IRES, 0);
+	CHECK(!ir_enabled(u));
+	down();
+}
+
+TEST(enable_x2apic_eime_and_opt_out)
+{
+	struct ir_cfg c = cfg_default;
+	unsigned idx;
+
+	up(0, VTD_ECAP_EIM, 0, false);
+	c.x2apic = true;
+	apic_id_stub = 0x1234;
+	CHECK_EQ(ir_enable(u, &c), 0);
+	CHECK(m.irta_latched & VTD_IRTA_EIME);
+	CHECK(ir_eime(u));
+	/* EIME=1 blocks compatibility format by itself: no CFI probe. */
+	CHECK_EQ(count_str(test_con_buf, "cannot block"), 0);
+	CHECK_EQ(ir_alloc(u, 1, &idx), 0);
+	struct ir_route r = {.vector = 0x50, .dest = 0x1234, .svt = IR_SVT_SID, .sid = 0x10};
+	CHECK_EQ(ir_set(u, idx, &r), 0);
+	uint64_t lo, hi;
+	CHECK_EQ(ir_get(u, idx, &lo, &hi), 0);
+	CHECK_EQ(lo >> 32, 0x1234);
+	ir_free(u, idx, 1);
+	CHECK_EQ(ir_disable(u), 0);
+	CHECK_EQ(m.irta & VTD_IRTA_EIME, 0); /* cleared on disable (rule 4.2) */
+	down();
+
+	up(0, VTD_ECAP_EIM, 0, false);
+	c.dmar_flags = DMAR_FLAG_INTR_REMAP | DMAR_FLAG_X2APIC_OPT_OUT;
+	apic_id_stub = 0x1234;
+	CHECK_EQ(ir_enable(u, &c), -ERANGE);
+	apic_id_stub = 2;
+	CHECK_EQ(ir_enable(u, &c), 0);
+	CHECK_EQ(m.irta_latched & VTD_IRTA_EIME, 0);
+	CHECK_EQ(ir_disable(u), 0);
+	down();
+}
+
+TEST(enable_entries_rounding)
+{
+	static const struct {
+		unsigned in, out, s;
+	} cases[] = {{0, 4096, 11}, {1000, 1024, 9}, {70000, 65536, 15}, {10, 256, 7}, {256, 256, 7}};
+
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ir_cfg c = cfg_default;
+		up(0, 0, 0, false);
+		c.entries = cases[i].in;
+		CHECK_EQ(ir_enable(u, &c), 0);
+		CHECK_EQ(ir_entries(u), cases[i].out);
+		CHECK_EQ(m.irta_latched & 0xf, cases[i].s);
+		CHECK_EQ(ir_disable(u), 0);
+		down();
+	}
+}
+
+TEST(cfg_from_boot)
+{
+	struct ir_cfg c;
+
+	bootargs_set("foo ir_entries=512 bar");
+	x2apic_stub = true;
+	ir_cfg_from_boot(&c, DMAR_FLAG_INTR_REMAP);
+	CHECK_EQ(c.entries, 512);
+	CHECK(c.x2apic);
+	CHECK_EQ(c.dmar_flags, DMAR_FLAG_INTR_REMAP);
+	bootargs_set("");
+	x2apic_stub = false;
+	ir_cfg_from_boot(&c, 0);
+	CHECK_EQ(c.entries, IR_DEFAULT_ENTRIES);
+	CHECK(!c.x2apic);
+}
+
+TEST(enable_hardware_stuck)
+{
+	uint64_t before;
+
+	up(0, 0, 0, false);
+	before = vtd_test_iopt_bytes();
+	m.gsts_stuck = VTD_GCMD_IRE;
+	CHECK_EQ(ir_enable(u, &cfg_default), -ETIMEDOUT);
+	CHECK(!u->iu.intr_remap);
+	CHECK(!ir_enabled(u));
+	CHECK_EQ(vtd_test_iopt_bytes(), before); /* IRE never came on: table freed */
+	/* The model (like QEMU) leaves IRTPS set after a SIRTP; real hardware
+	 * clears it while the command runs. */
+	m.gsts &= ~VTD_GSTS_IRTPS;
+	m.gsts_stuck = VTD_GCMD_SIRTP;
+	CHECK_EQ(ir_enable(u, &cfg_default), -ETIMEDOUT);
+	CHECK_EQ(vtd_test_iopt_bytes(), before);
+	CHECK_EQ(m.gsts & VTD_GSTS_IRES, 0);
+	m.gsts_stuck = 0;
+	CHECK_EQ(ir_enable(u, &cfg_default), 0);
+	m.gsts_stuck = VTD_GCMD_IRE;
+	CHECK_EQ(ir_disable(u), -ETIMEDOUT);
+	CHECK(ir_enabled(u));
+	m.gsts_stuck = 0;
+	CHECK_EQ(ir_disable(u), 0);
+	down();
+}
+
+/* A GCMD/GSTS front for the model that implements CFI (the model, like
+ * QEMU, ignores it).  It handles the commands ir.c issues after bring-up. */
+static uint64_t cfi_read(void *ctx, uint64_t off, unsigned size) { return m.gsts; }
+static void cfi_write(void *ctx, uint64_t off, uint64_t val, unsigned size)
+{
+	uint32_t v = (uint32_t)val;
+	if (off != 0)
+		return; /* GSTS is read-only */
+	if (m.ngcmd < 64) {
+		m.gcmd_log[m.ngcmd] = v;
+		m.gcmd_gsts_before[m.ngcmd++] = m.gsts;
+	}
+	if (v & VTD_GCMD_SIRTP) {
+		m.irta_latched = m.irta;
+		m.gsts |= VTD_GSTS_IRTPS;
+	}
+	m.gsts = (m.gsts & ~(VTD_GSTS_IRES | VTD_GSTS_CFIS)) | (v & (VTD_GCMD_IRE | VTD_GCMD_CFI));
+}
+
+static void cfi_front(void)
+{
+	struct fake_mmio f = {VTD_TEST_BASE + VTD_GCMD_REG, 8, cfi_read, cfi_write, NULL};
+
+	fake_mmio_clear();
+	fake_mmio_add(&f);
+	vtd_model_install(&m);
+}
+
+TEST(cfi_cleared_where_hardware_has_it)
+{
+	up(0, 0, 0, false);
+	cfi_front();
+	m.gsts |= VTD_GSTS_CFIS; /* firmware left compatibility format allowed */
+	CHECK_EQ(ir_enable(u, &cfg_default), 0);
+	CHECK_EQ(m.gsts & VTD_GSTS_CFIS, 0);
+	CHECK(m.gsts & VTD_GSTS_IRES);
+	CHECK_EQ(count_str(test_con_buf, "cannot block"), 0);
+	CHECK(gcmd_index(VTD_GCMD_CFI, false) < gcmd_index(VTD_GCMD_IRE, true));
+	CHECK_EQ(ir_disable(u), 0);
+	/* Probed: set then cleared before IRE, no warning. */
+	m.ngcmd = 0;
+	CHECK_EQ(ir_enable(u, &cfg_default), 0);
+	CHECK_EQ(m.gsts & VTD_GSTS_CFIS, 0);
+	CHECK(gcmd_index(VTD_GCMD_CFI, true) >= 0);
+	CHECK_EQ(count_str(test_con_buf, "cannot block"), 0);
+	CHECK_EQ(ir_disable(u), 0);
+	fake_mmio_clear(); /* the plain model again, so TE/QI can go off */
+	vtd_model_install(&m);
+	down();
+}
+
+/* ------------------------------------------------------------ allocator */
+
+TEST(alloc_blocks_fragmentation_exhaustion)
+{
+	struct ir_cfg c = cfg_default;
+	unsigned a, b, d, e, f, g;
+
+	up(0, 0, 0, false);
+	CHECK_EQ(ir_alloc(u, 1, &a), -ENOENT); /* IR off */
+	c.entries = 256;
+	CHECK_EQ(ir_enable(u, &c), 0);
+	CHECK_EQ(ir_alloc(u, 1, &a), 0);
+	CHECK_EQ(ir_alloc(u, 1, &b), 0);
+	CHECK_EQ(ir_alloc(u, 1, &d), 0);
+	CHECK_EQ(a, 0);
+	CHECK_EQ(b, 1);
+	CHECK_EQ(d, 2);
+	CHECK_EQ(ir_alloc(u, 4, &e), 0);
+	CHECK_EQ(e, 4); /* aligned, not 3 */
+	ir_free(u, b, 1);
+	CHECK_EQ(ir_alloc(u, 2, &f), 0);
+	CHECK_EQ(f, 8); /* 0..1 not free as a pair */
+	CHECK_EQ(ir_alloc(u, 3, &g), 0); /* rounded up to 4 */
+	CHECK_EQ(g, 12);
+	CHECK_EQ(ir_alloc(u, 1, &b), 0);
+	CHECK_EQ(b, 1); /* the hole is reused */
+	CHECK_EQ(ir_alloc(u, 32, &g), 0);
+	CHECK_EQ(g % 32, 0);
+	CHECK_EQ(ir_alloc(u, 0, &g), -EINVAL);
+	CHECK_EQ(ir_alloc(u, 257, &g), -EINVAL);
+	CHECK_EQ(ir_alloc(u, 256, &g), -ENOSPC);
+	unsigned n = 0, idx;
+	while (ir_alloc(u, 1, &idx) == 0)
+		n++;
+	/* used: 0-2, 4-7, 8-9, 12-15, 32-63 */
+	CHECK_EQ(n, 256 - (3 + 4 + 2 + 4 + 32));
+	CHECK_EQ(ir_alloc(u, 1, &idx), -ENOSPC);
+	CHECK_EQ(ir_disable(u), -EBUSY);
+	ir_free(u, 4, 4);
+	CHECK_EQ(ir_alloc(u, 4, &idx), 0);
+	CHECK_EQ(idx, 4);
+	for (unsigned i = 0; i < 256; i++)
+		ir_free(u, i, 1);
+	CHECK_EQ(ir_disable(u), 0);
+	down();
+}
+
+/* ------------------------------------------------------------ entries */
+
+static int last_desc_is_iec(unsigned idx, unsigned im)
+{
+	return m.ndesc >= 2 && m.desc[m.ndesc - 2].lo == qi_iec_index((uint16_t)idx, im).lo &&
+	       (m.desc[m.ndesc - 1].lo & 0xf) == VTD_INV_WAIT;
+}
+
+TEST(set_clear_iec_and_drain)
+{
+	unsigned idx, tmp;
+	uint64_t lo, hi;
+
+	up(0, 0, VTD_ECAP_C, false); /* non-coherent: lines must be flushed */
+	CHECK_EQ(ir_enable(u, &cfg_default), 0);
+	CHECK_EQ(ir_alloc(u, 8, &tmp), 0);
+	CHECK_EQ(ir_alloc(u, 1, &idx), 0);
+	CHECK_EQ(idx, 8);
+	struct ir_route r = {.vector = 0x44, .dest = 1, .svt = IR_SVT_SID, .sid = 0x0010};
+
+	CHECK_EQ(ir_set(u, 9, &r), -EINVAL); /* not allocated */
+	CHECK_EQ(ir_set(u, 5000, &r), -EINVAL);
+	unsigned iec0 = m.iec;
+	fake_flush_reset();
+	m.nlog = 0;
+	CHECK_EQ(ir_set(u, idx, &r), 0);
+	CHECK_EQ(m.iec, iec0 + 1);
+	CHECK(last_desc_is_iec(idx, 0));
+	/* a register read (drain) after the IQT write */
+	int w = vtd_model_find_write(&m, VTD_IQT_REG, 0);
+	CHECK(w >= 0);
+	bool drained = false;
+	for (unsigned i = (unsigned)w + 1; i < m.nlog; i++)
+		if (!m.log[i].write && m.log[i].off == VTD_CAP_REG)
+			drained = true;
+	CHECK(drained);
+	CHECK_EQ(ir_get(u, idx, &lo, &hi), 0);
+	CHECK(fake_flushed(phys_to_virt((m.irta_latched & ~0xfffull) + idx * 16)));
+	CHECK_EQ(lo, 1ull | 0x44ull << 16 | 1ull << 40);
+	CHECK_EQ(hi, 0x10ull | 1ull << 18);
+
+	/* bad route: nothing written */
+	struct ir_route bad = r;
+	bad.svt = 0;
+	CHECK_EQ(ir_set(u, idx, &bad), -EINVAL);
+	CHECK_EQ(ir_get(u, idx, &lo, &hi), 0);
+	CHECK_EQ(hi, 0x10ull | 1ull << 18);
+
+	/* present → present, vector only; sid only; both (cmpxchg16b) */
+	r.vector = 0x45;
+	CHECK_EQ(ir_set(u, idx, &r), 0);
+	CHECK_EQ(ir_get(u, idx, &lo, &hi), 0);
+	CHECK_EQ((lo >> 16) & 0xff, 0x45);
+	r.sid = 0x0018;
+	CHECK_EQ(ir_set(u, idx, &r), 0);
+	CHECK_EQ(ir_get(u, idx, &lo, &hi), 0);
+	CHECK_EQ(hi & 0xffff, 0x18);
+	r.sid = 0x0020;
+	r.vector = 0x46;
+	r.level = true;
+	iec0 = m.iec;
+	CHECK_EQ(ir_set(u, idx, &r), 0);
+	CHECK_EQ(m.iec, iec0 + 1);
+	CHECK_EQ(ir_get(u, idx, &lo, &hi), 0);
+	CHECK_EQ(lo, 1ull | 1ull << 4 | 0x46ull << 16 | 1ull << 40);
+	CHECK_EQ(hi, 0x20ull | 1ull << 18);
+
+	/* clear: P off, the rest kept; present again */
+	CHECK_EQ(ir_clear(u, idx), 0);
+	CHECK(last_desc_is_iec(idx, 0));
+	CHECK_EQ(ir_get(u, idx, &lo, &hi), 0);
+	CHECK_EQ(lo & 1, 0);
+	CHECK_EQ((lo >> 16) & 0xff, 0x46);
+	CHECK_EQ(ir_set_present(u, idx, true), 0);
+	CHECK_EQ(ir_get(u, idx, &lo, &hi), 0);
+	CHECK_EQ(lo & 1, 1);
+	/* an entry never written cannot be made present (SVT=0) */
+	CHECK_EQ(ir_set_present(u, 3, true), -EINVAL);
+	CHECK_EQ(ir_set_present(u, 20, true), -EINVAL); /* not allocated */
+
+	/* free: zeroed, not present, IEC over the whole block */
+	ir_free(u, idx, 1);
+	CHECK(last_desc_is_iec(idx, 0));
+	CHECK_EQ(ir_get(u, idx, &lo, &hi), 0);
+	CHECK_EQ(lo, 0);
+	CHECK_EQ(hi, 0);
+	ir_free(u, tmp, 8);
+	CHECK(last_desc_is_iec(0, 3));
+	CHECK_EQ(ir_get(u, 99999, &lo, &hi), -EINVAL);
+	CHECK_EQ(ir_disable(u), 0);
+	CHECK_EQ(ir_set(u, 0, &r), -ENOENT);
+	CHECK_EQ(ir_clear(u, 0), -ENOENT);
+	down();
+}
+
+TEST(iec_failure_reported)
+{
+	unsigned idx;
+
+	up(0, 0, 0, false);
+	CHECK_EQ(ir_enable(u, &cfg_default), 0);
+	CHECK_EQ(ir_alloc(u, 1, &idx), 0);
+	struct ir_route r = {.vector = 0x44, .svt = IR_SVT_SID, .sid = 0x10};
+	m.qi_hang = true; /* the queue never completes */
+	CHECK_EQ(ir_set(u, idx, &r), -ETIMEDOUT);
+	m.qi_hang = false;
+	down();
+}
+
+/* ------------------------------------------------------------ sources, irq */
+
+static void handler(unsigned v, void *ctx) {}
+
+static int src_make(struct ir_source *s, unsigned *idx, uint8_t vector, uint16_t bdf)
+{
+	memset(s, 0, sizeof(*s));
+	int rc = ir_alloc(u, 1, idx);
+	if (rc)
+		return rc;
+	s->u = u;
+	s->index = *idx;
+	s->count = 1;
+	s->vector = vector;
+	s->bdf = bdf;
+	s->fn = handler;
+	s->route = (struct ir_route){.vector = vector, .dest = 0, .svt = IR_SVT_SID, .sid = bdf};
+	rc = ir_set(u, *idx, &s->route);
+	s->present = true;
+	ir_source_register(s);
+	return rc;
+}
+
+static int cmd(const char *line)
+{
+	extern const struct command __start_sluice_cmds[], __stop_sluice_cmds[];
+	char buf[256], *argv[16];
+	int argc = 0, best = 0;
+	const struct command *c = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (char *p = strtok(buf, " "); p && argc < 16; p = strtok(NULL, " "))
+		argv[argc++] = p;
+	for (const struct command *k = __start_sluice_cmds; k < __stop_sluice_cmds; k++) {
+		char nm[64];
+		int w = 0;
+		snprintf(nm, sizeof(nm), "%s", k->name);
+		for (char *p = strtok(nm, " "); p; p = strtok(NULL, " "), w++)
+			if (w >= argc || strcmp(p, argv[w])) {
+				w = -1;
+				break;
+			}
+		if (w > best) {
+			best = w;
+			c = k;
+		}
+	}
+	test_con_reset();
+	test_cmd_msg[0] = 0;
+	return c ? c->fn(argc, argv) : -ENOENT;
+}
+
+static int on_rt_calls, on_rt_result;
+static unsigned on_rt_vector;
+static int on_rt(struct ir_source *s, unsigned v)
+{
+	on_rt_calls++;
+	on_rt_vector = v;
+	return on_rt_result;
+}
+
+TEST(irq_command_list_retarget_mask_sid)
+{
+	struct ir_source s1, s2;
+	unsigned i1, i2;
+	uint64_t lo, hi;
+
+	up(0, 0, 0, false);
+	CHECK_EQ(ir_enable(u, &cfg_default), 0);
+	CHECK_EQ(src_make(&s1, &i1, 0x40, 0x0010), 0);
+	CHECK_EQ(src_make(&s2, &i2, 0x42, 0xff00), 0);
+	s2.kind = IR_SRC_IOAPIC;
+	s2.gsi = 4;
+	s2.on_retarget = on_rt;
+
+	CHECK_EQ(cmd("irq"), 0);
+	CHECK(strstr(test_con_buf, "bdf=00:02.0 irte=0 vector=64 dest=0 count=640 kind=msi unit=0 "
+				   "present=1 svt=1 sid=0x0010\n"));
+	CHECK(strstr(test_con_buf, "bdf=ff:00.0 irte=1 vector=66 dest=0 count=660 kind=ioapic"));
+	CHECK(strstr(test_con_buf, "gsi=4\n"));
+	CHECK_EQ(cmd("irq extra"), -EINVAL);
+
+	/* retarget: new vector in the IRTE, old one freed */
+	vtd_test_irq_result = 0x51;
+	unsigned freed0 = vtd_test_irq_freed;
+	CHECK_EQ(cmd("irq retarget 0"), 0);
+	CHECK(strstr(test_con_buf, "irte=0 vector=81 old=64\n"));
+	CHECK_EQ(s1.vector, 0x51);
+	CHECK_EQ(vtd_test_irq_freed, freed0 + 1);
+	CHECK_EQ(ir_get(u, i1, &lo, &hi), 0);
+	CHECK_EQ((lo >> 16) & 0xff, 0x51);
+	CHECK(last_desc_is_iec(i1, 0));
+
+	/* retarget with the hook (IOAPIC): hook sees the vector; failure undoes */
+	vtd_test_irq_result = 0x52;
+	CHECK_EQ(cmd("irq retarget 1"), 0);
+	CHECK_EQ(on_rt_calls, 1);
+	CHECK_EQ(on_rt_vector, 0x52);
+	on_rt_result = -EIO;
+	vtd_test_irq_result = 0x53;
+	freed0 = vtd_test_irq_freed;
+	CHECK_EQ(cmd("irq retarget 1"), -EIO);
+	CHECK_EQ(s2.vector, 0x52);
+	CHECK_EQ(vtd_test_irq_freed, freed0 + 1); /* the new one */
+	CHECK_EQ(ir_get(u, i2, &lo, &hi), 0);
+	CHECK_EQ((lo >> 16) & 0xff, 0x52);
+	on_rt_result = 0;
+	/* no vector left */
+	vtd_test_irq_result = -ENOSPC;
+	CHECK_EQ(cmd("irq retarget 0"), -ENOSPC);
+	CHECK_EQ(s1.vector, 0x51);
+	vtd_test_irq_result = 0x40;
+
+	/* mask / unmask */
+	CHECK_EQ(cmd("irq mask 0"), 0);
+	CHECK(strstr(test_con_buf, "irte=0 present=0\n"));
+	CHECK_EQ(ir_get(u, i1, &lo, &hi), 0);
+	CHECK_EQ(lo & 1, 0);
+	CHECK(!s1.present);
+	/* a retarget while masked keeps it masked */
+	vtd_test_irq_result = 0x54;
+	CHECK_EQ(cmd("irq retarget 0"), 0);
+	CHECK_EQ(ir_get(u, i1, &lo, &hi), 0);
+	CHECK_EQ(lo & 1, 0);
+	CHECK_EQ((lo >> 16) & 0xff, 0x54);
+	CHECK_EQ(cmd("irq unmask 0"), 0);
+	CHECK_EQ(ir_get(u, i1, &lo, &hi), 0);
+	CHECK_EQ(lo & 1, 1);
+	CHECK(strstr(test_con_buf, "present=1"));
+
+	/* sid */
+	CHECK_EQ(cmd("irq sid 0 00:03.0"), 0);
+	CHECK(strstr(test_con_buf, "irte=0 svt=1 sid=0x0018\n"));
+	CHECK_EQ(ir_get(u, i1, &lo, &hi), 0);
+	CHECK_EQ(hi, 0x18ull | 1ull << 18);
+	CHECK_EQ(s1.route.sid, 0x18);
+
+	/* bad arguments */
+	CHECK_EQ(cmd("irq retarget"), -EINVAL);
+	CHECK_EQ(cmd("irq retarget x"), -EINVAL);
+	CHECK(strstr(test_cmd_msg, "bad irte"));
+	CHECK_EQ(cmd("irq retarget 7"), -ENOENT);
+	CHECK(strstr(test_cmd_msg, "no remapped source"));
+	CHECK_EQ(cmd("irq retarget 99999999"), -EINVAL);
+	CHECK_EQ(cmd("irq mask"), -EINVAL);
+	CHECK_EQ(cmd("irq unmask 1 2"), -EINVAL);
+	CHECK_EQ(cmd("irq sid 0"), -EINVAL);
+	CHECK_EQ(cmd("irq sid 0 zz"), -EINVAL);
+	CHECK_EQ(cmd("irq sid 0 00:20.0"), -EINVAL);
+	CHECK_EQ(cmd("irq sid 0 00:03.8"), -EINVAL);
+	CHECK_EQ(cmd("irq sid 5 00:03.0"), -ENOENT);
+	CHECK_EQ(cmd("irq mask x:0"), -EINVAL);
+	CHECK(strstr(test_cmd_msg, "bad unit"));
+
+	/* the same index on two units: ambiguous unless the unit is given */
+	struct vtd_unit other;
+	struct ir_source s3 = s1;
+	memset(&other, 0, sizeof(other));
+	other.iu.index = 1;
+	s3.u = &other;
+	ir_source_register(&s3);
+	struct ir_source *f;
+	CHECK_EQ(ir_source_find(-1, 0, &f), -EINVAL);
+	CHECK_EQ(cmd("irq mask 0"), -EINVAL);
+	CHECK(strstr(test_cmd_msg, "several units"));
+	CHECK_EQ(ir_source_find(1, 0, &f), 0);
+	CHECK(f == &s3);
+	CHECK_EQ(cmd("irq mask 0:0"), 0);
+	CHECK_EQ(ir_get(u, i1, &lo, &hi), 0);
+	CHECK_EQ(lo & 1, 0);
+	ir_source_unregister(&s3);
+
+	ir_source_unregister(&s1);
+	ir_source_unregister(&s2);
+	CHECK(ir_sources() == NULL);
+	CHECK_EQ(cmd("irq"), 0);
+	CHECK_EQ(test_con_len, 0);
+	ir_free(u, i1, 1);
+	ir_free(u, i2, 1);
+	CHECK_EQ(ir_disable(u), 0);
+	down();
+}
