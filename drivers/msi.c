@@ -14,6 +14,17 @@
 #include "iommu/vtd/vtd.h"
 #include "kernel/console.h"
 
+/* Is d's alias the (secondary bus, 0, 0) of a PCIe-to-PCI bridge above it
+ * (the rule drivers/pci.c dma_alias() encodes)? */
+static bool alias_takeover(const struct pci_dev *d)
+{
+	for (const struct pci_dev *br = d->parent; br; br = br->parent)
+		if (br->is_pcie && br->pcie_type == PCI_EXP_TYPE_PCI_BRIDGE &&
+		    d->alias_rid == pci_make_rid(br->secondary, 0, 0))
+			return true;
+	return false;
+}
+
 /* Vector + IRTE + route for d; the caller programs the device. */
 static int source_new(struct pci_dev *d, struct vtd_unit *u, irq_handler_fn fn, void *ctx,
 		      enum ir_source_kind kind, struct ir_source **out)
@@ -50,7 +61,7 @@ static int source_new(struct pci_dev *d, struct vtd_unit *u, irq_handler_fn fn, 
 	s->route.dest = irq_dest_apic_id();
 	s->route.dlm = IR_DLM_FIXED;
 	s->route.level = false; /* MSIs are edge (PCI 3.0 6.8) */
-	ir_route_source(&s->route, pci_dev_rid(d), d->alias_rid);
+	ir_route_source(&s->route, pci_dev_rid(d), d->alias_rid, alias_takeover(d));
 	rc = ir_set(u, s->index, &s->route);
 	if (rc) {
 		ir_free(u, s->index, 1);

@@ -157,25 +157,22 @@ int ir_irte_encode(const struct ir_route *r, bool eime, uint64_t *lo, uint64_t *
 	return 0;
 }
 
-void ir_route_source(struct ir_route *r, uint16_t rid, uint16_t alias)
+void ir_route_source(struct ir_route *r, uint16_t rid, uint16_t alias, bool takeover)
 {
 	uint8_t bus = (uint8_t)(rid >> 8), abus = (uint8_t)(alias >> 8);
 
 	r->sq = IR_SQ_ALL;
-	if (abus != bus) {
-		/* A PCIe-to-PCI bridge takes requests over with (secondary
-		 * bus, 0, 0), or passes the original id through in PCI-X mode
-		 * (PCIe-to-PCI/X Bridge Spec 2.3): only the bus can be checked,
-		 * over [alias bus, device bus] (9.10 SVT=10b, vtd-rules §4.23). */
+	if (alias != rid && takeover) {
+		/* PCIe-to-PCI/X Bridge Spec 2.3: the bridge takes requests over
+		 * with (secondary bus, 0, 0), or passes the original id through
+		 * in PCI-X mode: check the bus range (9.10 SVT=10b). */
 		uint8_t lo = abus < bus ? abus : bus, hi = abus < bus ? bus : abus;
 
 		r->svt = IR_SVT_BUS;
 		r->sid = (uint16_t)(lo << 8 | hi);
 	} else {
-		/* Same bus: a DMA alias there comes from a function quirk, which
-		 * MSIs do not follow; check the function's own id. */
 		r->svt = IR_SVT_SID;
-		r->sid = rid;
+		r->sid = alias;
 	}
 }
 

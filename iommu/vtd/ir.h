@@ -127,11 +127,16 @@ bool ir_eime(const struct vtd_unit *u);
  * reserved delivery mode, SVT none/reserved, SQ with SVT!=1; -ERANGE for a
  * destination that does not fit (xAPIC: 8 bits).  Pure. */
 int ir_irte_encode(const struct ir_route *r, bool eime, uint64_t *lo, uint64_t *hi) MUST_CHECK;
-/* The route of a pci function whose requester id is rid, DMA alias alias
- * and bus bus: SVT=1 SQ=0 SID=rid, or, when the alias lies on another bus (a
- * PCIe-to-PCI bridge took the request over), SVT=2 over [alias bus, bus]
- * (vtd-rules §4.23).  Pure. */
-void ir_route_source(struct ir_route *r, uint16_t rid, uint16_t alias);
+/* The source check for a PCI function with requester id rid whose DMA
+ * reaches the IOMMU as alias (struct pci_dev.alias_rid):
+ *  - alias == rid: SVT=1, SQ=0, SID=rid;
+ *  - takeover (alias is (secondary bus, 0, 0) of a PCIe-to-PCI bridge): the
+ *    bridge may forward with that id or, in PCI-X mode, with the original
+ *    one, so only the bus is checked: SVT=2 over [alias bus, rid bus]
+ *    (vtd-rules §4.23);
+ *  - otherwise (a conventional bridge forwards with its own id): SVT=1 with
+ *    SID=alias.  Pure. */
+void ir_route_source(struct ir_route *r, uint16_t rid, uint16_t alias, bool takeover);
 
 /* IRTE allocation: count (1..32 for MSI, any power of two up to the table)
  * is rounded up to a power of two; the block is naturally aligned (multi-

@@ -151,16 +151,22 @@ TEST(route_source_forms)
 {
 	struct ir_route r = {0};
 
-	ir_route_source(&r, 0x0010, 0x0010); /* 00:02.0, no alias */
+	ir_route_source(&r, 0x0010, 0x0010, false); /* 00:02.0, no alias */
 	CHECK_EQ(r.svt, IR_SVT_SID);
 	CHECK_EQ(r.sq, 0);
 	CHECK_EQ(r.sid, 0x0010);
-	ir_route_source(&r, 0x0308, 0x0200); /* behind a PCIe-to-PCI bridge: alias 02:00.0 */
+	/* 02:01.0 behind a PCIe-to-PCI bridge whose secondary bus is 2 */
+	ir_route_source(&r, 0x0208, 0x0200, true);
+	CHECK_EQ(r.svt, IR_SVT_BUS);
+	CHECK_EQ(r.sid, 0x0202);
+	/* 03:01.0 one bridge further down */
+	ir_route_source(&r, 0x0308, 0x0200, true);
 	CHECK_EQ(r.svt, IR_SVT_BUS);
 	CHECK_EQ(r.sid, 0x0203);
-	ir_route_source(&r, 0x0308, 0x0301); /* same-bus quirk alias: own id */
+	/* a conventional bridge 00:1e.0 forwards with its own id */
+	ir_route_source(&r, 0x0508, 0x00f0, false);
 	CHECK_EQ(r.svt, IR_SVT_SID);
-	CHECK_EQ(r.sid, 0x0308);
+	CHECK_EQ(r.sid, 0x00f0);
 }
 
 TEST(msi_address_format)
