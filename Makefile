@@ -105,7 +105,7 @@ UNIT_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer -I. -Itests/unit -DHOST_TEST
 srcs_of = $(shell sed -n 's|^// SOURCES:||p' $(1))
-UNIT_TESTS := $(wildcard tests/unit/test_*.c)
+UNIT_TESTS := $(filter-out tests/unit/test_main.c,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_TESTS))
 
 define unit_rule
@@ -126,7 +126,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined \
 define fuzz_rule
 $(B)/fuzz/$(basename $(notdir $(1))): $(1) $(call srcs_of,$(1)) $(HEADERS)
 	@mkdir -p $(B)/fuzz
-	$(CLANG) $(FUZZ_CFLAGS) -o $$@ $(1) $(call srcs_of,$(1)) tests/fuzz/fuzz_stubs.c lib/err.c
+	$(CLANG) $(FUZZ_CFLAGS) -o $$@ $(1) $(call srcs_of,$(1)) tests/fuzz/stubs.c lib/err.c
 endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
 
@@ -140,7 +140,7 @@ qemu-test: $(B)/sluice.efi
 	@python3 tools/run_tests.py qemu $(QEMU_TESTS)
 
 test: setup
-	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(FUZZ_BINS)
+	@$(MAKE) --no-print-directory -j2 all $(UNIT_BINS) $(FUZZ_BINS)
 	@python3 tools/run_tests.py all --fuzz-seconds 10 \
 		--unit $(UNIT_BINS) --fuzz $(FUZZ_BINS) --qemu $(QEMU_TESTS)
 

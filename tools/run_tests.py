@@ -70,7 +70,7 @@ def run_fuzz(bins, seconds):
                 shutil.copytree(seeds, corpus)
             else:
                 os.makedirs(corpus)
-            cmd = [b, "-max_total_time=%d" % seconds, "-rss_limit_mb=2048",
+            cmd = [os.path.abspath(b), "-max_total_time=%d" % seconds, "-rss_limit_mb=2048",
                    "-print_final_stats=0", corpus]
             p = subprocess.run(cmd, capture_output=True, text=True, cwd=work)
             if p.returncode == 0:

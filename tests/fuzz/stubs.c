@@ -1,4 +1,4 @@
-/* tests/fuzz/fuzz_stubs.c — console output sinks for fuzz targets. */
+/* tests/fuzz/stubs.c — console output sinks for fuzz targets. */
 #include <stdarg.h>
 
 #include "kernel/console.h"

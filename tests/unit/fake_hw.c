@@ -13,7 +13,7 @@ static struct fake_pio pio;
 uint64_t fake_clflush_lines;
 uint64_t fake_flush_log[FAKE_FLUSH_LOG];
 size_t fake_flush_count;
-uint64_t fake_tsc, fake_tsc_step = 1;
+uint64_t fake_tsc, fake_tsc_step = 1000; /* 1 us per read at the fake 1 GHz */
 
 void fake_mmio_add(const struct fake_mmio *m)
 {
