@@ -178,7 +178,7 @@ void ir_route_source(struct ir_route *r, uint16_t rid, uint16_t alias, bool take
 
 uint32_t ir_msi_addr(unsigned handle)
 {
-	/* 5.1.2.2 Figure 5-?: 0xFEE in 31:20, handle[14:0] in 19:5, IF=1 in
+	/* 5.1.2.2 (remappable MSI address): 0xFEE in 31:20, handle[14:0] in 19:5, IF=1 in
 	 * bit 4, SHV in bit 3, handle[15] in bit 2. */
 	return IR_MSI_ADDR_BASE | ((handle & 0x7fffu) << IR_MSI_ADDR_HANDLE_SHIFT) | IR_MSI_ADDR_IF |
 	       IR_MSI_ADDR_SHV | (((handle >> 15) & 1u) ? IR_MSI_ADDR_H15 : 0);
@@ -475,7 +475,7 @@ int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 	vtd_sync(u, (const void *)iu->table, (uint64_t)want * 16);
 
 	/* 11.4.9.2: IRTA = table | EIME | S, 2^(S+1) entries; a 64-bit
-	 * register.  Latched by SIRTP (10.4.? / 11.4.4). */
+	 * register.  Latched by GCMD.SIRTP (11.4.4). */
 	mmio_write64(u->base + VTD_IRTA_REG,
 		     iu->table_pa | (eime ? VTD_IRTA_EIME : 0) | (uint64_t)(log2_ceil(want) - 1));
 	rc = vtd_gcmd(u, VTD_GCMD_SIRTP, true);
