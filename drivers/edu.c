@@ -3,6 +3,8 @@
  * Register layout: QEMU docs/specs/edu.txt and hw/misc/edu.c (7.2).
  */
 #include "drivers/edu.h"
+#include "drivers/msi.h"
+#include "iommu/vtd/ir.h"
 
 #include <stdlib.h>
 
@@ -25,8 +27,9 @@
 struct edu {
 	struct pci_dev *pci;
 	uint64_t mmio;
-	int vector; /* -1 until the MSI is programmed */
+	int vector; /* -1 until the MSI is programmed (compatibility format) */
 	int irte;
+	struct ir_source *src; /* remapped MSI: IRTE and vector live here */
 	volatile uint64_t irqs;
 	struct edu *next;
 };
@@ -150,11 +153,10 @@ static void edu_isr(unsigned vector, void *ctx)
 	e->irqs++;
 }
 
-/* The one place that chooses the MSI format.  Compatibility format until
- * interrupt remapping (iommu/vtd/ir.h, drivers/msi.h) lands; then this
- * becomes msi_enable_remapped(e->pci, unit, edu_isr, e, &src) and sets
- * e->irte. */
-static int msi_setup(struct edu *e)
+/* The one place that chooses the MSI format: remappable, through an IRTE
+ * with source validation, whenever the unit translating edu has interrupt
+ * remapping on; compatibility format only where there is none (noiommu). */
+static int msi_setup(struct edu *e, struct vtd_unit *u)
 {
 	struct pci_dev *d = e->pci;
 	unsigned cap = d->cap_msi;
@@ -163,6 +165,14 @@ static int msi_setup(struct edu *e)
 
 	if (!cap)
 		return -ENOTSUP;
+	if (u && ir_enabled(u)) {
+		int rc = msi_enable_remapped(d, u, edu_isr, e, &e->src);
+		if (rc)
+			return rc;
+		e->vector = (int)e->src->vector;
+		e->irte = (int)e->src->index;
+		return 0;
+	}
 	v = irq_alloc_vector(edu_isr, e);
 	if (v < 0)
 		return v;
@@ -183,12 +193,12 @@ static int msi_setup(struct edu *e)
 	return 0;
 }
 
-int edu_irq(struct edu *e, uint64_t timeout_ns, struct edu_irq_result *r)
+int edu_irq(struct edu *e, struct vtd_unit *ir_unit, uint64_t timeout_ns, struct edu_irq_result *r)
 {
 	uint64_t before, dl;
 	int err;
 
-	if (e->vector < 0 && (err = msi_setup(e)))
+	if (e->vector < 0 && (err = msi_setup(e, ir_unit)))
 		return err;
 	before = e->irqs;
 	/* With MSI enabled every write leaving irq_status != 0 sends one MSI. */
@@ -197,7 +207,8 @@ int edu_irq(struct edu *e, uint64_t timeout_ns, struct edu_irq_result *r)
 	while (e->irqs == before && !deadline_passed(dl))
 		cpu_pause();
 	r->delivered = e->irqs != before;
-	r->vector = (unsigned)e->vector;
+	/* a retarget (irq retarget) moves the source to another vector */
+	r->vector = e->src ? e->src->vector : (unsigned)e->vector;
 	r->irte = e->irte;
 	if (!r->delivered)
 		mmio_write32(e->mmio + EDU_REG_IRQ_ACK, 1); /* leave the status clean */

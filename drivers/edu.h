@@ -72,8 +72,12 @@ struct edu_irq_result {
 	int irte; /* remapping table index, -1 = compatibility format */
 };
 /* Makes the device raise its MSI (programming it on first use) and waits
- * up to timeout_ns for the handler to run.  -ENOTSUP: no MSI capability;
- * -ENOSPC: no free vector. */
-int edu_irq(struct edu *e, uint64_t timeout_ns, struct edu_irq_result *r) MUST_CHECK;
+ * up to timeout_ns for the handler to run.  The MSI is remappable, through
+ * an IRTE on ir_unit, when ir_unit has interrupt remapping on; compatibility
+ * format otherwise (no IOMMU).  -ENOTSUP: no MSI capability; -ENOSPC: no
+ * free vector or IRTE. */
+struct vtd_unit;
+int edu_irq(struct edu *e, struct vtd_unit *ir_unit, uint64_t timeout_ns,
+	    struct edu_irq_result *r) MUST_CHECK;
 
 #endif

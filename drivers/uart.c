@@ -58,3 +58,7 @@ int uart_getc(void)
 }
 
 void uart_rx_irq(bool on) { outb(COM1 + IER, on ? 0x01 : 0x00); }
+
+/* Reading IIR acknowledges a pending interrupt; the data itself stays in
+ * the FIFO for uart_getc(). */
+void uart_irq_ack(void) { (void)inb(COM1 + 2); }

@@ -14,5 +14,6 @@ void uart_puts_raw(const char *s);   /* "\n" becomes "\r\n" */
 int uart_getc(void);                 /* a received byte, or -1 */
 /* Receive-data interrupt on (IER.ERBFI) or off. */
 void uart_rx_irq(bool on);
+void uart_irq_ack(void);
 
 #endif

@@ -25,6 +25,7 @@
 #include "hw/hw.h"
 #include "iommu/vtd/fault.h"
 #include "kernel/console.h"
+#include "kernel/platform.h"
 #include "kernel/devices.h"
 #include "lib/crc32.h"
 #include "lib/parse.h"
@@ -254,7 +255,7 @@ static int cmd_edu(int argc, char **argv)
 		return do_write(e, g, iova, (uint32_t)len, (uint8_t)byte);
 
 	struct edu_irq_result r;
-	rc = edu_irq(e, EDU_IRQ_TIMEOUT_NS, &r);
+	rc = edu_irq(e, platform_unit_for(edu_pci(e)->seg, edu_pci(e)->alias_rid), EDU_IRQ_TIMEOUT_NS, &r);
 	if (rc == -ENOTSUP)
 		return cmd_fail(rc, "%.40s has no MSI capability", argv[1]);
 	if (rc == -ENOSPC)

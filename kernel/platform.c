@@ -13,6 +13,10 @@
 #include "iommu/iommu.h"
 #include "iommu/vtd/dmar.h"
 #include "iommu/vtd/fault.h"
+#include "iommu/vtd/ir.h"
+#include "drivers/ioapic.h"
+#include "drivers/uart.h"
+#include "arch/x86/irq.h"
 #include "iommu/vtd/vtd.h"
 #include "kernel/bootargs.h"
 #include "kernel/console.h"
@@ -148,6 +152,60 @@ static void rmrr_step(void)
 	}
 }
 
+/* The serial port's receive interrupt, through a remapped IOAPIC entry.
+ * The console reads the UART itself; the handler only has to take the
+ * interrupt (reading IIR acknowledges it) so the count shows it arrived. */
+static void uart_rx_isr(unsigned vector, void *ctx)
+{
+	(void)vector;
+	(void)ctx;
+	uart_irq_ack();
+}
+
+/* Interrupt remapping on every unit (QI is on by now), then the IOAPIC in
+ * remappable format with its DMAR source-id, then the UART's IRQ 4. */
+static void ir_step(void)
+{
+	struct ir_cfg cfg;
+	unsigned on = 0;
+	int rc;
+
+	ir_cfg_from_boot(&cfg, dmar->flags);
+	cfg.entries = (unsigned)bootarg_u64("ir_entries", 0);
+	for (struct vtd_unit *u = vtd_units(); u; u = u->next) {
+		rc = ir_enable(u, &cfg);
+		if (rc)
+			klog("ir: unit %u: interrupt remapping not enabled (%s): devices on it cannot be "
+			     "attached unless allow_unsafe_interrupts", u->iu.index, err_name(rc));
+		else
+			on++;
+	}
+	const struct acpi_madt_info *madt = acpi_madt();
+	struct vtd_unit *uart_unit = NULL;
+	for (unsigned i = 0; madt && i < madt->n_ioapic; i++) {
+		uint16_t sid;
+		int drhd = dmar_unit_for_special(dmar, DMAR_SCOPE_IOAPIC, madt->ioapics[i].id,
+						 &platform_dmar_pci_ops, NULL, &sid);
+		if (drhd < 0) {
+			klog("ir: IOAPIC %u is in no DRHD scope: its interrupts cannot be remapped",
+			     madt->ioapics[i].id);
+			continue;
+		}
+		if (ioapic_set_sid(madt->ioapics[i].id, sid) == 0 && !uart_unit)
+			uart_unit = platform_drhd_unit(drhd);
+	}
+	if (!on || !uart_unit || !ir_enabled(uart_unit))
+		return;
+	struct ir_source *src;
+	rc = ioapic_route_isa_remapped(4, uart_unit, uart_rx_isr, NULL, &src);
+	if (rc) {
+		klog("ir: serial IRQ 4 not routed (%s)", err_name(rc));
+		return;
+	}
+	uart_rx_irq(true);
+	klog("ir: serial IRQ 4 -> IRTE %u vector %u", src->index, src->vector);
+}
+
 static void iommu_step(void)
 {
 	uint32_t len;
@@ -205,6 +263,7 @@ static void iommu_step(void)
 	}
 	rmrr_step();
 	console_add_idle(vtd_fault_poll);
+	ir_step();
 }
 
 void platform_init(void)
@@ -213,6 +272,10 @@ void platform_init(void)
 	if (dma_allow_unsafe_interrupts)
 		klog("dma: allow_unsafe_interrupts: devices may be attached without interrupt remapping");
 	acpi_step();
+	/* Every IOAPIC pin masked before anything else can fire. */
+	int rc = ioapic_init();
+	if (rc < 0)
+		klog("ioapic: none usable (%s)", err_name(rc));
 	pci_step();
 	if (bootarg_flag("noiommu"))
 		klog("vtd: noiommu given: IOMMU left off");
