@@ -28,6 +28,7 @@ import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "qemu"))
 
 RESULT_RE = re.compile(r"(\d+) passed, (\d+) failed")
 
