@@ -19,7 +19,9 @@ void uart_init(void)
 	outb(COM1 + 0, 0x01);   /* divisor 1: 115200 baud */
 	outb(COM1 + 1, 0x00);
 	outb(COM1 + LCR, 0x03); /* 8N1 */
-	outb(COM1 + FCR, 0xc7); /* FIFO on, cleared, 14-byte threshold */
+	/* FIFO on and cleared; receive interrupt at 1 byte, so every byte that
+	 * arrives at an empty FIFO raises an edge (the console still polls). */
+	outb(COM1 + FCR, 0x07);
 	outb(COM1 + MCR, 0x0b); /* DTR, RTS, OUT2 (IRQ line to the IOAPIC) */
 }
 
