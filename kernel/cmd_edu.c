@@ -14,7 +14,7 @@
  * invalidation before the page is freed), is charged to nobody (the owner's
  * pin limit and the space's mapping limit are raised by exactly it while it
  * exists) and is gone when the command ends.  No memory of the user outside
- * the mappings the user made is ever touched.  docs/dma-console.md has the
+ * the mappings the user made is ever touched.  docs/console.md ("The edu device") has the
  * full reasoning.
  */
 #include <stdio.h>

@@ -95,4 +95,4 @@ static int cmd_iommu(int argc, char **argv)
 	return cmd_fail(-EINVAL, "usage: iommu faults [clear]");
 }
 
-COMMAND(iommu, "iommu", "iommu [faults [clear]] — IOMMU units, or the DMA/IR fault log", cmd_iommu);
+COMMAND(iommu, "iommu", "iommu | iommu faults | iommu faults clear   units; the DMA/IR fault log", cmd_iommu);
