@@ -243,6 +243,14 @@ static void iommu_step(void)
 	cfg.no_qi = bootarg_flag("vtd_no_qi");
 	cfg.no_fault_irq = bootarg_flag("vtd_poll_faults");
 	vtd_set_allow_rmrr_reassign(bootarg_flag("allow_rmrr_reassign"));
+	vtd_fault_storm_threshold =
+		(unsigned)bootarg_u64("fault_storm_threshold", VTD_FAULT_STORM_THRESHOLD);
+	if (!vtd_fault_storm_threshold)
+		vtd_fault_storm_threshold = 1;
+	vtd_fault_storm_halflife_ns =
+		bootarg_u64("fault_storm_halflife_ms", VTD_FAULT_STORM_HALFLIFE_NS / 1000000) * 1000000;
+	if (!vtd_fault_storm_halflife_ns)
+		vtd_fault_storm_halflife_ns = 1000000;
 	rc = vtd_init_all(drhds, dmar->ndrhd, &cfg);
 	if (rc < 0) {
 		klog("vtd: no unit came up (%s)", err_name(rc));

@@ -179,7 +179,10 @@ class Sluice:
         m = self.wait_for(r"^(OK|ERR [A-Z0-9]+(?: [^\r\n]*)?)\r?\n", timeout)
         body = self.buf[start:m.start()]
         status = m.group(1)
-        self.wait_for(re.escape(PROMPT), 10)
+        p = self.wait_for(re.escape(PROMPT), 10)
+        # events queued during the command come after its status line
+        after = self.buf[m.end():p.start()].replace("\r", "").split("\n")
+        self.events.extend(ln[2:] for ln in after if ln.startswith("! "))
         lines = body.replace("\r", "").split("\n")
         lines = lines[1:]  # the echo of the command itself
         recs = []

@@ -31,6 +31,9 @@ static bool window_valid;
 static unsigned window_events;
 static uint64_t suppressed;
 
+unsigned vtd_fault_storm_threshold = VTD_FAULT_STORM_THRESHOLD;
+uint64_t vtd_fault_storm_halflife_ns = VTD_FAULT_STORM_HALFLIFE_NS;
+
 /* storm counters per source */
 #define STORM_SLOTS 32
 static struct storm {
@@ -145,10 +148,12 @@ static void storm_account(struct vtd_unit *u, uint16_t seg, uint16_t sid, uint64
 		*s = (struct storm){.used = true, .seg = seg, .sid = sid, .last_ns = now};
 	}
 	/* Xen pci_check_disable_device: a counter that decays with time. */
-	uint64_t halves = (now - s->last_ns) / VTD_FAULT_STORM_HALFLIFE_NS;
+	uint64_t halves = (now - s->last_ns) / vtd_fault_storm_halflife_ns;
 	s->count = halves >= 64 ? 0 : s->count >> halves;
 	s->last_ns = now;
-	if (++s->count >= VTD_FAULT_STORM_THRESHOLD && !s->quenched) {
+	if (s->quenched && s->count == 0)
+		s->quenched = false; /* calm again: a new storm is quenched again */
+	if (++s->count >= vtd_fault_storm_threshold && !s->quenched) {
 		s->quenched = true;
 		quench(u, seg, sid);
 	}

@@ -31,6 +31,11 @@ struct vtd_fault_rec {
 #define VTD_FAULT_STORM_THRESHOLD 16    /* decayed faults before Bus Master off */
 #define VTD_FAULT_STORM_HALFLIFE_NS (10ull * 1000 * 1000) /* counter halves every 10 ms */
 
+/* The storm policy in force (boot arguments fault_storm_threshold= and
+ * fault_storm_halflife_ms= change it; defaults above). */
+extern unsigned vtd_fault_storm_threshold;
+extern uint64_t vtd_fault_storm_halflife_ns;
+
 /* The fault-event interrupt handler (ctx = struct vtd_unit *). */
 void vtd_fault_irq(unsigned vector, void *ctx);
 /* Reads and clears every pending fault record of u, then FSTS.PFO.
