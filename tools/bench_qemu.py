@@ -301,10 +301,13 @@ class Bench:
         self.qmp.trace(True)
         self.new_trace()  # skip whatever came before
         base = 0x20000000
-        cases = [("4K", K4, 1), ("64K", 64 << 10, 1), ("2M", MIB2, 1), ("1G", GIB, 1),
-                 ("64K_as_16x4K_mappings", 64 << 10, 16)]
-        for name, size, nmaps in cases:
-            iova = 0x40000000 if size == GIB else base
+        # (name, iova, bytes, mappings the range is made of)
+        cases = [("4K", base, K4, 1), ("64K", base, 64 << 10, 1), ("2M", base, MIB2, 1),
+                 ("1G", 0x40000000, GIB, 1),
+                 ("1G_2M_leaves_unaligned_iova", 0x40200000, GIB, 1),
+                 ("64K_as_16x4K_mappings", base, 64 << 10, 16),
+                 ("4M_as_2x2M_mappings", base, 4 << 20, 2)]
+        for name, iova, size, nmaps in cases:
             piece = size // nmaps
             per_unmap, per_map = [], []
             for _ in range(INV_REPEATS):
@@ -328,6 +331,27 @@ class Bench:
                   "method": "QEMU -trace vtd_inv_desc* (one vtd_inv_desc line per descriptor "
                             "processed), lines counted per console command; "
                             "wait = type wait, inv = every other type"})
+        # `dma unmap <as> all` over three mappings far apart (4K, 2M, 1G).
+        per_unmap = []
+        spread = [(base, K4), (base + (64 << 20), MIB2), (0x40000000, GIB)]
+        for _ in range(INV_REPEATS):
+            for iova, size in spread:
+                self.s.ok("dma map %s 0x%x %s hpa:0x%x" % (a, iova, size_word(size), hpa))
+            self.new_trace()
+            recs = self.s.ok("dma unmap %s all" % a)
+            if int(recs[0]["unmapped"]) != sum(sz for _, sz in spread):
+                raise SluiceError("unmap all: %r" % recs)
+            per_unmap.append(self.classify(self.new_trace()))
+        inv = [p[0] for p in per_unmap]
+        wait = [p[1] for p in per_unmap]
+        emit({"figure": "inv_desc_per_unmap", "unmap": "all_of_4K+2M+1G_mappings",
+              "bytes": sum(sz for _, sz in spread), "mappings": len(spread),
+              "value": statistics.mean(inv), "max": max(inv),
+              "wait_desc_per_unmap": statistics.mean(wait), "wait_max": max(wait),
+              "unit": "descriptors", "unmap_calls": INV_REPEATS,
+              "types": per_unmap[-1][2], "iotlb_granularity": per_unmap[-1][3],
+              "command": "dma unmap %s all" % a,
+              "method": "QEMU -trace vtd_inv_desc*, lines counted per console command"})
         # The bench loop itself: N map/unmap pairs, descriptors per unmap.
         n = 50 if self.quick else 200
         for word in ("4K", "2M"):
