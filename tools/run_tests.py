@@ -11,7 +11,8 @@ one test (passed if it ran its time without a crash).  A QEMU module
 (tests/qemu/test_*.py) boots sluice once with the module's BOOT settings
 (keyword arguments of tools/sluice_qemu.Sluice) and runs its test_*(s)
 functions in order, each one test; a module may set BOOT = None and run
-its own boots.  Two modules run at a time (the CI machine has 2 cores).
+its own boots.  Two modules run at a time (the CI machine has 2 cores),
+after the modules that set ALONE = True (timing checks) ran by themselves.
 
 The last line is always "N passed, N failed".
 """
@@ -141,10 +142,23 @@ def run_qemu_module(path):
     return passed, failed, "\n".join(out)
 
 
+def wants_alone(path):
+    """A module with ALONE = True runs by itself first (timing checks)."""
+    with open(path) as f:
+        return any(line.startswith("ALONE = True") for line in f)
+
+
 def run_qemu(files, jobs=2):
     passed = failed = 0
+    alone = [f for f in files if wants_alone(f)]
+    rest = [f for f in files if f not in alone]
+    for path in alone:
+        p, f, log = run_qemu_module(path)
+        print(log, flush=True)
+        passed += p
+        failed += f
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as ex:
-        for p, f, log in ex.map(run_qemu_module, files):
+        for p, f, log in ex.map(run_qemu_module, rest):
             print(log, flush=True)
             passed += p
             failed += f

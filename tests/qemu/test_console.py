@@ -5,6 +5,7 @@ import re
 
 from sluice_qemu import EDU
 
+ALONE = True  # the boot-time check must not share the CPUs
 MEM = "1G"
 BOOT = dict(mem=MEM, devices=EDU, cfg="# comment line\nheap_order=13")
 
