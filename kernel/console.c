@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/irq.h"
 #include "drivers/uart.h"
@@ -266,7 +267,13 @@ void console_run(void)
 				if (le.len)
 					out(le.buf, le.len);
 			}
-			cpu_pause();
+			/* Sleep until the next interrupt: the serial receive
+			 * interrupt or the timer tick (10 ms at most).  STI;HLT
+			 * has no window: an interrupt pending after STI wakes it. */
+			if (apic_timer_hz())
+				__asm__ volatile("sti; hlt" ::: "memory");
+			else
+				cpu_pause();
 			continue;
 		}
 		bool done = le_feed(&le, (unsigned char)c);

@@ -9,6 +9,7 @@
 #include "arch/x86/apic.h"
 #include "arch/x86/arch.h"
 #include "arch/x86/cpu.h"
+#include "arch/x86/irq.h"
 #include "arch/x86/paging.h"
 #include "boot/boot_info.h"
 #include "drivers/uart.h"
@@ -73,6 +74,26 @@ static void setup_heap(void)
 	panic("cannot allocate the heap");
 }
 
+/* A 100 Hz tick wakes the console from HLT: the CPU sleeps while idle
+ * (and a QEMU running sluice uses no host CPU at the prompt). */
+static void tick(unsigned vector, void *ctx)
+{
+	(void)vector;
+	(void)ctx;
+}
+
+static void start_tick(void)
+{
+	int v = irq_alloc_vector(tick, NULL);
+	int rc = v < 0 ? v : apic_timer_start(100, (unsigned)v);
+
+	if (rc) {
+		klog("apic: no timer tick (%s): the console polls without sleeping", err_name(rc));
+		if (v >= 0)
+			irq_free_vector((unsigned)v);
+	}
+}
+
 void kmain(struct boot_info *bi)
 {
 	/* Firmware page tables may map boot-services memory read-only (UEFI
@@ -92,6 +113,7 @@ void kmain(struct boot_info *bi)
 	time_init();
 	apic_init();
 	cpu_sti();
+	start_tick();
 
 	klog("boot: args=\"%s\" regions=%u disconnected=%u exit_retries=%u", bi->args,
 	     bi->nregions, bi->disconnected, bi->exit_retries);

@@ -17,6 +17,7 @@ Every QEMU runs -accel tcg -machine q35 -cpu max with OVMF, a temporary ESP
 dma_mask=0xffffffffffffffff (QEMU 7.2's edu masks DMA addresses to 28 bits
 otherwise).
 """
+import atexit
 import os
 import re
 import select
@@ -88,8 +89,31 @@ def make_esp(tmp, cfg=None):
     return esp, vars_fd
 
 
+_live = []
+
+
+def _kill_all():
+    for s in list(_live):
+        s.close()
+
+
+atexit.register(_kill_all)
+
+
+def _die_with_parent():
+    """In the QEMU child: SIGKILL when the Python parent dies, even by a
+    signal that skips atexit (PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    except Exception:
+        pass
+
+
 class Sluice:
-    """One QEMU running sluice, driven through its serial console."""
+    """One QEMU running sluice, driven through its serial console.
+    Every instance is killed when Python exits, however it exits."""
 
     def __init__(self, mem="1G", iommu="intel-iommu,intremap=on", devices=None,
                  cfg=None, extra=None, trace=None, boot_timeout=60, log=None):
@@ -107,7 +131,9 @@ class Sluice:
         self.proc = subprocess.Popen(
             self.cmdline + ["-serial", "stdio", "-monitor", "none"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=open(os.path.join(self.tmp, "qemu.err"), "wb"))
+            stderr=open(os.path.join(self.tmp, "qemu.err"), "wb"),
+            preexec_fn=_die_with_parent)
+        _live.append(self)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         try:
@@ -238,6 +264,8 @@ class Sluice:
             return f.read().splitlines()
 
     def close(self):
+        if self in _live:
+            _live.remove(self)
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()

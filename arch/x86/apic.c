@@ -6,6 +6,8 @@
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
 #include "hw/hw.h"
+#include "kernel/time.h"
+#include "lib/err.h"
 
 #define APIC_BASE_ENABLE (1ull << 11)
 #define APIC_BASE_X2APIC (1ull << 10)
@@ -21,9 +23,14 @@
 #define APIC_LVT_LINT0 0x350
 #define APIC_LVT_LINT1 0x360
 #define APIC_LVT_ERROR 0x370
+#define APIC_TIMER_INIT 0x380
+#define APIC_TIMER_CUR 0x390
+#define APIC_TIMER_DIV 0x3e0
+#define LVT_PERIODIC (1u << 17)
 #define LVT_MASKED (1u << 16)
 
 static uint64_t xapic_base;
+static unsigned timer_hz;
 static bool x2apic;
 
 static uint32_t apic_read(unsigned reg)
@@ -79,3 +86,27 @@ void apic_self_ipi(unsigned vector)
 	apic_write(APIC_ICR_HI, 0);
 	apic_write(APIC_ICR_LO, (1u << 18) | (vector & 0xff));
 }
+
+/* The LAPIC timer's rate is not architectural: count it against the
+ * (already calibrated) TSC for 10 ms, then run it periodic at hz. */
+int apic_timer_start(unsigned hz, unsigned vector)
+{
+	uint32_t ticks;
+
+	if (!hz || hz > 10000)
+		return -EINVAL;
+	apic_write(APIC_TIMER_DIV, 0x3); /* divide by 16 */
+	apic_write(APIC_LVT_TIMER, LVT_MASKED);
+	apic_write(APIC_TIMER_INIT, 0xffffffffu);
+	udelay(10000);
+	ticks = 0xffffffffu - apic_read(APIC_TIMER_CUR);
+	apic_write(APIC_TIMER_INIT, 0);
+	if (ticks < 100)
+		return -EIO; /* timer not counting */
+	timer_hz = hz;
+	apic_write(APIC_LVT_TIMER, LVT_PERIODIC | (vector & 0xff));
+	apic_write(APIC_TIMER_INIT, (uint32_t)((uint64_t)ticks * 100 / hz));
+	return 0;
+}
+
+unsigned apic_timer_hz(void) { return timer_hz; }

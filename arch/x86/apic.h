@@ -14,4 +14,9 @@ bool apic_x2apic_mode(void);
 /* Sends a fixed interrupt with vector to this CPU (self IPI). */
 void apic_self_ipi(unsigned vector);
 
+/* Periodic LAPIC timer interrupt at hz on vector (calibrated against the
+ * TSC): it wakes the idle console from HLT.  -EIO if the timer does not count. */
+int apic_timer_start(unsigned hz, unsigned vector);
+unsigned apic_timer_hz(void);
+
 #endif
