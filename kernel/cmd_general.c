@@ -194,3 +194,28 @@ static int cmd_mem_crc(int argc, char **argv)
 	return 0;
 }
 COMMAND(mem_crc, "mem crc", "mem crc <hpa> <len>        CRC-32 (zlib) of memory", cmd_mem_crc);
+
+/* Raises a real CPU exception on purpose, to check on a lab machine (and in
+ * tests) that an exception prints its register dump and stops sluice
+ * cleanly.  There is no status line: sluice halts. */
+static int cmd_cpu_crash(int argc, char **argv)
+{
+	if (argc != 3)
+		return cmd_fail(-EINVAL, "usage: cpu crash <ud|pf|gp|de>");
+	if (!strcmp(argv[2], "ud")) {
+		__asm__ volatile("ud2");
+	} else if (!strcmp(argv[2], "pf")) {
+		/* beyond the identity map: not present */
+		*(volatile uint64_t *)(uintptr_t)(paging_top() + 0x1000) = 1;
+	} else if (!strcmp(argv[2], "gp")) {
+		uint64_t bad = 0x8000000000000000ull; /* non-canonical */
+		*(volatile uint64_t *)(uintptr_t)bad = 1;
+	} else if (!strcmp(argv[2], "de")) {
+		volatile unsigned zero = 0;
+		con_printf("%u\n", 1u / zero);
+	} else {
+		return cmd_fail(-EINVAL, "unknown kind '%.20s' (ud, pf, gp or de)", argv[2]);
+	}
+	return cmd_fail(-EIO, "no exception was raised");
+}
+COMMAND(cpu_crash, "cpu crash", "cpu crash <ud|pf|gp|de>    raise a CPU exception: register dump, then halt", cmd_cpu_crash);
