@@ -214,3 +214,24 @@ int edu_irq(struct edu *e, struct vtd_unit *ir_unit, uint64_t timeout_ns, struct
 		mmio_write32(e->mmio + EDU_REG_IRQ_ACK, 1); /* leave the status clean */
 	return 0;
 }
+
+void edu_release_irq(struct pci_dev *d)
+{
+	struct edu *e;
+
+	for (e = edus; e && e->pci != d; e = e->next)
+		;
+	if (!e || e->vector < 0)
+		return;
+	if (e->src) {
+		msi_disable_remapped(e->src); /* IRTE left not present, vector freed */
+		e->src = NULL;
+	} else {
+		unsigned cap = d->cap_msi;
+		uint16_t flags = (uint16_t)pci_read(d, cap + MSI_FLAGS, 2);
+		pci_write(d, cap + MSI_FLAGS, 2, flags & ~MSI_FLAGS_ENABLE);
+		irq_free_vector((unsigned)e->vector);
+	}
+	e->vector = -1;
+	e->irte = -1;
+}

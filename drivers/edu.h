@@ -77,6 +77,10 @@ struct edu_irq_result {
  * format otherwise (no IOMMU).  -ENOTSUP: no MSI capability; -ENOSPC: no
  * free vector or IRTE. */
 struct vtd_unit;
+/* Tears down the MSI sluice set up for d (if d is an edu): the IRTE is
+ * left not present and freed, the vector freed.  The next edu_irq sets it
+ * up again. */
+void edu_release_irq(struct pci_dev *d);
 int edu_irq(struct edu *e, struct vtd_unit *ir_unit, uint64_t timeout_ns,
 	    struct edu_irq_result *r) MUST_CHECK;
 

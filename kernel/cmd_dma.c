@@ -205,7 +205,14 @@ static int cmd_as_destroy(int argc, char **argv)
 	if ((rc = get_space(argv[2], &s)))
 		return rc;
 	id = dma_space_id(s);
+	/* the groups leave the space: remember them to release their IRTEs */
+	struct dma_group *gone[16];
+	unsigned ngone = 0;
+	for (struct dma_group *g; ngone < 16 && (g = dma_space_group_at(s, ngone));)
+		gone[ngone++] = g;
 	rc = dma_space_destroy(s);
+	for (unsigned i = 0; !rc && i < ngone; i++)
+		dev_group_released(gone[i]);
 	if (rc)
 		return cmd_fail(rc, "as=%u could not be torn down completely (iommu faults / klog say why); "
 				    "what could not be undone stays pinned", id);
@@ -286,6 +293,7 @@ static int cmd_as_detach(int argc, char **argv)
 	if (rc)
 		return cmd_fail(rc, "detach of %.40s from as=%u failed; it stays attached", argv[3],
 				dma_space_id(s));
+	dev_group_released(g);
 	return 0;
 }
 

@@ -11,6 +11,7 @@
  * information lives behind kernel/platform.h and a per-device RMRR query
  * taking a pci_dev is not there; QEMU reports no RMRRs.
  */
+#include "drivers/edu.h"
 #include "kernel/devices.h"
 
 #include <stdio.h>
@@ -271,4 +272,13 @@ int dev_free_iova(struct dma_space *s, uint64_t size, uint64_t align, uint64_t l
 		return -ENOSPC;
 	*out = w.cand;
 	return 0;
+}
+
+void dev_group_released(struct dma_group *g)
+{
+	struct pci_dev *members[32];
+	int n = pci_group_members(g->id, members, 32);
+
+	for (int i = 0; i < n && i < 32; i++)
+		edu_release_irq(members[i]);
 }

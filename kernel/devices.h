@@ -48,4 +48,8 @@ int dev_free_iova(struct dma_space *s, uint64_t size, uint64_t align, uint64_t l
 /* Host tests: forget every group that is attached to no space. */
 void dev_reset(void);
 
+/* A group left its address space: interrupts sluice routed for its members
+ * are torn down (IRTEs freed and left not present). */
+void dev_group_released(struct dma_group *g);
+
 #endif

@@ -98,3 +98,22 @@ def test_irq_errors(s):
     s.err("irq mask zz", "EINVAL")
     s.err("irq sid 0 nonsense", "EINVAL")
     s.err("irq retarget", "EINVAL")
+
+
+def test_detach_frees_irte(s):
+    """when edu's group leaves its address space the IRTE sluice routed
+    for it is freed (left not present): the source disappears, and the
+    next interrupt is routed afresh through a valid IRTE"""
+    bdf = edu(s)
+    a = s.one("as create")["as"]
+    s.ok("as attach %s %s" % (a, bdf))
+    irte = s.one("edu %s irq" % bdf)["irte"]
+    assert [x for x in source(s, "msi") if x["bdf"] == bdf]
+    s.ok("as detach %s %s" % (a, bdf))
+    assert not [x for x in source(s, "msi") if x["bdf"] == bdf], s.ok("irq")
+    s.err("irq mask %s" % irte, "ENOENT")
+    r = s.one("edu %s irq" % bdf)
+    assert r["delivered"] == "1" and r["irte"] != "-", r
+    s.ok("as attach %s %s" % (a, bdf))
+    s.ok("as destroy %s" % a)
+    assert not [x for x in source(s, "msi") if x["bdf"] == bdf]

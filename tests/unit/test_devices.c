@@ -25,6 +25,8 @@ int msi_enable_remapped(struct pci_dev *d, struct vtd_unit *u, irq_handler_fn fn
 	return -ENOTSUP;
 }
 
+void msi_disable_remapped(struct ir_source *s) { (void)s; }
+
 /*
  * tests/unit/test_devices.c — the edu driver (drivers/edu.c) and the `edu`
  * commands (kernel/cmd_edu.c) against a register model of QEMU 7.2's edu
@@ -84,6 +86,12 @@ int irq_alloc_vector(irq_handler_fn fn, void *ctx)
 	isr = fn;
 	isr_ctx = ctx;
 	return 0x41;
+}
+void irq_free_vector(unsigned vector)
+{
+	(void)vector;
+	vectors_left++;
+	isr = NULL;
 }
 uint64_t irq_msi_compat_addr(void) { return 0xfee00000ull; }
 uint32_t irq_msi_compat_data(unsigned vector) { return vector; }
