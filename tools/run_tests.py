@@ -115,7 +115,12 @@ def run_qemu_module(path):
     try:
         if boot is not None:
             s = Sluice(**boot)
-            out.append("qemu: %s: booted to the prompt in %.1fs" % (name, s.boot_seconds))
+            try:
+                ms = s.ok("boot")[0]["boot_ms"]
+            except Exception:
+                ms = "?"
+            out.append("qemu: %s: booted: QEMU start to prompt %.1fs, efi_main to prompt %s ms"
+                       % (name, s.boot_seconds, ms))
         for tname, fn in tests:
             t1 = time.monotonic()
             try:
