@@ -136,11 +136,11 @@ fuzz-brief: $(FUZZ_BINS)
 	@python3 tools/run_tests.py fuzz --seconds 10 $(FUZZ_BINS)
 
 QEMU_TESTS := $(sort $(wildcard tests/qemu/test_*.py))
-qemu-test: $(B)/sluice.efi
+qemu-test: $(B)/sluice.efi $(B)/esp.img
 	@python3 tools/run_tests.py qemu $(QEMU_TESTS)
 
 test: setup
-	@$(MAKE) --no-print-directory -j2 all $(UNIT_BINS) $(FUZZ_BINS)
+	@$(MAKE) --no-print-directory -j2 all $(B)/esp.img $(UNIT_BINS) $(FUZZ_BINS)
 	@python3 tools/run_tests.py all --fuzz-seconds 10 \
 		--unit $(UNIT_BINS) --fuzz $(FUZZ_BINS) --qemu $(QEMU_TESTS)
 

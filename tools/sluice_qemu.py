@@ -55,12 +55,12 @@ def parse_record(line):
 
 
 def qemu_cmdline(esp, vars_fd, mem="1G", iommu="intel-iommu,intremap=on",
-                 devices=None, extra=None, trace=None, trace_file=None):
+                 devices=None, extra=None, trace=None, trace_file=None, disk=None):
     cmd = [QEMU, "-machine", "q35", "-accel", "tcg", "-cpu", "max",
            "-m", mem, "-smp", "1", "-display", "none", "-no-reboot",
            "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
            "-drive", "if=pflash,format=raw,file=" + vars_fd,
-           "-drive", "format=raw,file=fat:rw:" + esp,
+           "-drive", "format=raw,file=" + (disk if disk else "fat:rw:" + esp),
            "-net", "none"]
     if iommu:
         cmd += ["-device", iommu]
@@ -116,12 +116,18 @@ class Sluice:
     Every instance is killed when Python exits, however it exits."""
 
     def __init__(self, mem="1G", iommu="intel-iommu,intremap=on", devices=None,
-                 cfg=None, extra=None, trace=None, boot_timeout=60, log=None):
+                 cfg=None, extra=None, trace=None, boot_timeout=60, log=None, image=None):
+        """image: boot this raw disk image (e.g. build/esp.img, copied)
+        instead of a FAT directory holding build/sluice.efi."""
         self.tmp = tempfile.mkdtemp(prefix="sluice-")
         esp, vars_fd = make_esp(self.tmp, cfg)
+        disk = None
+        if image:
+            disk = os.path.join(self.tmp, "disk.img")
+            shutil.copy(image, disk)
         self.trace_file = os.path.join(self.tmp, "trace.log") if trace else None
         self.cmdline = qemu_cmdline(esp, vars_fd, mem, iommu, devices, extra,
-                                    trace, self.trace_file)
+                                    trace, self.trace_file, disk)
         self.buf = ""
         self.pos = 0          # parse position in buf
         self.events = []      # '! ...' lines seen
