@@ -147,7 +147,7 @@ int ioapic_route_isa_remapped(unsigned isa_irq, struct vtd_unit *u, irq_handler_
 	unsigned pin;
 	struct ioapic *io;
 	struct ir_source *s;
-	int v, rc;
+	int rc;
 
 	if (isa_irq > 15)
 		return -EINVAL;
@@ -169,52 +169,30 @@ int ioapic_route_isa_remapped(unsigned isa_irq, struct vtd_unit *u, irq_handler_
 	bool active_low = (flags & ACPI_MADT_POLARITY_MASK) == ACPI_MADT_POLARITY_LOW;
 	bool level = (flags & ACPI_MADT_TRIGGER_MASK) == ACPI_MADT_TRIGGER_LEVEL;
 
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	v = irq_alloc_vector(fn, ctx);
-	if (v < 0) {
-		free(s);
-		return v;
-	}
-	rc = ir_alloc(u, 1, &s->index);
+	rc = ir_source_new(u, fn, ctx, &s);
 	if (rc)
-		goto fail_vec;
-	s->u = u;
-	s->count = 1;
-	s->vector = (unsigned)v;
+		return rc;
 	s->kind = IR_SRC_IOAPIC;
 	s->seg = u->iu.segment;
 	s->bdf = io->sid;
 	s->gsi = gsi;
-	s->fn = fn;
-	s->ctx = ctx;
 	s->owner = io;
 	s->on_retarget = retarget_rte;
-	s->route.vector = (uint8_t)v;
-	s->route.dest = irq_dest_apic_id();
-	s->route.dlm = IR_DLM_FIXED;
 	s->route.level = level; /* 5.1.5.1: IRTE TM must match the RTE's */
 	/* QEMU skips the IOAPIC's SID check (notes §1.5); real hardware
 	 * does not, and the SID is what the DMAR scope says. */
 	s->route.svt = IR_SVT_SID;
 	s->route.sq = IR_SQ_ALL;
 	s->route.sid = io->sid;
-	rc = ir_set(u, s->index, &s->route);
-	if (rc)
-		goto fail_irte;
-	s->present = true;
-	write_rte(io, pin, ioapic_rte_remapped(s->index, level, active_low, (uint8_t)v, false));
+	rc = ir_source_commit(s);
+	if (rc) {
+		ir_source_destroy(s);
+		return rc;
+	}
+	write_rte(io, pin, ioapic_rte_remapped(s->index, level, active_low, (uint8_t)s->vector, false));
 	ir_source_register(s);
 	*out = s;
 	return 0;
-
-fail_irte:
-	ir_free(u, s->index, 1);
-fail_vec:
-	irq_free_vector((unsigned)v);
-	free(s);
-	return rc;
 }
 
 void ioapic_unroute(struct ir_source *s)
@@ -226,9 +204,5 @@ void ioapic_unroute(struct ir_source *s)
 		io_write(io, IOAPIC_REG_RTE(pin), (uint32_t)IOAPIC_RTE_MASKED);
 		io_write(io, IOAPIC_REG_RTE(pin) + 1, 0);
 	}
-	ir_source_unregister(s);
-	ir_free(s->u, s->index, s->count);
-	if (s->vector)
-		irq_free_vector(s->vector);
-	free(s);
+	ir_source_destroy(s);
 }

@@ -30,58 +30,23 @@ static int source_new(struct pci_dev *d, struct vtd_unit *u, irq_handler_fn fn, 
 		      enum ir_source_kind kind, struct ir_source **out)
 {
 	struct ir_source *s;
-	int v, rc;
+	int rc = ir_source_new(u, fn, ctx, &s);
 
-	if (!ir_enabled(u))
-		return -ENODEV;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	v = irq_alloc_vector(fn, ctx);
-	if (v < 0) {
-		free(s);
-		return v;
-	}
-	rc = ir_alloc(u, 1, &s->index);
-	if (rc) {
-		irq_free_vector((unsigned)v);
-		free(s);
+	if (rc)
 		return rc;
-	}
-	s->u = u;
-	s->count = 1;
-	s->vector = (unsigned)v;
 	s->kind = kind;
 	s->seg = d->seg;
 	s->bdf = pci_dev_rid(d);
-	s->fn = fn;
-	s->ctx = ctx;
 	s->owner = d;
-	s->route.vector = (uint8_t)v;
-	s->route.dest = irq_dest_apic_id();
-	s->route.dlm = IR_DLM_FIXED;
 	s->route.level = false; /* MSIs are edge (PCI 3.0 6.8) */
 	ir_route_source(&s->route, pci_dev_rid(d), d->alias_rid, alias_takeover(d));
-	rc = ir_set(u, s->index, &s->route);
+	rc = ir_source_commit(s);
 	if (rc) {
-		ir_free(u, s->index, 1);
-		irq_free_vector((unsigned)v);
-		free(s);
+		ir_source_destroy(s);
 		return rc;
 	}
-	s->present = true;
 	*out = s;
 	return 0;
-}
-
-static void source_free(struct ir_source *s)
-{
-	ir_source_unregister(s);
-	/* Entry not present (and zeroed) before the vector can be reused. */
-	ir_free(s->u, s->index, s->count);
-	if (s->vector)
-		irq_free_vector(s->vector);
-	free(s);
 }
 
 static void intx_off(struct pci_dev *d)
@@ -147,7 +112,7 @@ void msi_disable_remapped(struct ir_source *s)
 		pci_write(d, c + ((ctrl & PCI_MSI_FLAGS_64BIT) ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32), 4,
 			  ~0u);
 	pci_write(d, c + PCI_MSI_FLAGS, 2, ctrl & ~(PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE));
-	source_free(s);
+	ir_source_destroy(s);
 }
 
 /* ------------------------------------------------------------ MSI-X */
@@ -240,5 +205,5 @@ void msix_disable_remapped(struct ir_source *s)
 		uint32_t ctrl = pci_read(d, d->cap_msix + PCI_MSIX_FLAGS, 2);
 		pci_write(d, d->cap_msix + PCI_MSIX_FLAGS, 2, ctrl & ~PCI_MSIX_FLAGS_ENABLE);
 	}
-	source_free(s);
+	ir_source_destroy(s);
 }

@@ -549,6 +549,59 @@ int ir_disable(struct vtd_unit *u)
 
 /* ------------------------------------------------------------ sources */
 
+int ir_source_new(struct vtd_unit *u, irq_handler_fn fn, void *ctx, struct ir_source **out)
+{
+	struct ir_source *s;
+	int v, rc;
+
+	if (!ir_enabled(u))
+		return -ENODEV;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	v = irq_alloc_vector(fn, ctx);
+	if (v < 0) {
+		free(s);
+		return v;
+	}
+	rc = ir_alloc(u, 1, &s->index);
+	if (rc) {
+		irq_free_vector((unsigned)v);
+		free(s);
+		return rc;
+	}
+	s->u = u;
+	s->count = 1;
+	s->vector = (unsigned)v;
+	s->fn = fn;
+	s->ctx = ctx;
+	s->route.vector = (uint8_t)v;
+	s->route.dest = irq_dest_apic_id();
+	s->route.dlm = IR_DLM_FIXED;
+	*out = s;
+	return 0;
+}
+
+int ir_source_commit(struct ir_source *s)
+{
+	int rc = ir_set(s->u, s->index, &s->route);
+
+	if (rc)
+		return rc;
+	s->present = true;
+	return 0;
+}
+
+void ir_source_destroy(struct ir_source *s)
+{
+	ir_source_unregister(s);
+	/* Entry not present (and zeroed) before the vector can be reused. */
+	ir_free(s->u, s->index, s->count);
+	if (s->vector)
+		irq_free_vector(s->vector);
+	free(s);
+}
+
 void ir_source_register(struct ir_source *s)
 {
 	struct ir_source **pp = &sources;

@@ -182,6 +182,16 @@ struct ir_source {
 	struct ir_source *next;
 };
 
+/* The life of a source, shared by MSI, MSI-X and the IOAPIC:
+ * ir_source_new() takes a vector (handler fn/ctx) and one IRTE on u and
+ * fills the route's fixed part (vector, this CPU, fixed delivery); the
+ * caller sets kind/seg/bdf/owner and the route's trigger and source
+ * validation, then ir_source_commit() writes the IRTE (present).
+ * ir_source_destroy() unregisters it, leaves the IRTE not present and
+ * frees it, then the vector.  -ENODEV when u does not remap interrupts. */
+int ir_source_new(struct vtd_unit *u, irq_handler_fn fn, void *ctx, struct ir_source **out) MUST_CHECK;
+int ir_source_commit(struct ir_source *s) MUST_CHECK;
+void ir_source_destroy(struct ir_source *s);
 void ir_source_register(struct ir_source *s);
 void ir_source_unregister(struct ir_source *s);
 struct ir_source *ir_sources(void); /* list head, registration order */
