@@ -6,28 +6,7 @@ from sluice_qemu import EDU
 BOOT = dict(mem="4G", devices=EDU, iommu="intel-iommu,intremap=on,aw-bits=48")
 
 
-def test_unit(s):
-    v.check_unit(s, aw="48", levels="4")
-
-
-def test_round_trip(s):
-    v.check_round_trip(s)
-
-
-def test_unmapped_iova_faults(s):
-    v.check_unmapped_faults(s)
-
-
-def test_unmap_invalidates_iotlb(s):
-    v.check_unmap_invalidates(s)
-
-
-def test_read_only_mapping(s):
-    v.check_read_only(s)
-
-
-def test_superpages_and_split(s):
-    v.check_superpages(s)
+globals().update(v.standard_tests(unit=dict(aw="48", levels="4")))
 
 
 def test_high_iova(s):

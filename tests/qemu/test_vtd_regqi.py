@@ -14,13 +14,6 @@ def test_unit_without_qi(s):
     assert u["qi"] == "off" and u["dmar"] == "on" and u["ir"] == "off", u
 
 
-def test_round_trip(s):
-    v.check_round_trip(s)
-
-
-def test_unmap_invalidates_iotlb(s):
-    v.check_unmap_invalidates(s)
-
-
-def test_superpages_split(s):
-    v.check_superpages(s, with_1g=False)
+_std = v.standard_tests(with_1g=False)
+for _name in ("test_round_trip", "test_unmap_invalidates_iotlb", "test_superpages_and_split"):
+    globals()[_name] = _std[_name]

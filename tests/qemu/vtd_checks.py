@@ -248,3 +248,32 @@ def check_detach_blocks(s):
         assert r.read(0x500000, 64) == ("ok", crc(b"\x10" * 64))
     finally:
         r.close()
+
+
+def standard_tests(unit=None, with_1g=True):
+    """The standard proofs as test functions, for a scenario module:
+    globals().update(vtd_checks.standard_tests(dict(cm="1")))."""
+    def test_unit(s):
+        check_unit(s, **(unit or {}))
+
+    def test_round_trip(s):
+        check_round_trip(s)
+
+    def test_unmapped_iova_faults(s):
+        check_unmapped_faults(s)
+
+    def test_unmap_invalidates_iotlb(s):
+        check_unmap_invalidates(s)
+
+    def test_read_only_mapping(s):
+        check_read_only(s)
+
+    def test_superpages_and_split(s):
+        check_superpages(s, with_1g=with_1g)
+
+    def test_detach_blocks_and_replay(s):
+        check_detach_blocks(s)
+
+    return {f.__name__: f for f in (test_unit, test_round_trip, test_unmapped_iova_faults,
+                                    test_unmap_invalidates_iotlb, test_read_only_mapping,
+                                    test_superpages_and_split, test_detach_blocks_and_replay)}
