@@ -7,9 +7,9 @@
  * (PCIe-to-PCI bridge spec 2.3; Xen and Linux map both), so both need the
  * domain's context entry.
  *
- * Reserved regions (RMRRs naming a member) are not filled yet: the DMAR
- * information lives behind kernel/platform.h and a per-device RMRR query
- * taking a pci_dev is not there; QEMU reports no RMRRs.
+ * Reserved regions: the RMRRs naming any member (through the query the
+ * platform installs with dev_set_rmrr_query) are the group's reserved IOVA
+ * ranges.
  */
 #include "drivers/edu.h"
 #include "kernel/devices.h"
@@ -73,6 +73,38 @@ struct dma_group *dev_group_find(int id)
 }
 
 /* Recomputes unit and rids of g from the PCI group of d. */
+static dev_rmrr_query_fn rmrr_query;
+
+void dev_set_rmrr_query(dev_rmrr_query_fn fn) { rmrr_query = fn; }
+
+/* The RMRRs naming any member become the group's reserved IOVA ranges: the
+ * firmware keeps DMAing there (identity-mapped), so no space the group
+ * joins may map anything else over them.  -E2BIG past DMA_GROUP_MAX_RESV. */
+static int collect_resv(struct pci_dev **m, unsigned n, struct dma_group *g)
+{
+	g->nresv = 0;
+	if (!rmrr_query)
+		return 0;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t start[DMA_GROUP_MAX_RESV + 1], last[DMA_GROUP_MAX_RESV + 1];
+		unsigned k = rmrr_query(m[i]->seg, m[i]->bus, (uint8_t)(m[i]->dev << 3 | m[i]->fn), start,
+					last, DMA_GROUP_MAX_RESV + 1);
+		for (unsigned j = 0; j < k && j <= DMA_GROUP_MAX_RESV; j++) {
+			bool dup = false;
+			for (unsigned x = 0; x < g->nresv; x++)
+				dup |= g->resv[x].start == start[j] && g->resv[x].last == last[j];
+			if (dup)
+				continue;
+			if (g->nresv == DMA_GROUP_MAX_RESV)
+				return -E2BIG;
+			g->resv[g->nresv].start = start[j];
+			g->resv[g->nresv].last = last[j];
+			g->nresv++;
+		}
+	}
+	return 0;
+}
+
 static int fill_group(struct dma_group *g, struct pci_dev *d)
 {
 	int n = pci_group_members(d->group, NULL, 0), nr;
@@ -100,14 +132,16 @@ static int fill_group(struct dma_group *g, struct pci_dev *d)
 			return -ENOTSUP;
 		}
 	nr = dev_collect_rids(m, (unsigned)n, rids, DMA_GROUP_MAX_RIDS);
+	int nresv = nr < 0 ? 0 : collect_resv(m, (unsigned)n, g);
 	free(m);
 	if (nr < 0)
 		return nr;
+	if (nresv < 0)
+		return nresv;
 	g->unit = u;
 	g->seg = d->seg;
 	g->nrids = (unsigned)nr;
 	memcpy(g->rids, rids, sizeof(rids));
-	g->nresv = 0; /* RMRRs: see the header comment */
 	return 0;
 }
 

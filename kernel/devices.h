@@ -48,6 +48,13 @@ int dev_free_iova(struct dma_space *s, uint64_t size, uint64_t align, uint64_t l
 /* Host tests: forget every group that is attached to no space. */
 void dev_reset(void);
 
+/* RMRR query: fills up to max [start, last] ranges of the RMRRs naming
+ * seg:bus:devfn, returns how many there are.  Installed by the platform
+ * code (kernel/platform.c); without one, groups carry no reserved ranges. */
+typedef unsigned (*dev_rmrr_query_fn)(uint16_t seg, uint8_t bus, uint8_t devfn, uint64_t *start,
+				      uint64_t *last, unsigned max);
+void dev_set_rmrr_query(dev_rmrr_query_fn fn);
+
 /* A group left its address space: interrupts sluice routed for its members
  * are torn down (IRTEs freed and left not present). */
 void dev_group_released(struct dma_group *g);

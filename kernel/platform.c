@@ -20,6 +20,7 @@
 #include "iommu/vtd/vtd.h"
 #include "kernel/bootargs.h"
 #include "kernel/console.h"
+#include "kernel/devices.h"
 #include "kernel/main.h"
 #include "kernel/platform.h"
 
@@ -131,8 +132,23 @@ static void pci_step(void)
 	     pci_group_count(), stopped);
 }
 
+static unsigned rmrr_query(uint16_t seg, uint8_t bus, uint8_t devfn, uint64_t *start,
+			   uint64_t *last, unsigned max)
+{
+	unsigned idx[8];
+	unsigned n = dmar ? dmar_rmrr_for(dmar, seg, bus, devfn, &platform_dmar_pci_ops, NULL, idx, 8)
+			  : 0;
+
+	for (unsigned i = 0; i < n && i < max && i < 8; i++) {
+		start[i] = dmar->rmrr[idx[i]].base;
+		last[i] = dmar->rmrr[idx[i]].limit;
+	}
+	return n;
+}
+
 static void rmrr_step(void)
 {
+	dev_set_rmrr_query(rmrr_query);
 	for (unsigned r = 0; r < dmar->nrmrr; r++) {
 		const struct dmar_rmrr *rm = &dmar->rmrr[r];
 		for (unsigned s = 0; s < rm->nscope; s++) {

@@ -570,3 +570,41 @@ TEST(dev_free_iova_search)
 	CHECK_EQ(dev_free_iova(s, 2 * K4, K4, 0xffffffffffffe000ull, UINT64_MAX, 1, 0, &v), -ENOSPC);
 	rm(a);
 }
+
+/* An RMRR naming 02:01.0 at [0x9000000, 0x90fffff]: the whole group (its
+ * bridge alias and 02:02.0 too) carries the range as reserved IOVA. */
+static unsigned fake_rmrr(uint16_t seg, uint8_t bus, uint8_t devfn, uint64_t *start,
+			  uint64_t *last, unsigned max)
+{
+	if (seg != 0 || bus != 2 || devfn != (1 << 3))
+		return 0;
+	if (max) {
+		start[0] = 0x9000000;
+		last[0] = 0x90fffff;
+	}
+	return 1;
+}
+
+TEST(rmrr_ranges_are_reserved)
+{
+	unsigned a = mk(), b = mk();
+
+	dev_set_rmrr_query(fake_rmrr);
+	/* a mapping already over the RMRR: the group cannot join this space */
+	CHECK_EQ(runf("dma map %u 0x9080000 4096 alloc", a), 0);
+	CHECK_EQ(runf("as attach %u 02:02.0", a), -EINVAL);
+	CHECK_EQ(runf("as list"), 0);
+	CHECK(!out_has("02:02.0"));
+	/* a clean space takes it; then nothing may be mapped over the RMRR */
+	CHECK_EQ(runf("as attach %u 02:02.0", b), 0);
+	CHECK_EQ(runf("dma map %u 0x9000000 4096 alloc", b), -EINVAL);
+	CHECK(msg_has("reserved"));
+	CHECK_EQ(runf("dma map %u 0x8fff000 8192 alloc", b), -EINVAL);
+	CHECK_EQ(runf("dma map %u 0x9100000 4096 alloc", b), 0);
+	/* detaching drops the reservation with the group */
+	CHECK_EQ(runf("as detach %u 02:02.0", b), 0);
+	CHECK_EQ(runf("dma map %u 0x9000000 4096 alloc", b), 0);
+	dev_set_rmrr_query(NULL);
+	rm(a);
+	rm(b);
+}
