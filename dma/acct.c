@@ -182,37 +182,55 @@ uint32_t acct_holds(const struct dma_owner *o, uint64_t pa)
 
 /* ------------------------------------------------------------- charging */
 
+/*
+ * Every charging loop walks [pa, pa+len) as runs of frame records
+ * (frame_run: one range lookup per managed range crossed, then a pointer
+ * walk), and adds to o->pinned once per call.  The common case, no side
+ * records anywhere, is one branch-light pass; a frame with another primary
+ * owner takes the per-frame side-table path.
+ */
+
+/* Frames of [pa, pa+len): len rounded up to whole frames. */
+static uint64_t frames_of(uint64_t len)
+{
+	return (len + FRAME_SIZE - 1) >> FRAME_SHIFT;
+}
+
 int acct_new_bytes(struct dma_owner *o, uint64_t pa, uint64_t len, uint64_t *bytes)
 {
-	uint64_t n = 0;
+	uint64_t pfn = pa >> FRAME_SHIFT, left = frames_of(len), n = 0;
+	uint16_t id = o->id;
 
-	for (uint64_t off = 0; off < len; off += FRAME_SIZE) {
-		struct frame *f = frame_get(pa + off);
+	while (left) {
+		uint64_t cnt;
+		struct frame *f = frame_run(pfn << FRAME_SHIFT, &cnt);
 
 		if (!f)
 			return -EPERM;
-		if (f->pins == 0 || (f->owner != o->id && !side_find((pa + off) >> FRAME_SHIFT, o->id)))
-			n += FRAME_SIZE;
+		if (cnt > left)
+			cnt = left;
+		if (!side_n) {
+			for (uint64_t i = 0; i < cnt; i++)
+				n += f[i].pins == 0 || f[i].owner != id;
+		} else {
+			for (uint64_t i = 0; i < cnt; i++)
+				if (f[i].pins == 0 ||
+				    (f[i].owner != id && !side_find(pfn + i, id)))
+					n++;
+		}
+		pfn += cnt;
+		left -= cnt;
 	}
-	*bytes = n;
+	*bytes = n << FRAME_SHIFT;
 	return 0;
 }
 
-/* After the frame was pinned for o: charge o if this is o's first hold. */
-static int charge_frame(struct dma_owner *o, uint64_t pa)
+/* The frame (just pinned for o) has another primary owner: o's hold goes
+ * into a side record, charged if it is o's first. */
+static int charge_side(struct dma_owner *o, uint64_t pfn)
 {
-	struct frame *f = frame_get(pa);
-	uint64_t pfn = pa >> FRAME_SHIFT;
-	struct side *e;
+	struct side *e = side_find(pfn, o->id);
 
-	if (f->pins == 1 || f->owner == 0) {
-		f->owner = o->id;
-		o->pinned += FRAME_SIZE;
-		return 0;
-	}
-	if (f->owner == o->id)
-		return 0;
-	e = side_find(pfn, o->id);
 	if (e) {
 		e->count++;
 		return 0;
@@ -230,17 +248,22 @@ static int charge_frame(struct dma_owner *o, uint64_t pa)
 	return 0;
 }
 
-/* Before the frame is unpinned for o: uncharge o if this is its last hold. */
-static void uncharge_frame(struct dma_owner *o, uint64_t pa)
+/* Before frame f (pfn) is unpinned for o: uncharge o if this is its last
+ * hold.  Returns the frames uncharged from the implicit (primary) count, for
+ * the caller to sum; side-record uncharges go to o->pinned directly. */
+static uint64_t uncharge_frame(struct dma_owner *o, struct frame *f, uint64_t pfn)
 {
-	struct frame *f = frame_get(pa);
-	uint64_t pfn = pa >> FRAME_SHIFT;
 	struct side *e;
 
 	if (f->owner == o->id) {
+		if (!side_n) {
+			if (f->pins > 1)
+				return 0;
+			f->owner = 0;
+			return 1;
+		}
 		if (f->pins - side_sum(pfn) > 1)
-			return;
-		o->pinned -= FRAME_SIZE;
+			return 0;
 		/* Promote another owner: its count becomes the implicit one. */
 		e = side_any(pfn);
 		if (e) {
@@ -249,42 +272,76 @@ static void uncharge_frame(struct dma_owner *o, uint64_t pa)
 		} else {
 			f->owner = 0;
 		}
-		return;
+		return 1;
 	}
 	e = side_find(pfn, o->id);
 	if (!e)
-		return; /* cannot happen: every hold was charged */
+		return 0; /* cannot happen: every hold was charged */
 	if (--e->count == 0) {
 		side_remove(e);
 		o->pinned -= FRAME_SIZE;
 	}
+	return 0;
+}
+
+/* Uncharges o's holds on the first nframes frames from pfn (all managed). */
+static void uncharge_frames(struct dma_owner *o, uint64_t pfn, uint64_t left)
+{
+	uint64_t gone = 0;
+
+	while (left) {
+		uint64_t cnt;
+		struct frame *f = frame_run(pfn << FRAME_SHIFT, &cnt);
+
+		if (!f)
+			break; /* cannot happen: the frames are pinned */
+		if (cnt > left)
+			cnt = left;
+		for (uint64_t i = 0; i < cnt; i++)
+			gone += uncharge_frame(o, &f[i], pfn + i);
+		pfn += cnt;
+		left -= cnt;
+	}
+	o->pinned -= gone << FRAME_SHIFT;
 }
 
 int acct_get(struct dma_owner *o, uint64_t pa, uint64_t len)
 {
+	uint64_t pfn0 = pa >> FRAME_SHIFT, pfn = pfn0, left = frames_of(len), newly = 0;
+	uint16_t id = o->id;
 	int err = frame_pin(pa, len);
-	uint64_t off;
 
 	if (err)
 		return err;
-	for (off = 0; off < len; off += FRAME_SIZE) {
-		err = charge_frame(o, pa + off);
-		if (err)
-			break;
+	while (left && !err) {
+		uint64_t cnt, i;
+		struct frame *f = frame_run(pfn << FRAME_SHIFT, &cnt);
+
+		if (cnt > left)
+			cnt = left;
+		for (i = 0; i < cnt; i++) {
+			/* o's first hold when nobody else holds the frame. */
+			if (f[i].pins == 1 || f[i].owner == 0) {
+				f[i].owner = id;
+				newly++;
+			} else if (f[i].owner != id && (err = charge_side(o, pfn + i))) {
+				break;
+			}
+		}
+		pfn += i;
+		left -= i;
 	}
+	o->pinned += newly << FRAME_SHIFT;
 	if (!err)
 		return 0;
-	while (off) {
-		off -= FRAME_SIZE;
-		uncharge_frame(o, pa + off);
-	}
+	/* All or nothing: frames before pfn were charged, pfn's was not. */
+	uncharge_frames(o, pfn0, pfn - pfn0);
 	frame_unpin(pa, len);
 	return err;
 }
 
 void acct_put(struct dma_owner *o, uint64_t pa, uint64_t len)
 {
-	for (uint64_t off = 0; off < len; off += FRAME_SIZE)
-		uncharge_frame(o, pa + off);
+	uncharge_frames(o, pa >> FRAME_SHIFT, frames_of(len));
 	frame_unpin(pa, len);
 }

@@ -463,12 +463,28 @@ fail:
 	return -ENOMEM;
 }
 
+/* Every frame of [pa, pa+size) is user, DMA or guest memory.  Walked as
+ * runs of records (kernel/frame.h frame_run), not one lookup per frame. */
 static bool src_ok(uint64_t pa, uint64_t size)
 {
-	for (uint64_t off = 0; off < size; off += FRAME_SIZE) {
-		struct frame *f = frame_get(pa + off);
-		if (!f || (f->tag != FRAME_USER && f->tag != FRAME_DMA && f->tag != FRAME_GUEST))
+	uint64_t pfn = pa >> FRAME_SHIFT, left = (size + FRAME_SIZE - 1) >> FRAME_SHIFT;
+
+	while (left) {
+		uint64_t cnt;
+		unsigned bad = 0;
+		struct frame *f = frame_run(pfn << FRAME_SHIFT, &cnt);
+
+		if (!f)
 			return false;
+		if (cnt > left)
+			cnt = left;
+		for (uint64_t i = 0; i < cnt; i++)
+			bad |= f[i].tag != FRAME_USER && f[i].tag != FRAME_DMA &&
+			       f[i].tag != FRAME_GUEST;
+		if (bad)
+			return false;
+		pfn += cnt;
+		left -= cnt;
 	}
 	return true;
 }

@@ -340,41 +340,6 @@ static int for_each_run(uint64_t pfn, uint64_t count,
 	return 0;
 }
 
-static int pin_check(struct frame *f, uint64_t n, void *arg)
-{
-	for (uint64_t i = 0; i < n; i++) {
-		if (f[i].tag == FRAME_FREE)
-			return -EFAULT;
-		if (f[i].pins == UINT32_MAX)
-			return -EOVERFLOW;
-	}
-	return 0;
-}
-
-static int pin_apply(struct frame *f, uint64_t n, void *arg)
-{
-	for (uint64_t i = 0; i < n; i++)
-		if (f[i].pins++ == 0)
-			stats.pinned += FRAME_SIZE;
-	return 0;
-}
-
-static int unpin_check(struct frame *f, uint64_t n, void *arg)
-{
-	for (uint64_t i = 0; i < n; i++)
-		if (f[i].pins == 0)
-			return -EFAULT;
-	return 0;
-}
-
-static int unpin_apply(struct frame *f, uint64_t n, void *arg)
-{
-	for (uint64_t i = 0; i < n; i++)
-		if (--f[i].pins == 0)
-			stats.pinned -= FRAME_SIZE;
-	return 0;
-}
-
 /* Page-aligned [pa, pa+size) as frames; false if unaligned or wrapping. */
 static bool frame_span(uint64_t pa, uint64_t size, uint64_t *pfn,
 		       uint64_t *count)
@@ -388,33 +353,128 @@ static bool frame_span(uint64_t pa, uint64_t size, uint64_t *pfn,
 	return true;
 }
 
+struct frame *frame_run(uint64_t pa, uint64_t *n)
+{
+	uint64_t pfn = pa >> FRAME_SHIFT;
+	struct range *r = range_of(pfn);
+
+	if (!r) {
+		*n = 0;
+		return NULL;
+	}
+	*n = pfn_end(r) - pfn;
+	return rec_of(r, pfn);
+}
+
+/* Adds delta (+1 or -1) to the pins of [pfn, pfn + count), all managed:
+ * the rollback of a partly done pin or unpin (stats untouched). */
+static void pins_add(uint64_t pfn, uint64_t count, uint32_t delta)
+{
+	while (count) {
+		struct range *r = range_of(pfn);
+		uint64_t n = pfn_end(r) - pfn;
+		struct frame *f = rec_of(r, pfn);
+
+		if (n > count)
+			n = count;
+		for (uint64_t i = 0; i < n; i++)
+			f[i].pins += delta;
+		pfn += n;
+		count -= n;
+	}
+}
+
+/*
+ * Pin and unpin are one pass over the records of each range crossed (one
+ * range lookup per range, not per frame), with a rollback of the frames
+ * already done when a bad frame turns up: failures are rare (caller bugs
+ * or a refused source), so the common case touches each record once.
+ * The running total is updated once per call.
+ */
 int frame_pin(uint64_t pa, uint64_t size)
 {
-	uint64_t pfn, count;
-	int err;
+	uint64_t pfn, count, done = 0, newly = 0;
+	int err = 0;
 
 	if (!frame_span(pa, size, &pfn, &count))
 		return -EINVAL;
-	/* All or nothing: check every frame before touching any. */
-	err = for_each_run(pfn, count, pin_check, NULL);
-	if (err)
+	while (done < count) {
+		struct range *r = range_of(pfn + done);
+		uint64_t n, i;
+		struct frame *f;
+
+		if (!r) {
+			err = -EFAULT;
+			break;
+		}
+		f = rec_of(r, pfn + done);
+		n = pfn_end(r) - (pfn + done);
+		if (n > count - done)
+			n = count - done;
+		for (i = 0; i < n; i++) {
+			uint32_t p = f[i].pins;
+
+			if (f[i].tag == FRAME_FREE || p == UINT32_MAX)
+				break;
+			newly += p == 0;
+			f[i].pins = p + 1;
+		}
+		done += i;
+		if (i < n) {
+			err = f[i].tag == FRAME_FREE ? -EFAULT : -EOVERFLOW;
+			break;
+		}
+	}
+	if (err) {
+		/* All or nothing: take back the pins already added. */
+		pins_add(pfn, done, (uint32_t)-1);
 		return err;
-	return for_each_run(pfn, count, pin_apply, NULL);
+	}
+	stats.pinned += newly << FRAME_SHIFT;
+	return 0;
 }
 
 void frame_unpin(uint64_t pa, uint64_t size)
 {
-	uint64_t pfn, count;
+	uint64_t pfn = 0, count = 0, done = 0, gone = 0;
+	bool bad = false;
 
-	if (!frame_span(pa, size, &pfn, &count) ||
-	    for_each_run(pfn, count, unpin_check, NULL)) {
+	if (!frame_span(pa, size, &pfn, &count))
+		bad = true;
+	while (!bad && done < count) {
+		struct range *r = range_of(pfn + done);
+		uint64_t n, i;
+		struct frame *f;
+
+		if (!r) {
+			bad = true;
+			break;
+		}
+		f = rec_of(r, pfn + done);
+		n = pfn_end(r) - (pfn + done);
+		if (n > count - done)
+			n = count - done;
+		for (i = 0; i < n; i++) {
+			uint32_t p = f[i].pins;
+
+			if (p == 0)
+				break;
+			gone += p == 1;
+			f[i].pins = p - 1;
+		}
+		done += i;
+		if (i < n)
+			bad = true;
+	}
+	if (bad) {
 		/* A caller bug: say so and change nothing rather than let a
 		 * pin count wrap and free a frame a device can still reach. */
+		pins_add(pfn, done, 1);
 		klog("frame: unpin of unpinned or unmanaged range %#llx+%#llx ignored",
 		     (unsigned long long)pa, (unsigned long long)size);
 		return;
 	}
-	(void)for_each_run(pfn, count, unpin_apply, NULL);
+	stats.pinned -= gone << FRAME_SHIFT;
 }
 
 static int tag_check(struct frame *f, uint64_t n, void *arg)

@@ -78,6 +78,14 @@ int frame_pin(uint64_t pa, uint64_t size) MUST_CHECK;
 /* Drops one pin from every frame (which must be pinned). */
 void frame_unpin(uint64_t pa, uint64_t size);
 
+/* Run API: the records of one managed range are one array, so a caller can
+ * walk [pa, ...) by pointer instead of one frame_get() (a binary search) per
+ * frame.  Returns the record of pa's frame and sets *n to the number of
+ * records from it to the end of its range (>= 1); NULL and *n = 0 if pa is
+ * not managed RAM.  The next range (if pa + *n frames is managed) is a new
+ * call. */
+struct frame *frame_run(uint64_t pa, uint64_t *n);
+
 /* True when every frame of [pa, pa+size) is managed and carries tag. */
 bool frame_range_tagged(uint64_t pa, uint64_t size, enum frame_tag tag);
 
