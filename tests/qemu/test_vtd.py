@@ -7,3 +7,13 @@ from sluice_qemu import EDU
 BOOT = dict(mem="4G", devices=EDU)
 
 globals().update(v.standard_tests())
+
+
+def test_qi_error_recovery(s):
+    """a descriptor with reserved bits makes QEMU's unit stop the queue with
+    FSTS.IQE; the driver reports EIO, replaces it, and the queue works:
+    the stale-IOTLB proof passes right after"""
+    for _ in range(2):
+        r = s.one("iommu qitest")
+        assert r["bad_batch"] == "EIO" and r["qi_errors"] == "1" and r["next_batch"] == "ok", r
+    v.check_unmap_invalidates(s)
