@@ -37,10 +37,7 @@ static double now(void)
 	return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-static uint64_t heap(void)
-{
-	return mallinfo2().uordblks;
-}
+static uint64_t heap(void) { return mallinfo2().uordblks; }
 
 /* ---------------------------------------------- bench-local VT-d driver */
 
@@ -180,10 +177,7 @@ static const char *drv;
 static uint64_t user_blk[64];
 
 /* Address of byte off of the user memory (made of 1 GiB blocks). */
-static uint64_t user_at(uint64_t off)
-{
-	return user_blk[off / G1] + off % G1;
-}
+static uint64_t user_at(uint64_t off) { return user_blk[off / G1] + off % G1; }
 
 static void emit(const char *fig, double v, const char *unit, const char *extra)
 {
@@ -233,7 +227,8 @@ static void bench_pairs(bool vtd, uint64_t user)
 	t0 = now();
 	for (int i = 0; i < n; i++) {
 		must(dma_map(s, 0x100000 + (i & 255) * K4, K4, DMA_SRC_HPA, user + (i & 255) * K4,
-			     DMA_PROT_R | DMA_PROT_W, &h), "map");
+			     DMA_PROT_R | DMA_PROT_W, &h),
+		     "map");
 		must(dma_unmap(s, 0x100000 + (i & 255) * K4, K4, &un), "unmap");
 	}
 	t = now() - t0;
@@ -244,8 +239,8 @@ static void bench_pairs(bool vtd, uint64_t user)
 
 /* Maps gib GiB from user memory [user, +gib GiB) as mappings of chunk
  * bytes (order shuffled when scatter), times map, replay and unmap. */
-static void bench_big(bool vtd, unsigned gib, uint64_t chunk, bool scatter,
-		      const char *name, bool replay)
+static void bench_big(bool vtd, unsigned gib, uint64_t chunk, bool scatter, const char *name,
+		      bool replay)
 {
 	struct dma_space *s;
 	struct iommu_unit *u, *u2 = NULL;
@@ -262,7 +257,8 @@ static void bench_big(bool vtd, unsigned gib, uint64_t chunk, bool scatter,
 			perm[i] = i;
 		srand(1);
 		for (uint64_t i = n - 1; i > 0; i--) {
-			uint64_t j = ((uint64_t)rand() << 31 ^ (uint64_t)rand()) % (i + 1), x = perm[i];
+			uint64_t j = ((uint64_t)rand() << 31 ^ (uint64_t)rand()) % (i + 1),
+				 x = perm[i];
 			perm[i] = perm[j];
 			perm[j] = x;
 		}
@@ -321,8 +317,8 @@ int main(void)
 	uint64_t ram = (uint64_t)(gib + 2) * G1, base;
 	void *p;
 
-	p = mmap(NULL, ram + G1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		 -1, 0);
+	p = mmap(NULL, ram + G1, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED || gib == 0 || gib > 64) {
 		fprintf(stderr, "host_dma: cannot reserve %u GiB\n", gib + 2);
 		return 1;

@@ -46,8 +46,7 @@ static uint64_t now_ns(void)
 
 static void emit(const char *what, double value)
 {
-	printf("{\"bench\":\"frame\",\"what\":\"%s\",\"value\":%.1f}\n", what,
-	       value);
+	printf("{\"bench\":\"frame\",\"what\":\"%s\",\"value\":%.1f}\n", what, value);
 }
 
 static void die(const char *what)
@@ -114,8 +113,7 @@ int main(void)
 	emit("managed_gib", (double)s0.total / GiB);
 	emit("add_ranges_total_ms", (t1 - t0) / 1e6);
 	emit("add_range_ns_per_gib", (double)(t1 - t0) / ((double)s0.total / GiB));
-	emit("meta_bytes_per_gib",
-	     (double)(s0.total - s0.free) / ((double)s0.total / GiB));
+	emit("meta_bytes_per_gib", (double)(s0.total - s0.free) / ((double)s0.total / GiB));
 
 	/* 1M order-0 alloc+free pairs, back to back. */
 	t0 = now_ns();

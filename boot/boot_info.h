@@ -8,10 +8,10 @@
 #include <stdint.h>
 
 enum mem_kind {
-	MEM_USABLE = 1,    /* free RAM after ExitBootServices */
-	MEM_LOADER = 2,    /* sluice's image, stack, boot_info (RAM, not free) */
-	MEM_RESERVED = 3,  /* firmware, ACPI NVS, runtime services */
-	MEM_ACPI = 4,      /* ACPI tables (reclaimable, but we keep them) */
+	MEM_USABLE = 1,	  /* free RAM after ExitBootServices */
+	MEM_LOADER = 2,	  /* sluice's image, stack, boot_info (RAM, not free) */
+	MEM_RESERVED = 3, /* firmware, ACPI NVS, runtime services */
+	MEM_ACPI = 4,	  /* ACPI tables (reclaimable, but we keep them) */
 	MEM_MMIO = 5,
 };
 
@@ -25,17 +25,17 @@ struct mem_region {
 #define BOOT_ARGS_MAX 1024
 
 struct boot_info {
-	uint64_t rsdp;          /* physical address of the ACPI RSDP, 0 if none */
-	uint64_t image_base;    /* where UEFI loaded sluice */
+	uint64_t rsdp;	     /* physical address of the ACPI RSDP, 0 if none */
+	uint64_t image_base; /* where UEFI loaded sluice */
 	uint64_t image_size;
-	uint64_t stack_base;    /* the kernel stack (allocated by the loader) */
+	uint64_t stack_base; /* the kernel stack (allocated by the loader) */
 	uint64_t stack_size;
-	uint64_t early_pool;    /* pages for sluice's first page tables: the */
+	uint64_t early_pool;	  /* pages for sluice's first page tables: the */
 	uint64_t early_pool_size; /* firmware's tables live in memory we reuse */
-	uint64_t tsc_at_entry;  /* rdtsc at efi_main, for the boot-time figure */
+	uint64_t tsc_at_entry;	  /* rdtsc at efi_main, for the boot-time figure */
 	uint32_t nregions;
-	uint32_t disconnected;  /* PCI controllers whose firmware drivers were stopped */
-	uint32_t exit_retries;  /* ExitBootServices retries (map key changed) */
+	uint32_t disconnected; /* PCI controllers whose firmware drivers were stopped */
+	uint32_t exit_retries; /* ExitBootServices retries (map key changed) */
 	uint32_t pad;
 	/* Boot arguments: the load options, then sluice.cfg (lines joined with
 	 * blanks; '#' comments dropped), NUL-terminated. */

@@ -14,7 +14,7 @@
 
 #include "boot/boot_info.h"
 
-#define KSTACK_PAGES 64 /* 256 KiB */
+#define KSTACK_PAGES 64	     /* 256 KiB */
 #define EARLY_POOL_PAGES 512 /* 2 MiB: page tables for the first 1 TiB+ */
 
 static EFI_GUID acpi20_guid = ACPI_20_TABLE_GUID;
@@ -94,7 +94,8 @@ static void read_config_file(EFI_HANDLE image, EFI_LOADED_IMAGE *li, struct boot
 	UINTN plen = 0;
 	EFI_STATUS st;
 
-	st = uefi_call_wrapper(BS->HandleProtocol, 3, li->DeviceHandle, &FileSystemProtocol, (void **)&fs);
+	st = uefi_call_wrapper(BS->HandleProtocol, 3, li->DeviceHandle, &FileSystemProtocol,
+			       (void **)&fs);
 	if (EFI_ERROR(st))
 		return;
 	st = uefi_call_wrapper(fs->OpenVolume, 2, fs, &root);
@@ -120,7 +121,8 @@ static void read_config_file(EFI_HANDLE image, EFI_LOADED_IMAGE *li, struct boot
 
 	st = uefi_call_wrapper(root->Open, 5, root, &f, path, EFI_FILE_MODE_READ, 0);
 	if (EFI_ERROR(st))
-		st = uefi_call_wrapper(root->Open, 5, root, &f, (CHAR16 *)L"\\sluice.cfg", EFI_FILE_MODE_READ, 0);
+		st = uefi_call_wrapper(root->Open, 5, root, &f, (CHAR16 *)L"\\sluice.cfg",
+				       EFI_FILE_MODE_READ, 0);
 	if (!EFI_ERROR(st)) {
 		CHAR8 buf[BOOT_ARGS_MAX];
 		UINTN sz = sizeof(buf);
@@ -157,7 +159,8 @@ static UINT32 stop_firmware_dma(void)
 	UINT32 done = 0;
 	EFI_STATUS st;
 
-	st = uefi_call_wrapper(BS->LocateHandleBuffer, 5, ByProtocol, &PciIoProtocol, NULL, &n, &handles);
+	st = uefi_call_wrapper(BS->LocateHandleBuffer, 5, ByProtocol, &PciIoProtocol, NULL, &n,
+			       &handles);
 	if (EFI_ERROR(st))
 		return 0;
 	for (UINTN i = 0; i < n; i++) {
@@ -174,18 +177,13 @@ static UINT32 convert_kind(UINT32 type)
 	switch (type) {
 	case EfiConventionalMemory:
 	case EfiBootServicesCode:
-	case EfiBootServicesData:
-		return MEM_USABLE;
+	case EfiBootServicesData: return MEM_USABLE;
 	case EfiLoaderCode:
-	case EfiLoaderData:
-		return MEM_LOADER;
-	case EfiACPIReclaimMemory:
-		return MEM_ACPI;
+	case EfiLoaderData: return MEM_LOADER;
+	case EfiACPIReclaimMemory: return MEM_ACPI;
 	case EfiMemoryMappedIO:
-	case EfiMemoryMappedIOPortSpace:
-		return MEM_MMIO;
-	default:
-		return MEM_RESERVED;
+	case EfiMemoryMappedIOPortSpace: return MEM_MMIO;
+	default: return MEM_RESERVED;
 	}
 }
 
@@ -250,7 +248,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	SetMem(bi, sizeof(*bi), 0);
 	bi->tsc_at_entry = tsc;
 
-	st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderData, KSTACK_PAGES, &stack_pa);
+	st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderData, KSTACK_PAGES,
+			       &stack_pa);
 	if (EFI_ERROR(st)) {
 		Print(L"sluice: cannot allocate a stack: %r\n", st);
 		return st;
@@ -259,7 +258,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	bi->stack_size = KSTACK_PAGES * 4096ull;
 
 	EFI_PHYSICAL_ADDRESS pool_pa;
-	st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderData, EARLY_POOL_PAGES, &pool_pa);
+	st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderData,
+			       EARLY_POOL_PAGES, &pool_pa);
 	if (EFI_ERROR(st)) {
 		Print(L"sluice: cannot allocate the early page-table pool: %r\n", st);
 		return st;
@@ -279,7 +279,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	/* Room for the map plus what our own allocations and disconnects add. */
 	UINTN map_size = 0, map_key, desc_size;
 	UINT32 desc_ver;
-	st = uefi_call_wrapper(BS->GetMemoryMap, 5, &map_size, NULL, &map_key, &desc_size, &desc_ver);
+	st = uefi_call_wrapper(BS->GetMemoryMap, 5, &map_size, NULL, &map_key, &desc_size,
+			       &desc_ver);
 	UINTN map_cap = map_size + 64 * 1024;
 	st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderData,
 			       EFI_SIZE_TO_PAGES(map_cap), &map_pa);
@@ -294,7 +295,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	for (unsigned tries = 0;; tries++) {
 		map_size = map_cap;
 		st = uefi_call_wrapper(BS->GetMemoryMap, 5, &map_size,
-				       (EFI_MEMORY_DESCRIPTOR *)(UINTN)map_pa, &map_key, &desc_size, &desc_ver);
+				       (EFI_MEMORY_DESCRIPTOR *)(UINTN)map_pa, &map_key, &desc_size,
+				       &desc_ver);
 		if (EFI_ERROR(st))
 			return st;
 		st = uefi_call_wrapper(BS->ExitBootServices, 2, image, map_key);

@@ -13,20 +13,11 @@
 
 static unsigned long fail_nth;
 
-void dma_test_fail_nth(unsigned long n)
-{
-	fail_nth = n;
-}
+void dma_test_fail_nth(unsigned long n) { fail_nth = n; }
 
-unsigned long dma_test_fail_pending(void)
-{
-	return fail_nth;
-}
+unsigned long dma_test_fail_pending(void) { return fail_nth; }
 
-static int should_fail(void)
-{
-	return fail_nth && --fail_nth == 0;
-}
+static int should_fail(void) { return fail_nth && --fail_nth == 0; }
 
 void *dma_zalloc(uint64_t size)
 {
@@ -107,10 +98,7 @@ struct side {
 static struct side *side_tab[SIDE_BUCKETS];
 static uint64_t side_n;
 
-uint64_t acct_side_entries(void)
-{
-	return side_n;
-}
+uint64_t acct_side_entries(void) { return side_n; }
 
 static struct side **side_bucket(uint64_t pfn)
 {
@@ -191,10 +179,7 @@ uint32_t acct_holds(const struct dma_owner *o, uint64_t pa)
  */
 
 /* Frames of [pa, pa+len): len rounded up to whole frames. */
-static uint64_t frames_of(uint64_t len)
-{
-	return (len + FRAME_SIZE - 1) >> FRAME_SHIFT;
-}
+static uint64_t frames_of(uint64_t len) { return (len + FRAME_SIZE - 1) >> FRAME_SHIFT; }
 
 int acct_new_bytes(struct dma_owner *o, uint64_t pa, uint64_t len, uint64_t *bytes)
 {
@@ -214,8 +199,7 @@ int acct_new_bytes(struct dma_owner *o, uint64_t pa, uint64_t len, uint64_t *byt
 				n += f[i].pins == 0 || f[i].owner != id;
 		} else {
 			for (uint64_t i = 0; i < cnt; i++)
-				if (f[i].pins == 0 ||
-				    (f[i].owner != id && !side_find(pfn + i, id)))
+				if (f[i].pins == 0 || (f[i].owner != id && !side_find(pfn + i, id)))
 					n++;
 		}
 		pfn += cnt;

@@ -19,8 +19,8 @@
 
 struct dma_owner {
 	uint16_t id;
-	unsigned refs;       /* spaces using it */
-	uint64_t limit;      /* bytes; UINT64_MAX = unlimited */
+	unsigned refs;	     /* spaces using it */
+	uint64_t limit;	     /* bytes; UINT64_MAX = unlimited */
 	uint64_t pinned;     /* bytes charged */
 	uint64_t registered; /* bytes pre-registered */
 	struct dma_owner *next;

@@ -32,7 +32,7 @@ struct ivl {
 
 struct dma_reg {
 	struct itree_node node; /* [hpa, hpa+size-1] */
-	unsigned users;         /* mappings backed by it */
+	unsigned users;		/* mappings backed by it */
 };
 
 struct dma_mapping {
@@ -41,11 +41,11 @@ struct dma_mapping {
 	uint8_t src;
 	struct dma_reg *reg; /* pre-registration holding the pins, or NULL */
 	uint32_t nseg;
-	struct seg *segs;    /* &seg0 for HPA mappings */
+	struct seg *segs; /* &seg0 for HPA mappings */
 	struct seg seg0;
 	uint32_t nhint;
-	struct ivl *hint;    /* sorted, disjoint, non-adjacent */
-	uint64_t hinted;     /* bytes */
+	struct ivl *hint;	   /* sorted, disjoint, non-adjacent */
+	uint64_t hinted;	   /* bytes */
 	struct dma_mapping *qnext; /* quarantine list */
 };
 
@@ -95,10 +95,7 @@ static uint64_t m_start(const struct dma_mapping *m) { return m->node.start; }
 static uint64_t m_end(const struct dma_mapping *m) { return m->node.last + 1; }
 static uint64_t m_size(const struct dma_mapping *m) { return m->node.last - m->node.start + 1; }
 
-static unsigned order_of(uint64_t size)
-{
-	return (unsigned)__builtin_ctzll(size) - FRAME_SHIFT;
-}
+static unsigned order_of(uint64_t size) { return (unsigned)__builtin_ctzll(size) - FRAME_SHIFT; }
 
 /* ------------------------------------------------------ space geometry */
 
@@ -231,8 +228,8 @@ static int walk_live_runs(struct dma_mapping *m, uint64_t a, uint64_t b, run_fn 
 
 struct pin_ctx {
 	struct dma_owner *o;
-	uint64_t bytes;  /* counted / done */
-	uint64_t stop;   /* IOVA reached */
+	uint64_t bytes; /* counted / done */
+	uint64_t stop;	/* IOVA reached */
 	int err;
 };
 
@@ -323,8 +320,8 @@ static int dom_map(struct iommu_domain *d, struct dma_mapping *m, uint64_t a, ui
 	int err = walk_live_runs(m, a, b, map_run, &c);
 
 	if (err && c.stop > a && d->unit->ops->unmap(d, a, c.stop - a, g))
-		klog("dma: unwinding a failed map left %#llx+%#llx mapped",
-		     (unsigned long long)a, (unsigned long long)(c.stop - a));
+		klog("dma: unwinding a failed map left %#llx+%#llx mapped", (unsigned long long)a,
+		     (unsigned long long)(c.stop - a));
 	return err;
 }
 
@@ -526,7 +523,8 @@ static int unmap_spans(struct dma_space *s, struct span *v, size_t n)
 	for (d = s->doms; d; d = d->next, di++) {
 		iommu_gather_init(&g[di]);
 		for (done = 0; done < n; done++) {
-			err = d->hw->unit->ops->unmap(d->hw, v[done].a, v[done].b - v[done].a, &g[di]);
+			err = d->hw->unit->ops->unmap(d->hw, v[done].a, v[done].b - v[done].a,
+						      &g[di]);
 			if (err)
 				break;
 		}
@@ -570,8 +568,8 @@ int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src,
 	struct dma_dom *d;
 	int err;
 
-	if (size == 0 || !(prot & (DMA_PROT_R | DMA_PROT_W)) || (prot & ~(DMA_PROT_R | DMA_PROT_W)) ||
-	    (src != DMA_SRC_HPA && src != DMA_SRC_ALLOC))
+	if (size == 0 || !(prot & (DMA_PROT_R | DMA_PROT_W)) ||
+	    (prot & ~(DMA_PROT_R | DMA_PROT_W)) || (src != DMA_SRC_HPA && src != DMA_SRC_ALLOC))
 		return -EINVAL;
 	if (!last_of(iova, size, &last) || (src == DMA_SRC_HPA && !last_of(hpa, size, &hlast)))
 		return -EOVERFLOW;
@@ -837,7 +835,8 @@ static int collect_covered(struct dma_space *s, uint64_t iova, uint64_t last, st
 	v = dma_zalloc(cnt * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (x = itree_first(&s->maps, iova, last); x && i < cnt; x = itree_next(&s->maps, x, iova, last)) {
+	for (x = itree_first(&s->maps, iova, last); x && i < cnt;
+	     x = itree_next(&s->maps, x, iova, last)) {
 		v[i].m = MAP_OF(x);
 		v[i].a = x->start > iova ? x->start : iova;
 		v[i].b = x->last < last ? x->last + 1 : last + 1;
@@ -1051,9 +1050,11 @@ static int hint_common(struct dma_space *s, uint64_t iova, uint64_t size, bool a
 				/* Remap what this domain lost: spans < i whole, span i
 				 * up to c.count pieces. */
 				for (size_t j = 0; j <= i && j < n; j++) {
-					struct hint_ctx r = {s, d->hw, &g[di], 0, 0,
-							     j < i ? UINT64_MAX : c.count, 0};
-					(void)walk_pieces(v[j].m, v[j].a, v[j].b, true, piece_remap, &r);
+					struct hint_ctx r = {s, d->hw, &g[di],
+							     0, 0,     j < i ? UINT64_MAX : c.count,
+							     0};
+					(void)walk_pieces(v[j].m, v[j].a, v[j].b, true, piece_remap,
+							  &r);
 				}
 				if (dom_flush(d->hw, &g[di]))
 					klog("dma: flush failed restoring a hint");
@@ -1075,7 +1076,8 @@ static int hint_common(struct dma_space *s, uint64_t iova, uint64_t size, bool a
 			for (d = s->doms; d && k < di; d = d->next, k++) {
 				for (i = 0; i < n; i++) {
 					struct hint_ctx r = {s, d->hw, &g[k], 0, 0, UINT64_MAX, 0};
-					(void)walk_pieces(v[i].m, v[i].a, v[i].b, true, piece_remap, &r);
+					(void)walk_pieces(v[i].m, v[i].a, v[i].b, true, piece_remap,
+							  &r);
 				}
 				if (dom_flush(d->hw, &g[k]))
 					klog("dma: flush failed restoring a hint");
@@ -1095,7 +1097,8 @@ static int hint_common(struct dma_space *s, uint64_t iova, uint64_t size, bool a
 		uint64_t pinned_pieces = 0;
 
 		for (i = 0; i < n; i++)
-			if (!v[i].m->reg && (err = walk_pieces(v[i].m, v[i].a, v[i].b, false, piece_count, &c)))
+			if (!v[i].m->reg &&
+			    (err = walk_pieces(v[i].m, v[i].a, v[i].b, false, piece_count, &c)))
 				goto out;
 		if (c.charge > s->owner->limit - s->owner->pinned) {
 			err = -ENOMEM;
@@ -1117,15 +1120,19 @@ static int hint_common(struct dma_space *s, uint64_t iova, uint64_t size, bool a
 				iommu_gather_init(&g[di]);
 				for (i = 0; i < n; i++) {
 					mc.count = 0;
-					err = walk_pieces(v[i].m, v[i].a, v[i].b, false, piece_map, &mc);
+					err = walk_pieces(v[i].m, v[i].a, v[i].b, false, piece_map,
+							  &mc);
 					if (err)
 						break;
 				}
 				if (err) {
 					for (size_t j = 0; j <= i && j < n; j++) {
-						struct hint_ctx r = {s, d->hw, &g[di], 0, 0,
-								     j < i ? UINT64_MAX : mc.count, 0};
-						(void)walk_pieces(v[j].m, v[j].a, v[j].b, false, piece_unmap_n, &r);
+						struct hint_ctx r = {
+							s, d->hw, &g[di],
+							0, 0,	  j < i ? UINT64_MAX : mc.count,
+							0};
+						(void)walk_pieces(v[j].m, v[j].a, v[j].b, false,
+								  piece_unmap_n, &r);
 					}
 					break;
 				}
@@ -1145,9 +1152,11 @@ static int hint_common(struct dma_space *s, uint64_t iova, uint64_t size, bool a
 				for (d = s->doms; d; d = d->next, k++) {
 					if (k < di)
 						for (i = 0; i < n; i++) {
-							struct hint_ctx r = {s, d->hw, &g[k], 0, 0, UINT64_MAX, 0};
-							(void)walk_pieces(v[i].m, v[i].a, v[i].b, false,
-									  piece_unmap_n, &r);
+							struct hint_ctx r = {s, d->hw, &g[k],
+									     0, 0,     UINT64_MAX,
+									     0};
+							(void)walk_pieces(v[i].m, v[i].a, v[i].b,
+									  false, piece_unmap_n, &r);
 						}
 					if (k <= di && k < nd && dom_flush(d->hw, &g[k]))
 						bad = true;
@@ -1165,8 +1174,9 @@ static int hint_common(struct dma_space *s, uint64_t iova, uint64_t size, bool a
 		for (i = 0; i <= pinned_spans && i < n; i++) {
 			if (v[i].m->reg)
 				continue;
-			struct hint_ctx u = {s, NULL, NULL, 0, 0,
-					     i < pinned_spans ? UINT64_MAX : pinned_pieces, 0};
+			struct hint_ctx u = {s, NULL, NULL,
+					     0, 0,    i < pinned_spans ? UINT64_MAX : pinned_pieces,
+					     0};
 			(void)walk_pieces(v[i].m, v[i].a, v[i].b, false, piece_unpin_n, &u);
 		}
 		goto out;
@@ -1568,15 +1578,9 @@ struct dma_space *dma_space_get(unsigned id)
 	return NULL;
 }
 
-struct dma_space *dma_space_next(struct dma_space *prev)
-{
-	return prev ? prev->next : spaces;
-}
+struct dma_space *dma_space_next(struct dma_space *prev) { return prev ? prev->next : spaces; }
 
-unsigned dma_space_id(const struct dma_space *s)
-{
-	return s->id;
-}
+unsigned dma_space_id(const struct dma_space *s) { return s->id; }
 
 struct dma_group *dma_space_group_at(struct dma_space *s, unsigned i)
 {

@@ -71,9 +71,9 @@ struct dma_space_info {
 	uint64_t nmaps, bytes; /* mappings and their total size */
 	uint64_t map_limit;
 	unsigned ndomains, ngroups, nregs;
-	uint64_t pgsize;      /* alignment required by map (smallest page size) */
-	uint64_t iova_last;   /* last IOVA of the aperture intersection */
-	uint64_t hinted;      /* bytes currently hinted away */
+	uint64_t pgsize;    /* alignment required by map (smallest page size) */
+	uint64_t iova_last; /* last IOVA of the aperture intersection */
+	uint64_t hinted;    /* bytes currently hinted away */
 };
 void dma_space_info(struct dma_space *s, struct dma_space_info *out);
 /* Count limit for mappings; -EINVAL below the current count or 0. */
@@ -84,10 +84,9 @@ int dma_space_add_reserved(struct dma_space *s, uint64_t start, uint64_t last) M
 int dma_attach(struct dma_space *s, struct dma_group *g) MUST_CHECK;
 int dma_detach(struct dma_space *s, struct dma_group *g) MUST_CHECK;
 
-int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src,
-	    uint64_t hpa, unsigned prot, uint64_t *first_hpa) MUST_CHECK;
-int dma_unmap(struct dma_space *s, uint64_t iova, uint64_t size,
-	      uint64_t *unmapped) MUST_CHECK;
+int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src, uint64_t hpa,
+	    unsigned prot, uint64_t *first_hpa) MUST_CHECK;
+int dma_unmap(struct dma_space *s, uint64_t iova, uint64_t size, uint64_t *unmapped) MUST_CHECK;
 int dma_unmap_all(struct dma_space *s, uint64_t *unmapped) MUST_CHECK;
 /* Walks the first domain's hardware table (ops->iova_to_phys).  -ENOENT if
  * not mapped or the space has no domain. */
@@ -107,7 +106,7 @@ struct dma_owner_stat {
 	unsigned id;
 	uint64_t pinned;     /* bytes charged (each frame once) */
 	uint64_t registered; /* bytes pre-registered */
-	uint64_t limit;      /* UINT64_MAX = unlimited */
+	uint64_t limit;	     /* UINT64_MAX = unlimited */
 	unsigned nspaces;
 };
 void dma_owner_stat(struct dma_space *s, struct dma_owner_stat *out);
@@ -117,9 +116,9 @@ struct dma_map_info {
 	uint64_t iova, size, hpa; /* hpa: first byte's */
 	unsigned prot;
 	enum dma_src src;
-	uint64_t hinted;          /* bytes hinted away */
-	bool registered;          /* backed by a pre-registration */
-	unsigned nsegs;           /* physical segments (alloc) */
+	uint64_t hinted; /* bytes hinted away */
+	bool registered; /* backed by a pre-registration */
+	unsigned nsegs;	 /* physical segments (alloc) */
 };
 /* Calls fn for each mapping in IOVA order; stops at fn's first non-zero. */
 int dma_for_each_map(struct dma_space *s, int (*fn)(const struct dma_map_info *mi, void *arg),
@@ -129,10 +128,10 @@ int dma_lookup(struct dma_space *s, uint64_t iova, uint64_t *hpa, bool *hinted) 
 
 /* Global counters. */
 struct dma_stats {
-	uint64_t quarantined;   /* bytes kept pinned after a failed flush */
+	uint64_t quarantined;	 /* bytes kept pinned after a failed flush */
 	uint64_t leaked_domains; /* domains not freed after a failed flush */
-	uint64_t deferred_free; /* alloc blocks waiting for foreign pins to drop */
-	uint64_t side_entries;  /* extra (frame, owner) charge records */
+	uint64_t deferred_free;	 /* alloc blocks waiting for foreign pins to drop */
+	uint64_t side_entries;	 /* extra (frame, owner) charge records */
 };
 void dma_stats(struct dma_stats *out);
 

@@ -174,19 +174,19 @@ static bool check_table(uint64_t pa, const char *what, struct acpi_table_ref *re
 	ref->addr = pa;
 	len = ref->len = rd32(h + 4);
 	if (len < ACPI_HDR_LEN) {
-		klog("acpi: %s %s at 0x%llx: length %u shorter than its header, skipped",
-		     what, ref->sig, (unsigned long long)pa, len);
+		klog("acpi: %s %s at 0x%llx: length %u shorter than its header, skipped", what,
+		     ref->sig, (unsigned long long)pa, len);
 		return true;
 	}
 	if (len > ACPI_MAX_TABLE_LEN) {
-		klog("acpi: %s %s at 0x%llx: length %u over the %u byte limit, skipped",
-		     what, ref->sig, (unsigned long long)pa, len, ACPI_MAX_TABLE_LEN);
+		klog("acpi: %s %s at 0x%llx: length %u over the %u byte limit, skipped", what,
+		     ref->sig, (unsigned long long)pa, len, ACPI_MAX_TABLE_LEN);
 		return true;
 	}
 	h = acpi_map(pa, len);
 	if (!h) {
-		klog("acpi: %s %s at 0x%llx: length %u runs past readable memory, skipped",
-		     what, ref->sig, (unsigned long long)pa, len);
+		klog("acpi: %s %s at 0x%llx: length %u runs past readable memory, skipped", what,
+		     ref->sig, (unsigned long long)pa, len);
 		return true;
 	}
 	if (sum8(h, len) != 0) {
@@ -245,7 +245,8 @@ static void parse_madt(void)
 
 			if (len - off < 2) {
 				if (pass == 0)
-					klog("acpi: MADT: truncated entry at offset %u, ignored", off);
+					klog("acpi: MADT: truncated entry at offset %u, ignored",
+					     off);
 				break;
 			}
 			type = e[0];
@@ -308,8 +309,7 @@ static void parse_madt(void)
 						nx++;
 				}
 				break;
-			default:
-				break;
+			default: break;
 			}
 			off += elen;
 			continue;
@@ -375,8 +375,10 @@ static void parse_mcfg(void)
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *e = t + MCFG_ENTRIES + i * MCFG_ENTRY_LEN;
-		struct acpi_mcfg_segment s = {
-			.base = rd64(e), .segment = rd16(e + 8), .start_bus = e[10], .end_bus = e[11]};
+		struct acpi_mcfg_segment s = {.base = rd64(e),
+					      .segment = rd16(e + 8),
+					      .start_bus = e[10],
+					      .end_bus = e[11]};
 
 		if (s.end_bus < s.start_bus) {
 			klog("acpi: MCFG: entry %u: end bus 0x%02x below start bus 0x%02x, skipped",
@@ -403,21 +405,17 @@ const struct acpi_mcfg_info *acpi_mcfg(void) { return mcfg_ok; }
  * consumed, 0 if the term is something else or truncated. */
 static size_t aml_small_int(const uint8_t *p, size_t left, uint8_t *v)
 {
-	static const uint8_t sizes[] = {[AML_BYTE_PREFIX] = 1, [AML_WORD_PREFIX] = 2,
-					[AML_DWORD_PREFIX] = 4, [AML_QWORD_PREFIX] = 8};
+	static const uint8_t sizes[] = {[AML_BYTE_PREFIX] = 1,
+					[AML_WORD_PREFIX] = 2,
+					[AML_DWORD_PREFIX] = 4,
+					[AML_QWORD_PREFIX] = 8};
 
 	if (left < 1)
 		return 0;
 	switch (p[0]) {
-	case AML_ZERO_OP:
-		*v = 0;
-		return 1;
-	case AML_ONE_OP:
-		*v = 1;
-		return 1;
-	case AML_ONES_OP:
-		*v = 0xff;
-		return 1;
+	case AML_ZERO_OP: *v = 0; return 1;
+	case AML_ONE_OP: *v = 1; return 1;
+	case AML_ONES_OP: *v = 0xff; return 1;
 	case AML_BYTE_PREFIX:
 	case AML_WORD_PREFIX:
 	case AML_DWORD_PREFIX:
@@ -426,8 +424,7 @@ static size_t aml_small_int(const uint8_t *p, size_t left, uint8_t *v)
 			return 0;
 		*v = p[1];
 		return 1u + sizes[p[0]];
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -602,8 +599,8 @@ static const uint8_t *root_table(uint64_t pa, const char *sig, uint32_t *len)
 	if (!check_table(pa, sig, &ref) || !ref.valid)
 		return NULL;
 	if (memcmp(ref.sig, sig, 4) != 0) {
-		klog("acpi: %s at 0x%llx has signature %s, skipped", sig,
-		     (unsigned long long)pa, ref.sig);
+		klog("acpi: %s at 0x%llx has signature %s, skipped", sig, (unsigned long long)pa,
+		     ref.sig);
 		return NULL;
 	}
 	*len = ref.len;
@@ -669,10 +666,7 @@ int acpi_init(uint64_t rsdp_pa)
 
 unsigned acpi_table_count(void) { return ntables; }
 
-const struct acpi_table_ref *acpi_table_at(unsigned i)
-{
-	return i < ntables ? &tables[i] : NULL;
-}
+const struct acpi_table_ref *acpi_table_at(unsigned i) { return i < ntables ? &tables[i] : NULL; }
 
 const void *acpi_find(const char sig[4], uint32_t *len)
 {

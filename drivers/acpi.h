@@ -65,7 +65,7 @@ struct acpi_iso { /* Interrupt Source Override */
 
 struct acpi_madt_info {
 	uint64_t lapic_addr; /* after any Local APIC Address Override */
-	uint32_t flags;      /* PCAT_COMPAT bit 0 */
+	uint32_t flags;	     /* PCAT_COMPAT bit 0 */
 	unsigned n_lapic;    /* enabled Processor Local APIC entries */
 	uint32_t *lapic_ids;
 	unsigned n_x2apic; /* enabled Processor Local x2APIC entries */
@@ -94,7 +94,7 @@ struct acpi_mcfg_info {
 const struct acpi_mcfg_info *acpi_mcfg(void); /* NULL if none */
 
 /* ---- FADT (ACPI 6.5 5.2.9) */
-struct acpi_gas { /* Generic Address Structure (5.2.3.2) */
+struct acpi_gas {	  /* Generic Address Structure (5.2.3.2) */
 	uint8_t space_id; /* ACPI_GAS_* */
 	uint8_t bit_width, bit_offset, access_size;
 	uint64_t addr;
@@ -106,9 +106,9 @@ struct acpi_gas { /* Generic Address Structure (5.2.3.2) */
 struct acpi_fadt_info {
 	uint32_t flags;
 	uint16_t pm1a_cnt, pm1b_cnt; /* I/O ports; 0 = absent */
-	uint16_t pm_tmr;             /* PM timer port; 0 = absent */
-	bool pm_tmr_32bit;           /* flags.TMR_VAL_EXT */
-	bool reset_supported;        /* flags.RESET_REG_SUP and a usable register */
+	uint16_t pm_tmr;	     /* PM timer port; 0 = absent */
+	bool pm_tmr_32bit;	     /* flags.TMR_VAL_EXT */
+	bool reset_supported;	     /* flags.RESET_REG_SUP and a usable register */
 	struct acpi_gas reset_reg;
 	uint8_t reset_value;
 	uint64_t dsdt; /* X_DSDT when non-zero, else DSDT */

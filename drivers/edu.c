@@ -75,8 +75,8 @@ int edu_get(struct pci_dev *d, struct edu **out)
 		enable(d);
 		id = mmio_read32(e->mmio + EDU_REG_ID);
 		if (id != EDU_ID_VALUE) {
-			klog("edu: %02x:%02x.%x id register reads 0x%08x, not 0x%08x", d->bus, d->dev, d->fn,
-			     id, EDU_ID_VALUE);
+			klog("edu: %02x:%02x.%x id register reads 0x%08x, not 0x%08x", d->bus,
+			     d->dev, d->fn, id, EDU_ID_VALUE);
 			free(e);
 			return -EIO;
 		}
@@ -136,7 +136,8 @@ int edu_dma(struct edu *e, bool to_ram, uint64_t addr, uint32_t off, uint32_t le
 	mmio_write64(e->mmio + EDU_REG_DMA_DST, to_ram ? addr : EDU_BUF_ADDR + off);
 	mmio_write64(e->mmio + EDU_REG_DMA_CNT, len);
 	cpu_mfence();
-	mmio_write64(e->mmio + EDU_REG_DMA_CMD, EDU_DMA_CMD_START | (to_ram ? EDU_DMA_CMD_TO_RAM : 0));
+	mmio_write64(e->mmio + EDU_REG_DMA_CMD,
+		     EDU_DMA_CMD_START | (to_ram ? EDU_DMA_CMD_TO_RAM : 0));
 	return wait_idle(e);
 }
 

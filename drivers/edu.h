@@ -37,8 +37,8 @@
 
 #define EDU_BUF_ADDR 0x40000u /* device address of the buffer */
 #define EDU_BUF_SIZE 0x1000u
-#define EDU_DMA_MAX 2048u     /* bytes per DMA, so that end < 0x41000 is easy */
-#define EDU_XFER_MAX 4096u    /* bytes per console transfer */
+#define EDU_DMA_MAX 2048u  /* bytes per DMA, so that end < 0x41000 is easy */
+#define EDU_XFER_MAX 4096u /* bytes per console transfer */
 
 #define EDU_DMA_TIMEOUT_NS (2ull * 1000 * 1000 * 1000) /* the engine starts after ~100 ms */
 #define EDU_IRQ_TIMEOUT_NS (500ull * 1000 * 1000)

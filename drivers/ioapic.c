@@ -71,7 +71,8 @@ int ioapic_init(void)
 		io->gsi_base = m->ioapics[i].gsi_base;
 		uint32_t ver = io_read(io, IOAPIC_REG_VER);
 		if (ver == ~0u) {
-			klog("ioapic %u: nothing at 0x%llx, skipped", io->id, (unsigned long long)io->base);
+			klog("ioapic %u: nothing at 0x%llx, skipped", io->id,
+			     (unsigned long long)io->base);
 			continue;
 		}
 		io->npins = ((ver >> 16) & 0xff) + 1;
@@ -81,8 +82,8 @@ int ioapic_init(void)
 			io_write(io, IOAPIC_REG_RTE(p), (uint32_t)IOAPIC_RTE_MASKED);
 			io_write(io, IOAPIC_REG_RTE(p) + 1, 0);
 		}
-		klog("ioapic %u: base=0x%llx gsi=%u..%u masked", io->id, (unsigned long long)io->base,
-		     io->gsi_base, io->gsi_base + io->npins - 1);
+		klog("ioapic %u: base=0x%llx gsi=%u..%u masked", io->id,
+		     (unsigned long long)io->base, io->gsi_base, io->gsi_base + io->npins - 1);
 		nioapics++;
 	}
 	return nioapics ? (int)nioapics : -ENODEV;
@@ -99,14 +100,16 @@ int ioapic_set_sid(uint8_t id, uint16_t sid)
 	return -ENOENT;
 }
 
-uint64_t ioapic_rte_remapped(unsigned index, bool level, bool active_low, uint8_t vector, bool masked)
+uint64_t ioapic_rte_remapped(unsigned index, bool level, bool active_low, uint8_t vector,
+			     bool masked)
 {
 	/* 5.1.5.1: format bit 48 = 1, index[14:0] in 63:49, index[15] in bit
 	 * 11, bits 10:8 zero, trigger (15) and polarity (13) as the pin
 	 * needs, vector = the IRTE's (EOI matching of level interrupts). */
 	return ((uint64_t)(index & 0x7fff) << IOAPIC_RTE_IR_INDEX_SHIFT) | IOAPIC_RTE_IR_FORMAT |
 	       ((index >> 15) & 1 ? IOAPIC_RTE_IR_INDEX15 : 0) | (level ? IOAPIC_RTE_LEVEL : 0) |
-	       (active_low ? IOAPIC_RTE_POLARITY_LOW : 0) | (masked ? IOAPIC_RTE_MASKED : 0) | vector;
+	       (active_low ? IOAPIC_RTE_POLARITY_LOW : 0) | (masked ? IOAPIC_RTE_MASKED : 0) |
+	       vector;
 }
 
 static bool pin_routed(const struct ioapic *io, unsigned pin)
@@ -156,8 +159,8 @@ int ioapic_route_isa_remapped(unsigned isa_irq, struct vtd_unit *u, irq_handler_
 	if (!io)
 		return -ENOENT;
 	if (!io->sid_known) {
-		klog("ioapic %u: no DMAR IOAPIC scope gives its source-id; not remapping irq %u", io->id,
-		     isa_irq);
+		klog("ioapic %u: no DMAR IOAPIC scope gives its source-id; not remapping irq %u",
+		     io->id, isa_irq);
 		return -ENODEV;
 	}
 	if (!ir_enabled(u))
@@ -189,7 +192,8 @@ int ioapic_route_isa_remapped(unsigned isa_irq, struct vtd_unit *u, irq_handler_
 		ir_source_destroy(s);
 		return rc;
 	}
-	write_rte(io, pin, ioapic_rte_remapped(s->index, level, active_low, (uint8_t)s->vector, false));
+	write_rte(io, pin,
+		  ioapic_rte_remapped(s->index, level, active_low, (uint8_t)s->vector, false));
 	ir_source_register(s);
 	*out = s;
 	return 0;

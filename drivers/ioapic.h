@@ -20,7 +20,7 @@ struct ir_source;
 #define IOAPIC_IOREGSEL 0x00
 #define IOAPIC_IOWIN 0x10
 #define IOAPIC_REG_ID 0x00
-#define IOAPIC_REG_VER 0x01 /* max redirection entry in bits 23:16 */
+#define IOAPIC_REG_VER 0x01		       /* max redirection entry in bits 23:16 */
 #define IOAPIC_REG_RTE(pin) (0x10 + 2 * (pin)) /* low dword; high at +1 */
 #define IOAPIC_MAX_PINS 240
 
@@ -30,9 +30,9 @@ struct ir_source;
 #define IOAPIC_RTE_REMOTE_IRR (1ull << 14)
 #define IOAPIC_RTE_LEVEL (1ull << 15)
 #define IOAPIC_RTE_MASKED (1ull << 16)
-#define IOAPIC_RTE_IR_INDEX15 (1ull << 11)  /* interrupt index[15] */
-#define IOAPIC_RTE_IR_FORMAT (1ull << 48)   /* 1 = remappable */
-#define IOAPIC_RTE_IR_INDEX_SHIFT 49        /* index[14:0] in 63:49 */
+#define IOAPIC_RTE_IR_INDEX15 (1ull << 11) /* interrupt index[15] */
+#define IOAPIC_RTE_IR_FORMAT (1ull << 48)  /* 1 = remappable */
+#define IOAPIC_RTE_IR_INDEX_SHIFT 49	   /* index[14:0] in 63:49 */
 
 struct ioapic {
 	uint8_t id;
@@ -57,7 +57,8 @@ int ioapic_set_sid(uint8_t id, uint16_t sid) MUST_CHECK;
 /* A remappable-format RTE (pure): IRTE index, trigger and polarity (which
  * must match the IRTE), vector = the IRTE's vector (5.1.5.1: the IOAPIC
  * matches EOIs of level-triggered interrupts against it). */
-uint64_t ioapic_rte_remapped(unsigned index, bool level, bool active_low, uint8_t vector, bool masked);
+uint64_t ioapic_rte_remapped(unsigned index, bool level, bool active_low, uint8_t vector,
+			     bool masked);
 
 uint64_t ioapic_read_rte(const struct ioapic *io, unsigned pin);
 

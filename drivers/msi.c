@@ -109,8 +109,8 @@ void msi_disable_remapped(struct ir_source *s)
 	uint32_t ctrl = pci_read(d, c + PCI_MSI_FLAGS, 2);
 
 	if (ctrl & PCI_MSI_FLAGS_MASKBIT)
-		pci_write(d, c + ((ctrl & PCI_MSI_FLAGS_64BIT) ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32), 4,
-			  ~0u);
+		pci_write(d, c + ((ctrl & PCI_MSI_FLAGS_64BIT) ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32),
+			  4, ~0u);
 	pci_write(d, c + PCI_MSI_FLAGS, 2, ctrl & ~(PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE));
 	ir_source_destroy(s);
 }
@@ -179,7 +179,8 @@ int msix_enable_remapped(struct pci_dev *d, struct vtd_unit *u, unsigned entry, 
 			mmio_write32(e0 + i * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_CTRL,
 				     PCI_MSIX_ENTRY_CTRL_MASKBIT);
 		intx_off(d);
-		pci_write(d, c + PCI_MSIX_FLAGS, 2, ctrl | PCI_MSIX_FLAGS_MASKALL | PCI_MSIX_FLAGS_ENABLE);
+		pci_write(d, c + PCI_MSIX_FLAGS, 2,
+			  ctrl | PCI_MSIX_FLAGS_MASKALL | PCI_MSIX_FLAGS_ENABLE);
 	}
 	/* An entry is written only while masked (6.8.2.9). */
 	mmio_write32(ea + PCI_MSIX_ENTRY_CTRL, PCI_MSIX_ENTRY_CTRL_MASKBIT);
@@ -188,7 +189,8 @@ int msix_enable_remapped(struct pci_dev *d, struct vtd_unit *u, unsigned entry, 
 	mmio_write32(ea + PCI_MSIX_ENTRY_DATA, ir_msi_data(0));
 	mmio_write32(ea + PCI_MSIX_ENTRY_CTRL, 0);
 	ctrl = pci_read(d, c + PCI_MSIX_FLAGS, 2);
-	pci_write(d, c + PCI_MSIX_FLAGS, 2, (ctrl | PCI_MSIX_FLAGS_ENABLE) & ~PCI_MSIX_FLAGS_MASKALL);
+	pci_write(d, c + PCI_MSIX_FLAGS, 2,
+		  (ctrl | PCI_MSIX_FLAGS_ENABLE) & ~PCI_MSIX_FLAGS_MASKALL);
 	ir_source_register(s);
 	*out = s;
 	return 0;

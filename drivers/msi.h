@@ -19,14 +19,14 @@ struct vtd_unit;
 struct ir_source;
 
 /* MSI capability (PCI Local Bus 3.0 6.8.1), offsets from cap_msi. */
-#define PCI_MSI_FLAGS 0x02          /* Message Control, 16 bits */
+#define PCI_MSI_FLAGS 0x02 /* Message Control, 16 bits */
 #define PCI_MSI_FLAGS_ENABLE 0x0001u
 #define PCI_MSI_FLAGS_QMASK 0x000eu /* Multiple Message Capable */
 #define PCI_MSI_FLAGS_QSIZE 0x0070u /* Multiple Message Enable */
 #define PCI_MSI_FLAGS_64BIT 0x0080u
 #define PCI_MSI_FLAGS_MASKBIT 0x0100u /* per-vector masking */
 #define PCI_MSI_ADDRESS_LO 0x04
-#define PCI_MSI_ADDRESS_HI 0x08     /* 64-bit form */
+#define PCI_MSI_ADDRESS_HI 0x08 /* 64-bit form */
 #define PCI_MSI_DATA_32 0x08
 #define PCI_MSI_DATA_64 0x0c
 #define PCI_MSI_MASK_32 0x0c
@@ -36,7 +36,7 @@ struct ir_source;
 #define PCI_MSIX_FLAGS_QSIZE 0x07ffu /* table size - 1 */
 #define PCI_MSIX_FLAGS_MASKALL 0x4000u
 #define PCI_MSIX_FLAGS_ENABLE 0x8000u
-#define PCI_MSIX_TABLE 0x04          /* BIR in 2:0, offset in 31:3 */
+#define PCI_MSIX_TABLE 0x04 /* BIR in 2:0, offset in 31:3 */
 #define PCI_MSIX_TABLE_BIR 0x7u
 #define PCI_MSIX_ENTRY_SIZE 16
 #define PCI_MSIX_ENTRY_ADDR_LO 0x0

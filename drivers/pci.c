@@ -104,14 +104,16 @@ int pci_cfg_check(uint16_t seg, uint8_t bus, unsigned off, unsigned size)
 }
 
 /* ECAM address (PCIe Base Spec 7.2.2): base is bus 0's (see pci.h). */
-static uint64_t ecam_addr(const struct window *w, uint8_t bus, uint8_t dev, uint8_t fn, unsigned off)
+static uint64_t ecam_addr(const struct window *w, uint8_t bus, uint8_t dev, uint8_t fn,
+			  unsigned off)
 {
 	return w->e.base + ((uint64_t)bus << PCI_ECAM_BUS_SHIFT) +
-	       ((uint64_t)(dev & 0x1f) << PCI_ECAM_DEV_SHIFT) + ((uint64_t)(fn & 7) << PCI_ECAM_FN_SHIFT) +
-	       off;
+	       ((uint64_t)(dev & 0x1f) << PCI_ECAM_DEV_SHIFT) +
+	       ((uint64_t)(fn & 7) << PCI_ECAM_FN_SHIFT) + off;
 }
 
-uint32_t pci_cfg_read(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn, unsigned off, unsigned size)
+uint32_t pci_cfg_read(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn, unsigned off,
+		      unsigned size)
 {
 	if (pci_cfg_check(seg, bus, off, size) || dev >= PCI_MAX_DEV || fn >= PCI_MAX_FN)
 		return size == 1 ? 0xffu : size == 2 ? 0xffffu : 0xffffffffu;
@@ -244,8 +246,8 @@ static void walk_caps(struct pci_dev *d)
 	pos = pci_read(d, PCI_CAPABILITY_LIST, 1);
 	for (unsigned ttl = PCI_FIND_CAP_TTL; pos; ttl--) {
 		if (!ttl) {
-			klog("pci: %s capability list longer than %u entries (loop?), walk stopped", dname(d, b),
-			     PCI_FIND_CAP_TTL);
+			klog("pci: %s capability list longer than %u entries (loop?), walk stopped",
+			     dname(d, b), PCI_FIND_CAP_TTL);
 			return;
 		}
 		if (pos < 0x40 || (pos & 3)) {
@@ -283,21 +285,35 @@ static void walk_ext_caps(struct pci_dev *d)
 			return;
 		seen[pos / 4 / 32] |= 1u << (pos / 4 % 32);
 		switch (PCI_EXT_CAP_ID(hdr)) {
-		case PCI_EXT_CAP_ID_ATS: if (!d->ecap_ats) d->ecap_ats = (uint16_t)pos; break;
-		case PCI_EXT_CAP_ID_PASID: if (!d->ecap_pasid) d->ecap_pasid = (uint16_t)pos; break;
-		case PCI_EXT_CAP_ID_PRI: if (!d->ecap_pri) d->ecap_pri = (uint16_t)pos; break;
-		case PCI_EXT_CAP_ID_ACS: if (!d->ecap_acs) d->ecap_acs = (uint16_t)pos; break;
+		case PCI_EXT_CAP_ID_ATS:
+			if (!d->ecap_ats)
+				d->ecap_ats = (uint16_t)pos;
+			break;
+		case PCI_EXT_CAP_ID_PASID:
+			if (!d->ecap_pasid)
+				d->ecap_pasid = (uint16_t)pos;
+			break;
+		case PCI_EXT_CAP_ID_PRI:
+			if (!d->ecap_pri)
+				d->ecap_pri = (uint16_t)pos;
+			break;
+		case PCI_EXT_CAP_ID_ACS:
+			if (!d->ecap_acs)
+				d->ecap_acs = (uint16_t)pos;
+			break;
 		default: break;
 		}
 		pos = PCI_EXT_CAP_NEXT(hdr);
 		if (!pos)
 			return;
 		if (pos < PCI_EXT_CAP_START) {
-			klog("pci: %s bad extended capability pointer 0x%x, walk stopped", dname(d, b), pos);
+			klog("pci: %s bad extended capability pointer 0x%x, walk stopped",
+			     dname(d, b), pos);
 			return;
 		}
 		if (seen[pos / 4 / 32] & (1u << (pos / 4 % 32))) {
-			klog("pci: %s extended capability list loops at 0x%x, walk stopped", dname(d, b), pos);
+			klog("pci: %s extended capability list loops at 0x%x, walk stopped",
+			     dname(d, b), pos);
 			return;
 		}
 	}
@@ -312,7 +328,7 @@ static uint64_t lowest_bit(uint64_t m) { return m & (~m + 1); }
  * turning them off can cut the CPU from RAM or the console). */
 static void size_bars(struct pci_dev *d)
 {
-	unsigned nbars = d->hdr_type == PCI_HEADER_TYPE_NORMAL   ? PCI_STD_NUM_BARS
+	unsigned nbars = d->hdr_type == PCI_HEADER_TYPE_NORMAL	 ? PCI_STD_NUM_BARS
 			 : d->hdr_type == PCI_HEADER_TYPE_BRIDGE ? PCI_BRIDGE_NUM_BARS
 								 : 0;
 	uint16_t cmd = (uint16_t)pci_read(d, PCI_COMMAND, 2);
@@ -347,7 +363,8 @@ static void size_bars(struct pci_dev *d)
 		bar->prefetch = orig & PCI_BASE_ADDRESS_MEM_PREFETCH;
 		if ((orig & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64) {
 			if (i + 1 >= nbars) {
-				klog("pci: %s 64-bit BAR%u has no upper half, ignored", dname(d, b), i);
+				klog("pci: %s 64-bit BAR%u has no upper half, ignored", dname(d, b),
+				     i);
 				bar->prefetch = false;
 				continue;
 			}
@@ -448,7 +465,8 @@ static int probe_fn(const struct window *w, uint8_t bus, uint8_t dev, uint8_t fn
 	walk_caps(d);
 	if (d->cap_pcie) {
 		d->is_pcie = true;
-		d->pcie_type = (pci_read(d, d->cap_pcie + PCI_EXP_FLAGS, 2) & PCI_EXP_FLAGS_TYPE) >> 4;
+		d->pcie_type =
+			(pci_read(d, d->cap_pcie + PCI_EXP_FLAGS, 2) & PCI_EXP_FLAGS_TYPE) >> 4;
 		/* Only PCIe functions have an extended space; a conventional
 		 * one reads 0 or garbage there. */
 		walk_ext_caps(d);
@@ -488,12 +506,14 @@ static int scan_bridge(struct pci_dev *br)
 		why = "is outside the segment's ECAM range";
 	else if (br->subordinate < br->secondary)
 		why = "is above its subordinate bus";
-	else if (br->parent && (br->secondary <= br->parent->secondary || br->subordinate > br->parent->subordinate))
+	else if (br->parent && (br->secondary <= br->parent->secondary ||
+				br->subordinate > br->parent->subordinate))
 		why = "is outside its parent bridge's bus range";
 	else if (visited(w, br->secondary))
 		why = "was already scanned (loop or overlap)";
 	if (why) {
-		klog("pci: %s bridge secondary bus 0x%02x %s, not scanned", dname(br, b), br->secondary, why);
+		klog("pci: %s bridge secondary bus 0x%02x %s, not scanned", dname(br, b),
+		     br->secondary, why);
 		return 0;
 	}
 	return scan_bus(w, br->secondary, br);
@@ -507,7 +527,8 @@ static int scan_bus(struct window *w, uint8_t bus, struct pci_dev *parent)
 	w->visited[bus / 32] |= 1u << (bus % 32);
 	for (uint8_t dev = 0; dev < PCI_MAX_DEV; dev++) {
 		for (uint8_t fn = 0; fn < PCI_MAX_FN; fn++) {
-			uint16_t vendor = (uint16_t)pci_cfg_read(w->e.seg, bus, dev, fn, PCI_VENDOR_ID, 2);
+			uint16_t vendor =
+				(uint16_t)pci_cfg_read(w->e.seg, bus, dev, fn, PCI_VENDOR_ID, 2);
 
 			if (vendor == 0xffff || vendor == 0) {
 				if (fn == 0)

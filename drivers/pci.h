@@ -35,15 +35,15 @@ struct pci_dev {
 	uint16_t seg;
 	uint8_t bus, dev, fn;
 	uint16_t vendor, device;
-	uint32_t class;   /* class code, 24 bits: base<<16 | sub<<8 | progif */
+	uint32_t class;	  /* class code, 24 bits: base<<16 | sub<<8 | progif */
 	uint8_t hdr_type; /* 0 endpoint, 1 PCI-PCI bridge (bits 6:0 of 0x0e) */
 	bool is_bridge, is_pcie;
-	uint8_t pcie_type;             /* PCIe Device/Port Type when is_pcie */
+	uint8_t pcie_type;		/* PCIe Device/Port Type when is_pcie */
 	uint8_t secondary, subordinate; /* bridges */
-	struct pci_dev *parent;        /* upstream bridge or NULL (root bus) */
-	uint16_t alias_rid;            /* requester ID the IOMMU sees for its DMA */
-	int group;                     /* isolation group number, from 0 */
-	int unit;                      /* IOMMU unit index, -1 = none (IOMMU bring-up fills it) */
+	struct pci_dev *parent;		/* upstream bridge or NULL (root bus) */
+	uint16_t alias_rid;		/* requester ID the IOMMU sees for its DMA */
+	int group;			/* isolation group number, from 0 */
+	int unit;			/* IOMMU unit index, -1 = none (IOMMU bring-up fills it) */
 	uint8_t cap_msi, cap_msix, cap_pcie; /* config offsets, 0 = absent */
 	uint16_t ecap_ats, ecap_pasid, ecap_pri, ecap_acs;
 	struct pci_bar bar[6];
@@ -77,7 +77,8 @@ static inline uint16_t pci_dev_rid(const struct pci_dev *d)
  * ones (as a master abort would) and writes are dropped.  Sizes 1 and 2 are
  * real sized accesses, never a read-modify-write of the dword (that would
  * clear RW1C status bits). */
-uint32_t pci_cfg_read(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn, unsigned off, unsigned size);
+uint32_t pci_cfg_read(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn, unsigned off,
+		      unsigned size);
 void pci_cfg_write(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn, unsigned off, unsigned size,
 		   uint32_t val);
 /* The same, saying why an access is refused: -EINVAL (size, alignment,

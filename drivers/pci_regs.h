@@ -7,39 +7,39 @@
 #ifndef SLUICE_DRIVERS_PCI_REGS_H
 #define SLUICE_DRIVERS_PCI_REGS_H
 
-#define PCI_CFG_SPACE_SIZE 256u       /* conventional space */
-#define PCI_CFG_SPACE_EXP_SIZE 4096u  /* PCIe extended space (ECAM) */
+#define PCI_CFG_SPACE_SIZE 256u	     /* conventional space */
+#define PCI_CFG_SPACE_EXP_SIZE 4096u /* PCIe extended space (ECAM) */
 
 /* Common header (type 0 and 1) */
-#define PCI_VENDOR_ID 0x00            /* 16 bits; 0xffff = no function */
+#define PCI_VENDOR_ID 0x00 /* 16 bits; 0xffff = no function */
 #define PCI_DEVICE_ID 0x02
-#define PCI_COMMAND 0x04              /* 16 bits */
-#define PCI_COMMAND_IO 0x0001u        /* I/O space decode */
-#define PCI_COMMAND_MEMORY 0x0002u    /* memory space decode */
-#define PCI_COMMAND_MASTER 0x0004u    /* Bus Master Enable */
-#define PCI_STATUS 0x06               /* 16 bits, error bits RW1C */
-#define PCI_STATUS_CAP_LIST 0x0010u   /* capability list at PCI_CAPABILITY_LIST */
-#define PCI_CLASS_REVISION 0x08       /* revision 7:0, class code 31:8 */
-#define PCI_HEADER_TYPE 0x0e          /* 8 bits */
+#define PCI_COMMAND 0x04	    /* 16 bits */
+#define PCI_COMMAND_IO 0x0001u	    /* I/O space decode */
+#define PCI_COMMAND_MEMORY 0x0002u  /* memory space decode */
+#define PCI_COMMAND_MASTER 0x0004u  /* Bus Master Enable */
+#define PCI_STATUS 0x06		    /* 16 bits, error bits RW1C */
+#define PCI_STATUS_CAP_LIST 0x0010u /* capability list at PCI_CAPABILITY_LIST */
+#define PCI_CLASS_REVISION 0x08	    /* revision 7:0, class code 31:8 */
+#define PCI_HEADER_TYPE 0x0e	    /* 8 bits */
 #define PCI_HEADER_TYPE_MASK 0x7fu
 #define PCI_HEADER_TYPE_NORMAL 0
 #define PCI_HEADER_TYPE_BRIDGE 1
 #define PCI_HEADER_TYPE_CARDBUS 2
-#define PCI_HEADER_TYPE_MFD 0x80u     /* multi-function device (on function 0) */
+#define PCI_HEADER_TYPE_MFD 0x80u /* multi-function device (on function 0) */
 
 #define PCI_BASE_ADDRESS_0 0x10
-#define PCI_STD_NUM_BARS 6            /* type 0 */
-#define PCI_BRIDGE_NUM_BARS 2         /* type 1 */
+#define PCI_STD_NUM_BARS 6    /* type 0 */
+#define PCI_BRIDGE_NUM_BARS 2 /* type 1 */
 #define PCI_BASE_ADDRESS_SPACE_IO 0x01u
 #define PCI_BASE_ADDRESS_MEM_TYPE_MASK 0x06u
 #define PCI_BASE_ADDRESS_MEM_TYPE_32 0x00u
-#define PCI_BASE_ADDRESS_MEM_TYPE_1M 0x02u  /* legacy "below 1M", treat as 32 */
+#define PCI_BASE_ADDRESS_MEM_TYPE_1M 0x02u /* legacy "below 1M", treat as 32 */
 #define PCI_BASE_ADDRESS_MEM_TYPE_64 0x04u
 #define PCI_BASE_ADDRESS_MEM_PREFETCH 0x08u
 #define PCI_BASE_ADDRESS_MEM_MASK (~0x0fu)
 #define PCI_BASE_ADDRESS_IO_MASK (~0x03u)
 
-#define PCI_CAPABILITY_LIST 0x34      /* type 0 and 1: first capability pointer */
+#define PCI_CAPABILITY_LIST 0x34 /* type 0 and 1: first capability pointer */
 
 /* Type 1 (PCI-to-PCI bridge) header */
 #define PCI_PRIMARY_BUS 0x18
@@ -48,28 +48,28 @@
 
 /* Capability IDs (PCI Code and ID Assignment Spec) */
 #define PCI_CAP_ID_MSI 0x05
-#define PCI_CAP_ID_EXP 0x10           /* PCI Express */
+#define PCI_CAP_ID_EXP 0x10 /* PCI Express */
 #define PCI_CAP_ID_MSIX 0x11
-#define PCI_CAP_LIST_ID 0             /* offset of the ID byte */
-#define PCI_CAP_LIST_NEXT 1           /* offset of the next pointer */
-#define PCI_FIND_CAP_TTL 48           /* bound on the list walk (as Linux) */
+#define PCI_CAP_LIST_ID 0   /* offset of the ID byte */
+#define PCI_CAP_LIST_NEXT 1 /* offset of the next pointer */
+#define PCI_FIND_CAP_TTL 48 /* bound on the list walk (as Linux) */
 
 /* PCI Express capability */
-#define PCI_EXP_FLAGS 0x02            /* 16 bits */
-#define PCI_EXP_FLAGS_TYPE 0x00f0u    /* Device/Port Type */
+#define PCI_EXP_FLAGS 0x02	   /* 16 bits */
+#define PCI_EXP_FLAGS_TYPE 0x00f0u /* Device/Port Type */
 #define PCI_EXP_TYPE_ENDPOINT 0x0
-#define PCI_EXP_TYPE_LEG_END 0x1      /* legacy endpoint */
+#define PCI_EXP_TYPE_LEG_END 0x1 /* legacy endpoint */
 #define PCI_EXP_TYPE_ROOT_PORT 0x4
 #define PCI_EXP_TYPE_UPSTREAM 0x5
 #define PCI_EXP_TYPE_DOWNSTREAM 0x6
-#define PCI_EXP_TYPE_PCI_BRIDGE 0x7   /* PCIe-to-PCI/PCI-X bridge */
-#define PCI_EXP_TYPE_PCIE_BRIDGE 0x8  /* PCI/PCI-X-to-PCIe bridge */
-#define PCI_EXP_TYPE_RC_END 0x9       /* root-complex integrated endpoint */
-#define PCI_EXP_TYPE_RC_EC 0xa        /* root-complex event collector */
+#define PCI_EXP_TYPE_PCI_BRIDGE 0x7  /* PCIe-to-PCI/PCI-X bridge */
+#define PCI_EXP_TYPE_PCIE_BRIDGE 0x8 /* PCI/PCI-X-to-PCIe bridge */
+#define PCI_EXP_TYPE_RC_END 0x9	     /* root-complex integrated endpoint */
+#define PCI_EXP_TYPE_RC_EC 0xa	     /* root-complex event collector */
 
 /* Extended capabilities (PCIe Base Spec 7.6): header dword at 0x100 */
 #define PCI_EXT_CAP_START 0x100
-#define PCI_EXT_CAP_ID(h) ((h) & 0xffffu)
+#define PCI_EXT_CAP_ID(h) ((h)&0xffffu)
 #define PCI_EXT_CAP_NEXT(h) (((h) >> 20) & 0xffcu)
 #define PCI_EXT_CAP_ID_ACS 0x000d
 #define PCI_EXT_CAP_ID_ATS 0x000f

@@ -16,7 +16,7 @@ void uart_init(void)
 {
 	outb(COM1 + IER, 0x00);
 	outb(COM1 + LCR, 0x80); /* DLAB */
-	outb(COM1 + 0, 0x01);   /* divisor 1: 115200 baud */
+	outb(COM1 + 0, 0x01);	/* divisor 1: 115200 baud */
 	outb(COM1 + 1, 0x00);
 	outb(COM1 + LCR, 0x03); /* 8N1 */
 	/* FIFO on and cleared; receive interrupt at 1 byte, so every byte that

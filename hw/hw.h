@@ -42,14 +42,8 @@ void cpu_clflush_range(const void *p, size_t len);
 
 #else
 
-static inline uint32_t mmio_read32(uint64_t addr)
-{
-	return *(volatile uint32_t *)(uintptr_t)addr;
-}
-static inline uint64_t mmio_read64(uint64_t addr)
-{
-	return *(volatile uint64_t *)(uintptr_t)addr;
-}
+static inline uint32_t mmio_read32(uint64_t addr) { return *(volatile uint32_t *)(uintptr_t)addr; }
+static inline uint64_t mmio_read64(uint64_t addr) { return *(volatile uint64_t *)(uintptr_t)addr; }
 static inline void mmio_write32(uint64_t addr, uint32_t val)
 {
 	*(volatile uint32_t *)(uintptr_t)addr = val;

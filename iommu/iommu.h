@@ -40,13 +40,13 @@ struct iommu_domain;
 /* One hardware unit (a VT-d DRHD, later an SMMU).  The driver embeds it. */
 struct iommu_unit {
 	const struct iommu_ops *ops;
-	unsigned index;       /* unit number as the console shows it */
-	uint16_t segment;     /* PCI segment it serves */
-	uint64_t pgsizes;     /* leaf sizes every domain on it can use */
+	unsigned index;	       /* unit number as the console shows it */
+	uint16_t segment;      /* PCI segment it serves */
+	uint64_t pgsizes;      /* leaf sizes every domain on it can use */
 	uint64_t aperture_end; /* last IOVA a domain on it can translate */
-	bool snoop_control;   /* can force snooping (VT-d ECAP.SC) */
-	bool intr_remap;      /* interrupts from its devices are remapped */
-	unsigned ndomains;    /* domains alive on this unit */
+	bool snoop_control;    /* can force snooping (VT-d ECAP.SC) */
+	bool intr_remap;       /* interrupts from its devices are remapped */
+	unsigned ndomains;     /* domains alive on this unit */
 };
 
 /* A hardware translation context (VT-d: one domain id + one page table). */
@@ -54,15 +54,15 @@ struct iommu_domain {
 	struct iommu_unit *unit;
 	uint64_t pgsizes;      /* leaf sizes this domain uses */
 	uint64_t aperture_end; /* last valid IOVA (first is 0) */
-	bool snoop;            /* enforces snooping */
+	bool snoop;	       /* enforces snooping */
 	unsigned ndevices;     /* requester IDs attached */
-	void *priv;            /* the driver's */
+	void *priv;	       /* the driver's */
 };
 
 /* What an unmap/map run changed, for one flush at the end. */
 struct iommu_gather {
 	uint64_t start, end; /* IOVA range touched, [start, end); end 0 = none */
-	bool leaf_only;      /* only leaves changed (invalidation hint allowed) */
+	bool leaf_only;	     /* only leaves changed (invalidation hint allowed) */
 	bool need_flush;     /* something is cached that must be invalidated */
 	uint64_t freelist;   /* table pages to free after the flush, linked
 	                        through their first 8 bytes (physical addrs) */
@@ -90,15 +90,15 @@ struct iommu_ops {
 	int (*attach)(struct iommu_domain *d, uint16_t rid) MUST_CHECK;
 	/* Removes rid's context: its DMA is blocked again (default deny). */
 	int (*detach)(struct iommu_domain *d, uint16_t rid) MUST_CHECK;
-	int (*map)(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size,
-		   unsigned prot, struct iommu_gather *g) MUST_CHECK;
+	int (*map)(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size, unsigned prot,
+		   struct iommu_gather *g) MUST_CHECK;
 	int (*unmap)(struct iommu_domain *d, uint64_t iova, uint64_t size,
 		     struct iommu_gather *g) MUST_CHECK;
 	int (*flush)(struct iommu_domain *d, struct iommu_gather *g) MUST_CHECK;
 	/* Walks the table the hardware walks.  level: 1 = 4K leaf, 2 = 2M, 3 = 1G.
 	 * -ENOENT if not mapped. */
-	int (*iova_to_phys)(struct iommu_domain *d, uint64_t iova, uint64_t *pa,
-			    unsigned *level, unsigned *prot) MUST_CHECK;
+	int (*iova_to_phys)(struct iommu_domain *d, uint64_t iova, uint64_t *pa, unsigned *level,
+			    unsigned *prot) MUST_CHECK;
 };
 
 /* Registry of units (the drivers register them at bring-up). */

@@ -307,7 +307,8 @@ static int map_scan(const struct vtd_pt *pt, const uint64_t *t, unsigned level, 
 
 			if (pte_leaf(e, level))
 				return -EEXIST;
-			rc = map_scan(pt, table_va(pte_addr(e)), level - 1, iova, pa, stop, ntables);
+			rc = map_scan(pt, table_va(pte_addr(e)), level - 1, iova, pa, stop,
+				      ntables);
 			if (rc)
 				return rc;
 		} else {

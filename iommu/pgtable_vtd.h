@@ -26,26 +26,26 @@
 #include "lib/err.h"
 
 /* Second-level paging entry bits (VT-d 9.8). */
-#define VTD_SL_R (1ull << 0)    /* read */
-#define VTD_SL_W (1ull << 1)    /* write */
-#define VTD_SL_PS (1ull << 7)   /* page size: leaf at level 2 (2M) / 3 (1G) */
-#define VTD_SL_SNP (1ull << 11) /* snoop (needs ECAP.SC) */
+#define VTD_SL_R (1ull << 0)		  /* read */
+#define VTD_SL_W (1ull << 1)		  /* write */
+#define VTD_SL_PS (1ull << 7)		  /* page size: leaf at level 2 (2M) / 3 (1G) */
+#define VTD_SL_SNP (1ull << 11)		  /* snoop (needs ECAP.SC) */
 #define VTD_SL_ADDR 0x000ffffffffff000ull /* address bits 51:12 */
 
 #define VTD_PT_ENTRIES 512u
 
-struct vtd_pt_alloc {                      /* where table pages come from */
-	uint64_t (*alloc_page)(void *ctx);  /* a zeroed 4 KiB page (physical address), 0 = none */
+struct vtd_pt_alloc {			   /* where table pages come from */
+	uint64_t (*alloc_page)(void *ctx); /* a zeroed 4 KiB page (physical address), 0 = none */
 	void (*free_page)(void *ctx, uint64_t pa);
 	void *ctx;
 };
 
 struct vtd_pt {
-	uint64_t root;        /* physical address of the top table */
-	unsigned levels;      /* 3 (39-bit) or 4 (48-bit) */
-	uint64_t pgsizes;     /* PGSIZE_4K | PGSIZE_2M | PGSIZE_1G allowed as leaves */
-	bool coherent;        /* false: clflush every entry write and every fresh table (ECAP.C=0) */
-	bool snoop;           /* set SNP (bit 11) in leaves */
+	uint64_t root;	  /* physical address of the top table */
+	unsigned levels;  /* 3 (39-bit) or 4 (48-bit) */
+	uint64_t pgsizes; /* PGSIZE_4K | PGSIZE_2M | PGSIZE_1G allowed as leaves */
+	bool coherent;	  /* false: clflush every entry write and every fresh table (ECAP.C=0) */
+	bool snoop;	  /* set SNP (bit 11) in leaves */
 	uint64_t table_pages; /* pages held, root included (and pages waiting in a gather) */
 	struct vtd_pt_alloc alloc;
 };
@@ -64,7 +64,8 @@ void vtd_pt_destroy(struct vtd_pt *pt);
 int vtd_pt_map(struct vtd_pt *pt, uint64_t iova, uint64_t pa, uint64_t size, unsigned prot,
 	       struct iommu_gather *g) MUST_CHECK;
 /* -EINVAL, -EOVERFLOW as for map; -ENOMEM if a split cannot allocate. */
-int vtd_pt_unmap(struct vtd_pt *pt, uint64_t iova, uint64_t size, struct iommu_gather *g) MUST_CHECK;
+int vtd_pt_unmap(struct vtd_pt *pt, uint64_t iova, uint64_t size,
+		 struct iommu_gather *g) MUST_CHECK;
 /* level: 1 = 4K leaf, 2 = 2M, 3 = 1G.  Any out pointer may be NULL.
  * -ENOENT if not mapped, -EINVAL beyond the aperture. */
 int vtd_pt_walk(const struct vtd_pt *pt, uint64_t iova, uint64_t *pa, unsigned *level,

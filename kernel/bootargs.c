@@ -66,7 +66,8 @@ uint64_t bootarg_u64(const char *key, uint64_t dflt)
 	if (!v)
 		return dflt;
 	if (parse_size(v, &x)) {
-		klog("bootargs: %s=%s is not a number, using %llu", key, v, (unsigned long long)dflt);
+		klog("bootargs: %s=%s is not a number, using %llu", key, v,
+		     (unsigned long long)dflt);
 		return dflt;
 	}
 	return x;

@@ -10,7 +10,7 @@
 
 void bootargs_set(const char *args);
 const char *bootargs_all(void);
-bool bootarg_flag(const char *key);           /* `key` or `key=1` present */
+bool bootarg_flag(const char *key); /* `key` or `key=1` present */
 /* The value of key=value (NULL if absent); the returned string is valid
  * until the next call. */
 const char *bootarg_value(const char *key);

@@ -41,14 +41,10 @@ typedef unsigned long long ull;
 static const char *prot_name(unsigned prot)
 {
 	switch (prot & (DMA_PROT_R | DMA_PROT_W)) {
-	case DMA_PROT_R:
-		return "r";
-	case DMA_PROT_W:
-		return "w";
-	case DMA_PROT_R | DMA_PROT_W:
-		return "rw";
-	default:
-		return "-";
+	case DMA_PROT_R: return "r";
+	case DMA_PROT_W: return "w";
+	case DMA_PROT_R | DMA_PROT_W: return "rw";
+	default: return "-";
 	}
 }
 
@@ -117,7 +113,8 @@ static int overlap_fn(const struct dma_map_info *mi, void *arg)
 }
 
 /* The first mapping intersecting [start, last]. */
-static bool first_overlap(struct dma_space *s, uint64_t start, uint64_t last, struct dma_map_info *out)
+static bool first_overlap(struct dma_space *s, uint64_t start, uint64_t last,
+			  struct dma_map_info *out)
 {
 	struct find_overlap f = {.start = start, .last = last};
 
@@ -154,12 +151,15 @@ static int range_fail(struct dma_space *s, int err, uint64_t iova, uint64_t size
 	if (size == 0)
 		return cmd_fail(-EINVAL, "size is zero");
 	if (wraps(iova, size))
-		return cmd_fail(-EOVERFLOW, "iova 0x%llx + size %llu wraps past the end of the address space",
+		return cmd_fail(-EOVERFLOW,
+				"iova 0x%llx + size %llu wraps past the end of the address space",
 				(ull)iova, (ull)size);
 	if (iova & (si.pgsize - 1))
-		return cmd_fail(-EINVAL, "iova 0x%llx is not aligned to %llu", (ull)iova, (ull)si.pgsize);
+		return cmd_fail(-EINVAL, "iova 0x%llx is not aligned to %llu", (ull)iova,
+				(ull)si.pgsize);
 	if (size & (si.pgsize - 1))
-		return cmd_fail(-EINVAL, "size %llu is not a multiple of %llu", (ull)size, (ull)si.pgsize);
+		return cmd_fail(-EINVAL, "size %llu is not a multiple of %llu", (ull)size,
+				(ull)si.pgsize);
 	return cmd_fail(err, "range iova=0x%llx size=%llu refused", (ull)iova, (ull)size);
 }
 
@@ -169,7 +169,8 @@ static int cmd_as(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	return cmd_fail(-EINVAL, "usage: as create|destroy|attach|detach|list ... (help lists them)");
+	return cmd_fail(-EINVAL,
+			"usage: as create|destroy|attach|detach|list ... (help lists them)");
 }
 
 static int cmd_as_create(int argc, char **argv)
@@ -181,7 +182,8 @@ static int cmd_as_create(int argc, char **argv)
 		return cmd_fail(-EINVAL, "usage: " U_AS_CREATE);
 	if (argc == 3) {
 		if (strncmp(argv[2], "share=", 6))
-			return cmd_fail(-EINVAL, "unknown option '%.40s' (usage: " U_AS_CREATE ")", argv[2]);
+			return cmd_fail(-EINVAL, "unknown option '%.40s' (usage: " U_AS_CREATE ")",
+					argv[2]);
 		if ((rc = get_space(argv[2] + 6, &share)))
 			return rc;
 	}
@@ -214,8 +216,11 @@ static int cmd_as_destroy(int argc, char **argv)
 	for (unsigned i = 0; !rc && i < ngone; i++)
 		dev_group_released(gone[i]);
 	if (rc)
-		return cmd_fail(rc, "as=%u could not be torn down completely (iommu faults / klog say why); "
-				    "what could not be undone stays pinned", id);
+		return cmd_fail(
+			rc,
+			"as=%u could not be torn down completely (iommu faults / klog say why); "
+			"what could not be undone stays pinned",
+			id);
 	return 0;
 }
 
@@ -229,7 +234,8 @@ static int group_of(const char *bdf, struct pci_dev **d, struct dma_group **g)
 	if (rc == -ENODEV)
 		return cmd_fail(rc, "no IOMMU unit translates %.40s", bdf);
 	if (rc == -E2BIG)
-		return cmd_fail(rc, "the group of %.40s uses more than %d requester IDs", bdf, DMA_GROUP_MAX_RIDS);
+		return cmd_fail(rc, "the group of %.40s uses more than %d requester IDs", bdf,
+				DMA_GROUP_MAX_RIDS);
 	if (rc == -ENOTSUP)
 		return cmd_fail(rc, "the group of %.40s spans several IOMMU units", bdf);
 	if (rc)
@@ -250,28 +256,34 @@ static int cmd_as_attach(int argc, char **argv)
 	if ((rc = get_space(argv[2], &s)) || (rc = group_of(argv[3], &d, &g)))
 		return rc;
 	if (g->space == s)
-		return cmd_fail(-EBUSY, "%.40s is already attached to as=%u", argv[3], dma_space_id(s));
+		return cmd_fail(-EBUSY, "%.40s is already attached to as=%u", argv[3],
+				dma_space_id(s));
 	if (g->space)
-		return cmd_fail(-EBUSY, "%.40s (group %d: %s) is attached to as=%u; detach it first", argv[3],
-				g->id, dev_group_bdfs(g, bdfs, sizeof(bdfs)), dma_space_id(g->space));
+		return cmd_fail(-EBUSY,
+				"%.40s (group %d: %s) is attached to as=%u; detach it first",
+				argv[3], g->id, dev_group_bdfs(g, bdfs, sizeof(bdfs)),
+				dma_space_id(g->space));
 	rc = dma_attach(s, g);
 	switch (rc) {
-	case 0:
-		return 0;
+	case 0: return 0;
 	case -EPERM:
-		return cmd_fail(rc, "IOMMU unit %u does not remap interrupts from %.40s; boot with "
-				    "allow_unsafe_interrupts to attach anyway",
+		return cmd_fail(rc,
+				"IOMMU unit %u does not remap interrupts from %.40s; boot with "
+				"allow_unsafe_interrupts to attach anyway",
 				g->unit->index, argv[3]);
 	case -EINVAL:
-		return cmd_fail(rc, "a mapping of as=%u lies outside what unit %u translates (last iova 0x%llx) "
-				    "or in a reserved region of the group; unmap it first",
-				dma_space_id(s), g->unit->index, (ull)g->unit->aperture_end);
-	case -ENOMEM:
-		return cmd_fail(rc, "out of memory for the domain or its page tables");
+		return cmd_fail(
+			rc,
+			"a mapping of as=%u lies outside what unit %u translates (last iova 0x%llx) "
+			"or in a reserved region of the group; unmap it first",
+			dma_space_id(s), g->unit->index, (ull)g->unit->aperture_end);
+	case -ENOMEM: return cmd_fail(rc, "out of memory for the domain or its page tables");
 	case -EBUSY:
-		return cmd_fail(rc, "a requester ID of %.40s is held by an RMRR identity domain", argv[3]);
+		return cmd_fail(rc, "a requester ID of %.40s is held by an RMRR identity domain",
+				argv[3]);
 	default:
-		return cmd_fail(rc, "attach of %.40s to as=%u failed (nothing changed)", argv[3], dma_space_id(s));
+		return cmd_fail(rc, "attach of %.40s to as=%u failed (nothing changed)", argv[3],
+				dma_space_id(s));
 	}
 }
 
@@ -288,7 +300,8 @@ static int cmd_as_detach(int argc, char **argv)
 		return rc;
 	g = dev_group_find(d->group);
 	if (!g || g->space != s)
-		return cmd_fail(-ENOENT, "%.40s is not attached to as=%u", argv[3], dma_space_id(s));
+		return cmd_fail(-ENOENT, "%.40s is not attached to as=%u", argv[3],
+				dma_space_id(s));
 	rc = dma_detach(s, g);
 	if (rc)
 		return cmd_fail(rc, "detach of %.40s from as=%u failed; it stays attached", argv[3],
@@ -315,17 +328,19 @@ static int cmd_as_list(int argc, char **argv)
 			if (!g)
 				break;
 			dev_group_bdfs(g, b, sizeof(b));
-			int w = snprintf(devs + used, sizeof(devs) - used, "%s%s", used ? "," : "", b);
+			int w = snprintf(devs + used, sizeof(devs) - used, "%s%s", used ? "," : "",
+					 b);
 			if (w < 0 || (unsigned)w >= sizeof(devs) - used) {
 				devs[used] = 0;
 				break;
 			}
 			used += (unsigned)w;
 		}
-		con_printf("as=%u devices=%s mappings=%llu bytes=%llu domains=%u owner=%u pgsize=%llu "
-			   "map_limit=%llu hinted=%llu\n",
-			   si.id, used ? devs : "-", (ull)si.nmaps, (ull)si.bytes, si.ndomains, si.owner,
-			   (ull)si.pgsize, (ull)si.map_limit, (ull)si.hinted);
+		con_printf(
+			"as=%u devices=%s mappings=%llu bytes=%llu domains=%u owner=%u pgsize=%llu "
+			"map_limit=%llu hinted=%llu\n",
+			si.id, used ? devs : "-", (ull)si.nmaps, (ull)si.bytes, si.ndomains,
+			si.owner, (ull)si.pgsize, (ull)si.map_limit, (ull)si.hinted);
 	}
 	return 0;
 }
@@ -336,7 +351,8 @@ static int cmd_dma(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	return cmd_fail(-EINVAL, "usage: dma map|unmap|list|translate|hint|unhint ... (help lists them)");
+	return cmd_fail(-EINVAL,
+			"usage: dma map|unmap|list|translate|hint|unhint ... (help lists them)");
 }
 
 static int map_fail(struct dma_space *s, int err, uint64_t iova, uint64_t size, enum dma_src src,
@@ -350,44 +366,53 @@ static int map_fail(struct dma_space *s, int err, uint64_t iova, uint64_t size, 
 	switch (err) {
 	case -EOVERFLOW:
 		if (src == DMA_SRC_HPA && wraps(hpa, size) && !wraps(iova, size))
-			return cmd_fail(err, "hpa 0x%llx + size %llu wraps past the end of memory", (ull)hpa,
-					(ull)size);
+			return cmd_fail(err, "hpa 0x%llx + size %llu wraps past the end of memory",
+					(ull)hpa, (ull)size);
 		return range_fail(s, err, iova, size);
 	case -EINVAL:
 		if (size == 0 || wraps(iova, size) || ((iova | size) & (si.pgsize - 1)))
 			return range_fail(s, err, iova, size);
 		if (src == DMA_SRC_HPA && (hpa & (si.pgsize - 1)))
-			return cmd_fail(err, "hpa 0x%llx is not aligned to %llu", (ull)hpa, (ull)si.pgsize);
+			return cmd_fail(err, "hpa 0x%llx is not aligned to %llu", (ull)hpa,
+					(ull)si.pgsize);
 		if (iova + size - 1 > si.iova_last)
-			return cmd_fail(err, "iova range 0x%llx-0x%llx ends above the last valid IOVA 0x%llx of as=%u",
-					(ull)iova, (ull)(iova + size - 1), (ull)si.iova_last, si.id);
-		return cmd_fail(err, "iova range 0x%llx-0x%llx touches a reserved region (the MSI window "
-				     "0xfee00000-0xfeefffff or a device's RMRR)",
-				(ull)iova, (ull)(iova + size - 1));
+			return cmd_fail(
+				err,
+				"iova range 0x%llx-0x%llx ends above the last valid IOVA 0x%llx of as=%u",
+				(ull)iova, (ull)(iova + size - 1), (ull)si.iova_last, si.id);
+		return cmd_fail(
+			err,
+			"iova range 0x%llx-0x%llx touches a reserved region (the MSI window "
+			"0xfee00000-0xfeefffff or a device's RMRR)",
+			(ull)iova, (ull)(iova + size - 1));
 	case -EEXIST:
 		if (first_overlap(s, iova, iova + size - 1, &mi))
-			return cmd_fail(err, "overlaps mapping at iova=0x%llx size=%llu", (ull)mi.iova,
-					(ull)mi.size);
+			return cmd_fail(err, "overlaps mapping at iova=0x%llx size=%llu",
+					(ull)mi.iova, (ull)mi.size);
 		return cmd_fail(err, "overlaps an existing mapping");
 	case -ENOSPC:
-		return cmd_fail(err, "as=%u has reached its limit of %llu mappings", si.id, (ull)si.map_limit);
+		return cmd_fail(err, "as=%u has reached its limit of %llu mappings", si.id,
+				(ull)si.map_limit);
 	case -ENOMEM:
 		dma_owner_stat(s, &os);
 		if (os.limit != UINT64_MAX && (os.pinned > os.limit || size > os.limit - os.pinned))
-			return cmd_fail(err, "pin limit: owner %u has pinned=%llu limit=%llu and needs up to %llu more "
-					     "(pin limit raises it)",
-					os.id, (ull)os.pinned, (ull)os.limit, (ull)size);
-		return cmd_fail(err, "out of memory (%s %llu bytes)", src == DMA_SRC_ALLOC ? "allocating" : "tracking",
-				(ull)size);
+			return cmd_fail(
+				err,
+				"pin limit: owner %u has pinned=%llu limit=%llu and needs up to %llu more "
+				"(pin limit raises it)",
+				os.id, (ull)os.pinned, (ull)os.limit, (ull)size);
+		return cmd_fail(err, "out of memory (%s %llu bytes)",
+				src == DMA_SRC_ALLOC ? "allocating" : "tracking", (ull)size);
 	case -EPERM:
-		return cmd_fail(err, "hpa 0x%llx..0x%llx is not memory from mem alloc (sluice's own, a page "
-				     "table, or not RAM)",
-				(ull)hpa, (ull)(hpa + size - 1));
+		return cmd_fail(
+			err,
+			"hpa 0x%llx..0x%llx is not memory from mem alloc (sluice's own, a page "
+			"table, or not RAM)",
+			(ull)hpa, (ull)(hpa + size - 1));
 	case -EFAULT:
-		return cmd_fail(err, "hpa 0x%llx..0x%llx is not allocated RAM (mem alloc it first)", (ull)hpa,
-				(ull)(hpa + size - 1));
-	default:
-		return cmd_fail(err, "the IOMMU refused the mapping (nothing was mapped)");
+		return cmd_fail(err, "hpa 0x%llx..0x%llx is not allocated RAM (mem alloc it first)",
+				(ull)hpa, (ull)(hpa + size - 1));
+	default: return cmd_fail(err, "the IOMMU refused the mapping (nothing was mapped)");
 	}
 }
 
@@ -446,29 +471,36 @@ static int cmd_dma_unmap(int argc, char **argv)
 			return cmd_fail(-EINVAL, "usage: " U_DMA_UNMAP);
 		rc = dma_unmap_all(s, &un);
 		if (rc)
-			return cmd_fail(rc, "unmap all stopped after %llu bytes: invalidation or memory failure "
-					    "(the rest stays mapped)",
-					(ull)un);
+			return cmd_fail(
+				rc,
+				"unmap all stopped after %llu bytes: invalidation or memory failure "
+				"(the rest stays mapped)",
+				(ull)un);
 		con_printf("unmapped=%llu\n", (ull)un);
 		return 0;
 	}
 	if ((rc = get_num(argv[3], "iova", &iova)) || (rc = get_size(argv[4], "size", &size)))
 		return rc;
 	rc = dma_unmap(s, iova, size, &un);
-	if (rc == -EINVAL && size && !wraps(iova, size) && bisected(s, iova, iova + size - 1, &mi)) {
+	if (rc == -EINVAL && size && !wraps(iova, size) &&
+	    bisected(s, iova, iova + size - 1, &mi)) {
 		struct dma_space_info si;
 		dma_space_info(s, &si);
 		if (!((iova | size) & (si.pgsize - 1)))
-			return cmd_fail(rc, "range 0x%llx-0x%llx would split mapping at iova=0x%llx size=%llu "
-					    "(unmap whole mappings)",
-					(ull)iova, (ull)(iova + size - 1), (ull)mi.iova, (ull)mi.size);
+			return cmd_fail(
+				rc,
+				"range 0x%llx-0x%llx would split mapping at iova=0x%llx size=%llu "
+				"(unmap whole mappings)",
+				(ull)iova, (ull)(iova + size - 1), (ull)mi.iova, (ull)mi.size);
 	}
 	if (rc == -EINVAL || rc == -EOVERFLOW)
 		return range_fail(s, rc, iova, size);
 	if (rc == -ENOMEM)
-		return cmd_fail(rc, "out of memory splitting a hinted mapping; nothing was unmapped");
+		return cmd_fail(rc,
+				"out of memory splitting a hinted mapping; nothing was unmapped");
 	if (rc)
-		return cmd_fail(rc, "unmap failed (invalidation did not complete); %llu bytes unmapped",
+		return cmd_fail(rc,
+				"unmap failed (invalidation did not complete); %llu bytes unmapped",
 				(ull)un);
 	con_printf("unmapped=%llu\n", (ull)un);
 	return 0;
@@ -479,7 +511,8 @@ static int list_fn(const struct dma_map_info *mi, void *arg)
 	(void)arg;
 	con_printf("iova=0x%llx size=%llu hpa=0x%llx prot=%s src=%s hinted=%llu registered=%d\n",
 		   (ull)mi->iova, (ull)mi->size, (ull)mi->hpa, prot_name(mi->prot),
-		   mi->src == DMA_SRC_ALLOC ? "alloc" : "hpa", (ull)mi->hinted, mi->registered ? 1 : 0);
+		   mi->src == DMA_SRC_ALLOC ? "alloc" : "hpa", (ull)mi->hinted,
+		   mi->registered ? 1 : 0);
 	return 0;
 }
 
@@ -510,13 +543,16 @@ static int cmd_dma_translate(int argc, char **argv)
 		return rc;
 	dma_space_info(s, &si);
 	if (!si.ndomains)
-		return cmd_fail(-ENOENT, "as=%u has no hardware domain (attach a device first)", si.id);
+		return cmd_fail(-ENOENT, "as=%u has no hardware domain (attach a device first)",
+				si.id);
 	rc = dma_translate(s, iova, &hpa, &level, &prot);
 	if (rc == -ENOENT)
-		return cmd_fail(rc, "iova 0x%llx is not mapped in the hardware table of as=%u", (ull)iova, si.id);
+		return cmd_fail(rc, "iova 0x%llx is not mapped in the hardware table of as=%u",
+				(ull)iova, si.id);
 	if (rc)
 		return cmd_fail(rc, "page-table walk failed at iova 0x%llx", (ull)iova);
-	con_printf("iova=0x%llx hpa=0x%llx level=%u prot=%s\n", (ull)iova, (ull)hpa, level, prot_name(prot));
+	con_printf("iova=0x%llx hpa=0x%llx level=%u prot=%s\n", (ull)iova, (ull)hpa, level,
+		   prot_name(prot));
 	return 0;
 }
 
@@ -547,9 +583,9 @@ static int hint_cmd(int argc, char **argv, bool add)
 					: "pin limit or memory exhausted re-pinning the range");
 	case -EPERM:
 	case -EFAULT:
-		return cmd_fail(rc, "the memory behind the range is no longer usable for DMA (freed?)");
-	default:
-		return cmd_fail(rc, "%s failed; the range is unchanged", add ? "hint" : "unhint");
+		return cmd_fail(rc,
+				"the memory behind the range is no longer usable for DMA (freed?)");
+	default: return cmd_fail(rc, "%s failed; the range is unchanged", add ? "hint" : "unhint");
 	}
 }
 
@@ -584,34 +620,39 @@ static int reg_cmd(int argc, char **argv, bool reg)
 		if (size == 0)
 			return cmd_fail(rc, "size is zero");
 		if ((hpa | size) & (FRAME_SIZE - 1))
-			return cmd_fail(rc, "hpa 0x%llx and size %llu must be multiples of %llu", (ull)hpa,
-					(ull)size, (ull)FRAME_SIZE);
+			return cmd_fail(rc, "hpa 0x%llx and size %llu must be multiples of %llu",
+					(ull)hpa, (ull)size, (ull)FRAME_SIZE);
 		if (wraps(hpa, size))
 			return cmd_fail(rc, "hpa 0x%llx + size %llu wraps", (ull)hpa, (ull)size);
-		return cmd_fail(rc, "range overlaps a different registration (unregister it first)");
+		return cmd_fail(rc,
+				"range overlaps a different registration (unregister it first)");
 	}
 	if (reg) {
 		switch (rc) {
 		case -EBUSY:
-			return cmd_fail(rc, "hpa 0x%llx size %llu is already registered", (ull)hpa, (ull)size);
+			return cmd_fail(rc, "hpa 0x%llx size %llu is already registered", (ull)hpa,
+					(ull)size);
 		case -EPERM:
-			return cmd_fail(rc, "hpa 0x%llx..0x%llx is not memory from mem alloc", (ull)hpa,
-					(ull)(hpa + size - 1));
+			return cmd_fail(rc, "hpa 0x%llx..0x%llx is not memory from mem alloc",
+					(ull)hpa, (ull)(hpa + size - 1));
 		case -EFAULT:
-			return cmd_fail(rc, "hpa 0x%llx..0x%llx is not allocated RAM", (ull)hpa, (ull)(hpa + size - 1));
+			return cmd_fail(rc, "hpa 0x%llx..0x%llx is not allocated RAM", (ull)hpa,
+					(ull)(hpa + size - 1));
 		case -ENOMEM:
 			dma_owner_stat(s, &os);
-			return cmd_fail(rc, "pin limit: owner %u has pinned=%llu limit=%llu (or out of memory)",
-					os.id, (ull)os.pinned, (ull)os.limit);
-		default:
-			return cmd_fail(rc, "register failed; nothing changed");
+			return cmd_fail(
+				rc,
+				"pin limit: owner %u has pinned=%llu limit=%llu (or out of memory)",
+				os.id, (ull)os.pinned, (ull)os.limit);
+		default: return cmd_fail(rc, "register failed; nothing changed");
 		}
 	}
 	if (rc == -ENOENT)
-		return cmd_fail(rc, "no registration of exactly hpa=0x%llx size=%llu", (ull)hpa, (ull)size);
-	if (rc == -EBUSY)
-		return cmd_fail(rc, "mappings still use hpa=0x%llx size=%llu (unmap them first)", (ull)hpa,
+		return cmd_fail(rc, "no registration of exactly hpa=0x%llx size=%llu", (ull)hpa,
 				(ull)size);
+	if (rc == -EBUSY)
+		return cmd_fail(rc, "mappings still use hpa=0x%llx size=%llu (unmap them first)",
+				(ull)hpa, (ull)size);
 	return cmd_fail(rc, "unregister failed; nothing changed");
 }
 
@@ -684,17 +725,22 @@ static int cmd_bench_dma(int argc, char **argv)
 		return cmd_fail(-EINVAL, "count is zero");
 	dma_space_info(s, &si);
 	if (si.ngroups == 0 || si.ndomains == 0)
-		return cmd_fail(-EINVAL, "attach a device first (as attach %u <bdf>): the bench measures the "
-				     "hardware path",
-				si.id);
+		return cmd_fail(
+			-EINVAL,
+			"attach a device first (as attach %u <bdf>): the bench measures the "
+			"hardware path",
+			si.id);
 	if (size == 0 || size > (FRAME_SIZE << FRAME_MAX_ORDER))
-		return cmd_fail(-EINVAL, "size must be 1..%llu", (ull)(FRAME_SIZE << FRAME_MAX_ORDER));
+		return cmd_fail(-EINVAL, "size must be 1..%llu",
+				(ull)(FRAME_SIZE << FRAME_MAX_ORDER));
 	if (size & (si.pgsize - 1))
-		return cmd_fail(-EINVAL, "size %llu is not a multiple of %llu", (ull)size, (ull)si.pgsize);
+		return cmd_fail(-EINVAL, "size %llu is not a multiple of %llu", (ull)size,
+				(ull)si.pgsize);
 	order = order_for(size);
 	pa = frame_alloc(order, FRAME_USER);
 	if (!pa)
-		return cmd_fail(-ENOMEM, "no free contiguous block of %llu bytes", (ull)(FRAME_SIZE << order));
+		return cmd_fail(-ENOMEM, "no free contiguous block of %llu bytes",
+				(ull)(FRAME_SIZE << order));
 	align = FRAME_SIZE << order;
 	if (align < si.pgsize)
 		align = si.pgsize;
@@ -702,8 +748,9 @@ static int cmd_bench_dma(int argc, char **argv)
 	for (int tries = 0;; tries++) {
 		rc = dev_free_iova(s, size, align, lo, si.iova_last, 1, 0, &iova);
 		if (rc) {
-			rc = cmd_fail(-ENOSPC, "no free IOVA range of %llu bytes aligned to %llu in as=%u", (ull)size,
-				      (ull)align, si.id);
+			rc = cmd_fail(-ENOSPC,
+				      "no free IOVA range of %llu bytes aligned to %llu in as=%u",
+				      (ull)size, (ull)align, si.id);
 			goto out;
 		}
 		rc = dma_map(s, iova, size, DMA_SRC_HPA, pa, DMA_PROT_R | DMA_PROT_W, &first);
@@ -732,15 +779,17 @@ static int cmd_bench_dma(int argc, char **argv)
 		rc = dma_unmap(s, iova, size, &un);
 		t2 = time_ns();
 		if (rc) {
-			rc = cmd_fail(rc, "unmap %llu of %llu failed (invalidation)", (ull)i + 1, (ull)count);
+			rc = cmd_fail(rc, "unmap %llu of %llu failed (invalidation)", (ull)i + 1,
+				      (ull)count);
 			goto out;
 		}
 		t_map += t1 - t0;
 		t_unmap += t2 - t1;
 	}
-	con_printf("count=%llu size=%llu map_ns=%llu unmap_ns=%llu total_ms=%llu iova=0x%llx hpa=0x%llx\n",
-		   (ull)count, (ull)size, (ull)(t_map / count), (ull)(t_unmap / count),
-		   (ull)((time_ns() - start) / 1000000), (ull)iova, (ull)pa);
+	con_printf(
+		"count=%llu size=%llu map_ns=%llu unmap_ns=%llu total_ms=%llu iova=0x%llx hpa=0x%llx\n",
+		(ull)count, (ull)size, (ull)(t_map / count), (ull)(t_unmap / count),
+		(ull)((time_ns() - start) / 1000000), (ull)iova, (ull)pa);
 	rc = 0;
 out:
 	if (frame_free(pa, order)) {
@@ -752,21 +801,31 @@ out:
 }
 
 COMMAND(as, "as", "as create|destroy|attach|detach|list   DMA address spaces", cmd_as);
-COMMAND(as_create, "as create", U_AS_CREATE "     new address space (share=: same accounting owner)", cmd_as_create);
-COMMAND(as_destroy, "as destroy", U_AS_DESTROY "            unmap, unpin, detach everything", cmd_as_destroy);
-COMMAND(as_attach, "as attach", U_AS_ATTACH "       the device's whole group follows", cmd_as_attach);
+COMMAND(as_create, "as create",
+	U_AS_CREATE "     new address space (share=: same accounting owner)", cmd_as_create);
+COMMAND(as_destroy, "as destroy", U_AS_DESTROY "            unmap, unpin, detach everything",
+	cmd_as_destroy);
+COMMAND(as_attach, "as attach", U_AS_ATTACH "       the device's whole group follows",
+	cmd_as_attach);
 COMMAND(as_detach, "as detach", U_AS_DETACH, cmd_as_detach);
-COMMAND(as_list, "as list", U_AS_LIST "                    as= devices= mappings= bytes= domains=", cmd_as_list);
-COMMAND(dma, "dma", "dma map|unmap|list|translate|hint|unhint   mappings of an address space", cmd_dma);
+COMMAND(as_list, "as list",
+	U_AS_LIST "                    as= devices= mappings= bytes= domains=", cmd_as_list);
+COMMAND(dma, "dma", "dma map|unmap|list|translate|hint|unhint   mappings of an address space",
+	cmd_dma);
 COMMAND(dma_map, "dma map", U_DMA_MAP, cmd_dma_map);
 COMMAND(dma_unmap, "dma unmap", U_DMA_UNMAP, cmd_dma_unmap);
-COMMAND(dma_list, "dma list", U_DMA_LIST "              iova= size= hpa= prot= per mapping", cmd_dma_list);
-COMMAND(dma_translate, "dma translate", U_DMA_TRANSLATE "  walk the hardware page table", cmd_dma_translate);
+COMMAND(dma_list, "dma list", U_DMA_LIST "              iova= size= hpa= prot= per mapping",
+	cmd_dma_list);
+COMMAND(dma_translate, "dma translate", U_DMA_TRANSLATE "  walk the hardware page table",
+	cmd_dma_translate);
 COMMAND(dma_hint, "dma hint", U_DMA_HINT "   free-page hint: unmap and unpin", cmd_dma_hint);
 COMMAND(dma_unhint, "dma unhint", U_DMA_UNHINT " re-pin and remap hinted memory", cmd_dma_unhint);
-COMMAND(pin, "pin", "pin register|unregister|stat|limit   pre-registration and pin limits", cmd_pin);
+COMMAND(pin, "pin", "pin register|unregister|stat|limit   pre-registration and pin limits",
+	cmd_pin);
 COMMAND(pin_register, "pin register", U_PIN_REG " pin and charge once", cmd_pin_register);
 COMMAND(pin_unregister, "pin unregister", U_PIN_UNREG, cmd_pin_unregister);
-COMMAND(pin_stat, "pin stat", U_PIN_STAT "              pinned= registered= limit= of the owner", cmd_pin_stat);
+COMMAND(pin_stat, "pin stat", U_PIN_STAT "              pinned= registered= limit= of the owner",
+	cmd_pin_stat);
 COMMAND(pin_limit, "pin limit", U_PIN_LIMIT, cmd_pin_limit);
-COMMAND(bench_dma, "bench dma", U_BENCH_DMA "  map/unmap timing (strict invalidation)", cmd_bench_dma);
+COMMAND(bench_dma, "bench dma", U_BENCH_DMA "  map/unmap timing (strict invalidation)",
+	cmd_bench_dma);

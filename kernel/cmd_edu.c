@@ -82,7 +82,8 @@ static int bounce_get(struct dma_space *s, unsigned prot, uint64_t avoid, uint64
 	b->old_limit = os.limit;
 	b->old_maps = si.map_limit;
 	last = si.iova_last < EDU_DEFAULT_DMA_LAST ? si.iova_last : EDU_DEFAULT_DMA_LAST;
-	set_limits(s, os.limit > UINT64_MAX - b->size ? UINT64_MAX : os.limit + b->size, si.map_limit + 1);
+	set_limits(s, os.limit > UINT64_MAX - b->size ? UINT64_MAX : os.limit + b->size,
+		   si.map_limit + 1);
 	for (int t = 0; t < BOUNCE_TRIES; t++) {
 		if (dev_free_iova(s, b->size, b->size, lo, last, avoid, avoid_last, &b->iova))
 			break;
@@ -95,9 +96,11 @@ static int bounce_get(struct dma_space *s, unsigned prot, uint64_t avoid, uint64
 		set_limits(s, os.limit, si.map_limit);
 		if (rc == -ENOMEM)
 			return cmd_fail(rc, "out of memory for the bounce page");
-		return cmd_fail(-ENOSPC, "no free IOVA below 0x%llx in as=%u for the bounce page that carries "
-					 "the device's buffer",
-				(ull)(last + 1), si.id);
+		return cmd_fail(
+			-ENOSPC,
+			"no free IOVA below 0x%llx in as=%u for the bounce page that carries "
+			"the device's buffer",
+			(ull)(last + 1), si.id);
 	}
 	b->mapped = true;
 	return 0;
@@ -140,8 +143,10 @@ static int do_read(struct edu *e, struct dma_group *g, uint64_t iova, uint32_t l
 		if ((rc = dma_once(e, true, b.iova + xoff, clen, &bf)))
 			goto out;
 		if (bf) {
-			rc = cmd_fail(-EIO, "reading the buffer back through the bounce page at iova 0x%llx faulted",
-				      (ull)b.iova);
+			rc = cmd_fail(
+				-EIO,
+				"reading the buffer back through the bounce page at iova 0x%llx faulted",
+				(ull)b.iova);
 			goto out;
 		}
 	}
@@ -154,11 +159,13 @@ static int do_read(struct edu *e, struct dma_group *g, uint64_t iova, uint32_t l
 		static const uint8_t zero[EDU_DMA_MAX];
 		crc = 0;
 		for (uint32_t o = 0; o < len; o += EDU_DMA_MAX)
-			crc = crc32_update(crc, zero, len - o < EDU_DMA_MAX ? len - o : EDU_DMA_MAX);
+			crc = crc32_update(crc, zero,
+					   len - o < EDU_DMA_MAX ? len - o : EDU_DMA_MAX);
 		con_printf("status=fault crc32=0x%08x readback=0\n", crc);
 	} else {
-		rc = cmd_fail(-EIO, "the DMA was not blocked although the device is in no address space "
-				    "(is DMA remapping off?); its buffer cannot be read back");
+		rc = cmd_fail(-EIO,
+			      "the DMA was not blocked although the device is in no address space "
+			      "(is DMA remapping off?); its buffer cannot be read back");
 	}
 out:
 	bounce_put(&b);
@@ -191,8 +198,9 @@ static int do_write(struct edu *e, struct dma_group *g, uint64_t iova, uint32_t 
 		fault |= f;
 	}
 	if (!g->space && !fault)
-		rc = cmd_fail(-EIO, "the DMA was not blocked although the device is in no address space "
-				    "(is DMA remapping off?)");
+		rc = cmd_fail(-EIO,
+			      "the DMA was not blocked although the device is in no address space "
+			      "(is DMA remapping off?)");
 	else
 		con_printf("status=%s\n", fault ? "fault" : "ok");
 out:
@@ -222,9 +230,11 @@ static int cmd_edu(int argc, char **argv)
 		if ((rc = parse_size(argv[4], &len)))
 			return cmd_fail(rc, "bad length '%.40s'", argv[4]);
 		if (len == 0 || len > EDU_XFER_MAX)
-			return cmd_fail(-EINVAL, "length %llu is not 1..%u", (ull)len, EDU_XFER_MAX);
+			return cmd_fail(-EINVAL, "length %llu is not 1..%u", (ull)len,
+					EDU_XFER_MAX);
 		if (iova + len - 1 < iova)
-			return cmd_fail(-EOVERFLOW, "iova 0x%llx + %llu wraps", (ull)iova, (ull)len);
+			return cmd_fail(-EOVERFLOW, "iova 0x%llx + %llu wraps", (ull)iova,
+					(ull)len);
 		if (wr && (rc = parse_u64_max(argv[5], 255, &byte)))
 			return cmd_fail(rc, "bad byte '%.40s' (0..255)", argv[5]);
 	}
@@ -234,19 +244,22 @@ static int cmd_edu(int argc, char **argv)
 	if (rc)
 		return cmd_fail(rc, "no PCI device %.40s (lspci lists them)", argv[1]);
 	if (d->vendor != EDU_VENDOR || d->device != EDU_DEVICE)
-		return cmd_fail(-ENODEV, "%.40s is %04x:%04x, not an edu device (%04x:%04x)", argv[1], d->vendor,
-				d->device, EDU_VENDOR, EDU_DEVICE);
+		return cmd_fail(-ENODEV, "%.40s is %04x:%04x, not an edu device (%04x:%04x)",
+				argv[1], d->vendor, d->device, EDU_VENDOR, EDU_DEVICE);
 	if (rd || wr) {
 		/* Untranslated DMA would reach physical memory unchecked. */
 		rc = dev_group_get(d, &g);
 		if (rc == -ENODEV)
-			return cmd_fail(rc, "no IOMMU unit translates %.40s: its DMA would be unchecked", argv[1]);
+			return cmd_fail(
+				rc, "no IOMMU unit translates %.40s: its DMA would be unchecked",
+				argv[1]);
 		if (rc)
 			return cmd_fail(rc, "cannot set up the group of %.40s", argv[1]);
 	}
 	rc = edu_get(d, &e);
 	if (rc == -EIO)
-		return cmd_fail(rc, "%.40s has no usable memory BAR0 or its id register is wrong", argv[1]);
+		return cmd_fail(rc, "%.40s has no usable memory BAR0 or its id register is wrong",
+				argv[1]);
 	if (rc)
 		return cmd_fail(rc, "cannot set up %.40s", argv[1]);
 	if (rd)
@@ -255,7 +268,8 @@ static int cmd_edu(int argc, char **argv)
 		return do_write(e, g, iova, (uint32_t)len, (uint8_t)byte);
 
 	struct edu_irq_result r;
-	rc = edu_irq(e, platform_unit_for(edu_pci(e)->seg, edu_pci(e)->alias_rid), EDU_IRQ_TIMEOUT_NS, &r);
+	rc = edu_irq(e, platform_unit_for(edu_pci(e)->seg, edu_pci(e)->alias_rid),
+		     EDU_IRQ_TIMEOUT_NS, &r);
 	if (rc == -ENOTSUP)
 		return cmd_fail(rc, "%.40s has no MSI capability", argv[1]);
 	if (rc == -ENOSPC)
@@ -265,7 +279,8 @@ static int cmd_edu(int argc, char **argv)
 	if (r.irte < 0)
 		con_printf("delivered=%d vector=%u irte=-\n", r.delivered ? 1 : 0, r.vector);
 	else
-		con_printf("delivered=%d vector=%u irte=%d\n", r.delivered ? 1 : 0, r.vector, r.irte);
+		con_printf("delivered=%d vector=%u irte=%d\n", r.delivered ? 1 : 0, r.vector,
+			   r.irte);
 	return 0;
 }
 

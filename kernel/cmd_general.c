@@ -48,15 +48,17 @@ static int cmd_boot(int argc, char **argv)
 	}
 	return 0;
 }
-COMMAND(boot, "boot", "boot                       boot time, memory map size, boot arguments", cmd_boot);
+COMMAND(boot, "boot", "boot                       boot time, memory map size, boot arguments",
+	cmd_boot);
 
 static int cmd_cpu(int argc, char **argv)
 {
 	if (argc != 1)
 		return cmd_fail(-EINVAL, "usage: cpu | cpu selftest");
-	con_printf("vendor=%s apic_id=%u x2apic=%d nx=%d pdpe1gb=%d svm=%d phys_bits=%u tsc_hz=%llu\n",
-		   cpu_feat.vendor, apic_id(), apic_x2apic_mode(), cpu_feat.nx, cpu_feat.pdpe1gb,
-		   cpu_feat.svm, cpu_feat.phys_bits, (unsigned long long)tsc_hz);
+	con_printf(
+		"vendor=%s apic_id=%u x2apic=%d nx=%d pdpe1gb=%d svm=%d phys_bits=%u tsc_hz=%llu\n",
+		cpu_feat.vendor, apic_id(), apic_x2apic_mode(), cpu_feat.nx, cpu_feat.pdpe1gb,
+		cpu_feat.svm, cpu_feat.phys_bits, (unsigned long long)tsc_hz);
 	return 0;
 }
 COMMAND(cpu, "cpu", "cpu                        CPU features sluice uses", cmd_cpu);
@@ -85,7 +87,9 @@ static int cmd_cpu_selftest(int argc, char **argv)
 		return cmd_fail(-EIO, "page protection not enforced");
 	return 0;
 }
-COMMAND(cpu_selftest, "cpu selftest", "cpu selftest               prove text is read-only and data not executable", cmd_cpu_selftest);
+COMMAND(cpu_selftest, "cpu selftest",
+	"cpu selftest               prove text is read-only and data not executable",
+	cmd_cpu_selftest);
 
 static int cmd_mem(int argc, char **argv)
 {
@@ -136,7 +140,9 @@ static int cmd_mem_alloc(int argc, char **argv)
 	con_printf("hpa=0x%llx size=%llu\n", (unsigned long long)hpa, (unsigned long long)size);
 	return 0;
 }
-COMMAND(mem_alloc, "mem alloc", "mem alloc <size>           memory for DMA tests (naturally aligned, unpinned)", cmd_mem_alloc);
+COMMAND(mem_alloc, "mem alloc",
+	"mem alloc <size>           memory for DMA tests (naturally aligned, unpinned)",
+	cmd_mem_alloc);
 
 static int cmd_mem_free(int argc, char **argv)
 {
@@ -152,11 +158,12 @@ static int cmd_mem_free(int argc, char **argv)
 	if (rc == -EBUSY)
 		return cmd_fail(rc, "memory is pinned for DMA (unmap it first)");
 	if (rc)
-		return cmd_fail(rc, "no mem alloc block at 0x%llx of %llu bytes", (unsigned long long)hpa,
-				(unsigned long long)size);
+		return cmd_fail(rc, "no mem alloc block at 0x%llx of %llu bytes",
+				(unsigned long long)hpa, (unsigned long long)size);
 	return 0;
 }
-COMMAND(mem_free, "mem free", "mem free <hpa> <size>      return memory from mem alloc", cmd_mem_free);
+COMMAND(mem_free, "mem free", "mem free <hpa> <size>      return memory from mem alloc",
+	cmd_mem_free);
 
 static int cmd_mem_fill(int argc, char **argv)
 {
@@ -176,7 +183,8 @@ static int cmd_mem_fill(int argc, char **argv)
 	memset(phys_to_virt(hpa), (int)byte, len);
 	return 0;
 }
-COMMAND(mem_fill, "mem fill", "mem fill <hpa> <len> <byte> fill memory from mem alloc / dma map", cmd_mem_fill);
+COMMAND(mem_fill, "mem fill", "mem fill <hpa> <len> <byte> fill memory from mem alloc / dma map",
+	cmd_mem_fill);
 
 static int cmd_mem_crc(int argc, char **argv)
 {
@@ -219,4 +227,6 @@ static int cmd_cpu_crash(int argc, char **argv)
 	}
 	return cmd_fail(-EIO, "no exception was raised");
 }
-COMMAND(cpu_crash, "cpu crash", "cpu crash <ud|pf|gp|de>    raise a CPU exception: register dump, then halt", cmd_cpu_crash);
+COMMAND(cpu_crash, "cpu crash",
+	"cpu crash <ud|pf|gp|de>    raise a CPU exception: register dump, then halt",
+	cmd_cpu_crash);

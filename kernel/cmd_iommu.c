@@ -46,13 +46,15 @@ static void show_units(void)
 		char sps[16];
 
 		sps_string(u->iu.pgsizes, sps, sizeof(sps));
-		con_printf("unit=%u base=0x%llx ver=%u.%u aw=%u levels=%u sps=%s qi=%s ir=%s dmar=%s cm=%d "
-			   "sc=%d domains=%u cap=0x%llx ecap=0x%llx nd=%u c=%d seg=%u\n",
-			   u->iu.index, (unsigned long long)u->base, VTD_VER_MAJOR(u->ver), VTD_VER_MINOR(u->ver),
-			   u->mgaw, u->levels, sps, (gsts & VTD_GSTS_QIES) ? "on" : "off",
-			   (gsts & VTD_GSTS_IRES) ? "on" : "off", (gsts & VTD_GSTS_TES) ? "on" : "off", u->cm,
-			   u->sc, u->iu.ndomains, (unsigned long long)u->cap, (unsigned long long)u->ecap,
-			   u->nd_bits, u->coherent, u->iu.segment);
+		con_printf(
+			"unit=%u base=0x%llx ver=%u.%u aw=%u levels=%u sps=%s qi=%s ir=%s dmar=%s cm=%d "
+			"sc=%d domains=%u cap=0x%llx ecap=0x%llx nd=%u c=%d seg=%u\n",
+			u->iu.index, (unsigned long long)u->base, VTD_VER_MAJOR(u->ver),
+			VTD_VER_MINOR(u->ver), u->mgaw, u->levels, sps,
+			(gsts & VTD_GSTS_QIES) ? "on" : "off",
+			(gsts & VTD_GSTS_IRES) ? "on" : "off", (gsts & VTD_GSTS_TES) ? "on" : "off",
+			u->cm, u->sc, u->iu.ndomains, (unsigned long long)u->cap,
+			(unsigned long long)u->ecap, u->nd_bits, u->coherent, u->iu.segment);
 	}
 }
 
@@ -68,10 +70,11 @@ static void show_faults(void)
 				   (r->sid >> 3) & 0x1f, r->sid & 7);
 		else
 			con_printf("unit=%u kind=%s bdf=%02x:%02x.%u", r->unit,
-				   r->kind == VTD_FAULT_IR ? "ir" : "dma", r->sid >> 8, (r->sid >> 3) & 0x1f,
-				   r->sid & 7);
-		con_printf(" addr=0x%llx reason=0x%x access=%s name=%s\n", (unsigned long long)r->addr,
-			   r->reason, r->is_read ? "r" : "w", vtd_fault_reason_name(r->reason));
+				   r->kind == VTD_FAULT_IR ? "ir" : "dma", r->sid >> 8,
+				   (r->sid >> 3) & 0x1f, r->sid & 7);
+		con_printf(" addr=0x%llx reason=0x%x access=%s name=%s\n",
+			   (unsigned long long)r->addr, r->reason, r->is_read ? "r" : "w",
+			   vtd_fault_reason_name(r->reason));
 	}
 	con_printf("total=%llu\n", (unsigned long long)vtd_fault_log_total());
 }
@@ -83,7 +86,8 @@ static int cmd_iommu(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "faults"))
-		return cmd_fail(-EINVAL, "unknown sub-command '%s' (iommu [faults [clear]])", argv[1]);
+		return cmd_fail(-EINVAL, "unknown sub-command '%s' (iommu [faults [clear]])",
+				argv[1]);
 	if (argc == 2) {
 		show_faults();
 		return 0;
@@ -96,7 +100,8 @@ static int cmd_iommu(int argc, char **argv)
 	return cmd_fail(-EINVAL, "usage: iommu faults [clear]");
 }
 
-COMMAND(iommu, "iommu", "iommu | iommu faults | iommu faults clear   units; the DMA/IR fault log", cmd_iommu);
+COMMAND(iommu, "iommu", "iommu | iommu faults | iommu faults clear   units; the DMA/IR fault log",
+	cmd_iommu);
 
 /* Proves the invalidation queue's error recovery on the real unit: a batch
  * whose first descriptor has reserved bits set must come back -EIO
@@ -121,11 +126,15 @@ static int cmd_iommu_qitest(int argc, char **argv)
 		int rc_good = qi_submit(u, good, 2);
 		con_printf("unit=%u bad_batch=%s qi_errors=%llu next_batch=%s\n", u->iu.index,
 			   rc_bad ? err_name(rc_bad) : "ok",
-			   (unsigned long long)(vtd_stats.qi_errors - errs), rc_good ? err_name(rc_good) : "ok");
+			   (unsigned long long)(vtd_stats.qi_errors - errs),
+			   rc_good ? err_name(rc_good) : "ok");
 		if (rc_bad != -EIO || rc_good)
-			return cmd_fail(-EIO, "unit %u: queue error not detected or not recovered", u->iu.index);
+			return cmd_fail(-EIO, "unit %u: queue error not detected or not recovered",
+					u->iu.index);
 		n++;
 	}
 	return n ? 0 : cmd_fail(-ENODEV, "no unit with queued invalidation");
 }
-COMMAND(iommu_qitest, "iommu qitest", "iommu qitest               prove queued-invalidation error recovery (IQE)", cmd_iommu_qitest);
+COMMAND(iommu_qitest, "iommu qitest",
+	"iommu qitest               prove queued-invalidation error recovery (IQE)",
+	cmd_iommu_qitest);

@@ -45,7 +45,9 @@ static const char *kind_name(enum ir_source_kind k)
 static int cmd_irq(int argc, char **argv)
 {
 	if (argc != 1)
-		return cmd_fail(-EINVAL, "usage: irq | irq retarget|mask|unmask <irte> | irq sid <irte> <bdf>");
+		return cmd_fail(
+			-EINVAL,
+			"usage: irq | irq retarget|mask|unmask <irte> | irq sid <irte> <bdf>");
 	for (struct ir_source *s = ir_sources(); s; s = s->next) {
 		char bdf[24];
 
@@ -53,8 +55,8 @@ static int cmd_irq(int argc, char **argv)
 		con_printf("bdf=%s irte=%u vector=%u dest=%u count=%llu kind=%s unit=%u present=%u "
 			   "svt=%u sid=0x%04x",
 			   bdf, s->index, s->vector, (unsigned)s->route.dest,
-			   (unsigned long long)irq_count(s->vector), kind_name(s->kind), s->u->iu.index,
-			   s->present ? 1u : 0u, s->route.svt, s->route.sid);
+			   (unsigned long long)irq_count(s->vector), kind_name(s->kind),
+			   s->u->iu.index, s->present ? 1u : 0u, s->route.svt, s->route.sid);
 		if (s->kind == IR_SRC_IOAPIC)
 			con_printf(" gsi=%u", s->gsi);
 		else if (s->kind == IR_SRC_MSIX)
@@ -85,8 +87,8 @@ static int find_source(const char *arg, struct ir_source **out)
 		idx = colon + 1;
 	}
 	if (parse_u64_max(idx, IR_MAX_ENTRIES - 1, &v))
-		return cmd_fail(-EINVAL, "bad irte '%s' (an index below %u, or <unit>:<index>)", arg,
-				IR_MAX_ENTRIES);
+		return cmd_fail(-EINVAL, "bad irte '%s' (an index below %u, or <unit>:<index>)",
+				arg, IR_MAX_ENTRIES);
 	int rc = ir_source_find(unit, (unsigned)v, out);
 	if (rc == -ENOENT)
 		return cmd_fail(rc, "no remapped source uses irte %s (see `irq`)", arg);

@@ -37,7 +37,8 @@ static void caps_str(const struct pci_dev *d, char *buf, size_t len)
 	buf[0] = 0;
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
 		const char *p = (const char *)d + caps[i].off;
-		unsigned v = caps[i].wide ? *(const uint16_t *)(const void *)p : *(const uint8_t *)p;
+		unsigned v =
+			caps[i].wide ? *(const uint16_t *)(const void *)p : *(const uint8_t *)p;
 		size_t l = strlen(caps[i].name);
 
 		if (!v || n + l + 2 > len)
@@ -78,12 +79,12 @@ int pci_cmd_lspci(int argc, char **argv)
 		char bdf[16], alias[16], unit[12], caps[48];
 
 		pci_format_bdf(bdf, sizeof(bdf), d->seg, d->bus, d->dev, d->fn);
-		pci_format_bdf(alias, sizeof(alias), 0, d->alias_rid >> 8, (d->alias_rid >> 3) & 0x1f,
-			       d->alias_rid & 7);
+		pci_format_bdf(alias, sizeof(alias), 0, d->alias_rid >> 8,
+			       (d->alias_rid >> 3) & 0x1f, d->alias_rid & 7);
 		unit_str(d->unit, unit);
 		caps_str(d, caps, sizeof(caps));
-		con_printf("bdf=%s id=%04x:%04x class=%06x unit=%s group=%d alias=%s caps=%s\n", bdf, d->vendor,
-			   d->device, d->class, unit, d->group, alias, caps);
+		con_printf("bdf=%s id=%04x:%04x class=%06x unit=%s group=%d alias=%s caps=%s\n",
+			   bdf, d->vendor, d->device, d->class, unit, d->group, alias, caps);
 	}
 	return 0;
 }
@@ -114,8 +115,8 @@ static int access_args(char **a, struct pci_dev **dp, unsigned *off, unsigned *s
 	if (err || (s != 1 && s != 2 && s != 4))
 		return cmd_fail(-EINVAL, "bad size '%s' (must be 1, 2 or 4)", a[2]);
 	if (o & (s - 1))
-		return cmd_fail(-EINVAL, "offset 0x%llx not aligned to size %llu", (unsigned long long)o,
-				(unsigned long long)s);
+		return cmd_fail(-EINVAL, "offset 0x%llx not aligned to size %llu",
+				(unsigned long long)o, (unsigned long long)s);
 	*dp = pci_find(seg, bus, dev, fn);
 	if (!*dp)
 		return cmd_fail(-ENODEV, "no PCI function at %s", a[0]);
@@ -162,7 +163,8 @@ int pci_cmd_write(int argc, char **argv)
 	return 0;
 }
 
-COMMAND(lspci, "lspci", "lspci - every PCI function: bdf, id, class, IOMMU unit, group", pci_cmd_lspci);
+COMMAND(lspci, "lspci", "lspci - every PCI function: bdf, id, class, IOMMU unit, group",
+	pci_cmd_lspci);
 COMMAND(pci_read, "pci read", "pci read <bdf> <off> <1|2|4> - config-space read", pci_cmd_read);
 COMMAND(pci_write, "pci write", "pci write <bdf> <off> <1|2|4> <value> - config-space write",
 	pci_cmd_write);

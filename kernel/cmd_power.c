@@ -20,7 +20,8 @@ static int cmd_poweroff(int argc, char **argv)
 	udelay(100000);
 	return cmd_fail(rc ? rc : -EIO, "machine did not power off (%s)", err_name(rc));
 }
-COMMAND(poweroff, "poweroff", "poweroff                   turn the machine off (ACPI S5)", cmd_poweroff);
+COMMAND(poweroff, "poweroff", "poweroff                   turn the machine off (ACPI S5)",
+	cmd_poweroff);
 
 static int cmd_reboot(int argc, char **argv)
 {

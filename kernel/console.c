@@ -27,7 +27,7 @@
 
 extern const struct command __start_sluice_cmds[], __stop_sluice_cmds[];
 
-static bool ready;         /* prompt is up: klog lines become events */
+static bool ready; /* prompt is up: klog lines become events */
 static bool at_line_start = true;
 static char outbuf[1024];
 static char errmsg[256];
@@ -187,7 +187,8 @@ static void status(int rc)
 		for (char *p = errmsg; *p; p++)
 			if (*p == '\n' || *p == '\r')
 				*p = ' ';
-		con_printf("ERR %s %s\n", err_name(rc), errmsg_set && errmsg[0] ? errmsg : "failed");
+		con_printf("ERR %s %s\n", err_name(rc),
+			   errmsg_set && errmsg[0] ? errmsg : "failed");
 	}
 }
 

@@ -26,9 +26,9 @@ struct command {
 	int (*fn)(int argc, char **argv);
 };
 
-#define COMMAND(ident, nm, use, func)                                          \
-	static const struct command command_##ident                                \
-		__attribute__((used, section("sluice_cmds"), aligned(8))) = {  \
+#define COMMAND(ident, nm, use, func)                                         \
+	static const struct command command_##ident                           \
+		__attribute__((used, section("sluice_cmds"), aligned(8))) = { \
 			.name = (nm), .usage = (use), .fn = (func)}
 
 /* Output text; the caller writes whole lines ending in "\n". */

@@ -87,8 +87,8 @@ static int collect_resv(struct pci_dev **m, unsigned n, struct dma_group *g)
 		return 0;
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t start[DMA_GROUP_MAX_RESV + 1], last[DMA_GROUP_MAX_RESV + 1];
-		unsigned k = rmrr_query(m[i]->seg, m[i]->bus, (uint8_t)(m[i]->dev << 3 | m[i]->fn), start,
-					last, DMA_GROUP_MAX_RESV + 1);
+		unsigned k = rmrr_query(m[i]->seg, m[i]->bus, (uint8_t)(m[i]->dev << 3 | m[i]->fn),
+					start, last, DMA_GROUP_MAX_RESV + 1);
 		for (unsigned j = 0; j < k && j <= DMA_GROUP_MAX_RESV; j++) {
 			bool dup = false;
 			for (unsigned x = 0; x < g->nresv; x++)
@@ -253,7 +253,8 @@ static bool skip_excl(struct gap_walk *w)
 			if (w->ex_l[i] < w->ex_s[i] || end < w->cand)
 				continue;
 			if (w->cand <= w->ex_l[i] && end >= w->ex_s[i]) {
-				if (w->ex_l[i] == UINT64_MAX || !align_up(w->ex_l[i] + 1, w->align, &w->cand))
+				if (w->ex_l[i] == UINT64_MAX ||
+				    !align_up(w->ex_l[i] + 1, w->align, &w->cand))
 					return false;
 				moved = true;
 			}

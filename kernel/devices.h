@@ -34,7 +34,8 @@ char *dev_group_bdfs(const struct dma_group *g, char *buf, unsigned len);
 /* Requester IDs of the group, pure: the distinct alias_rid and own rid of
  * each of n members into rids[] (at most max); returns the count, or -E2BIG
  * when more than max are needed. */
-int dev_collect_rids(struct pci_dev *const *members, unsigned n, uint16_t *rids, unsigned max) MUST_CHECK;
+int dev_collect_rids(struct pci_dev *const *members, unsigned n, uint16_t *rids,
+		     unsigned max) MUST_CHECK;
 
 /* The lowest IOVA >= lo, aligned to align (a power of two), where size
  * bytes fit in space s between its mappings, end at or below last, and miss

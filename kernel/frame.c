@@ -45,9 +45,9 @@
 _Static_assert(sizeof(struct frame) == 8, "struct frame is 8 bytes");
 
 struct range {
-	uint64_t pfn;       /* first frame */
+	uint64_t pfn;	    /* first frame */
 	uint64_t npages;    /* frames in the range, records included */
-	uint64_t nmeta;     /* leading frames holding the records */
+	uint64_t nmeta;	    /* leading frames holding the records */
 	struct frame *recs; /* records, recs[i] describes frame pfn + i */
 };
 
@@ -61,15 +61,9 @@ static struct free_node *free_list[NR_ORDERS];
 static uint32_t free_mask; /* bit k set: free_list[k] not empty */
 static struct frame_stats stats;
 
-static inline uint64_t order_bytes(unsigned order)
-{
-	return FRAME_SIZE << order;
-}
+static inline uint64_t order_bytes(unsigned order) { return FRAME_SIZE << order; }
 
-static inline uint64_t pfn_end(const struct range *r)
-{
-	return r->pfn + r->npages;
-}
+static inline uint64_t pfn_end(const struct range *r) { return r->pfn + r->npages; }
 
 /* The range holding pfn, or NULL. */
 static struct range *range_of(uint64_t pfn)
@@ -190,8 +184,7 @@ int frame_add_range(uint64_t base, uint64_t size)
 	if (nranges == MAX_RANGES)
 		return -ENOSPC;
 
-	memmove(&ranges[pos + 1], &ranges[pos],
-		(nranges - pos) * sizeof(ranges[0]));
+	memmove(&ranges[pos + 1], &ranges[pos], (nranges - pos) * sizeof(ranges[0]));
 	nranges++;
 	r = &ranges[pos];
 	r->pfn = pfn;
@@ -215,8 +208,7 @@ int frame_add_range(uint64_t base, uint64_t size)
 	while (p < pfn + npages) {
 		unsigned order = FRAME_MAX_ORDER;
 
-		while ((p & ((1ull << order) - 1)) ||
-		       p + (1ull << order) > pfn + npages)
+		while ((p & ((1ull << order) - 1)) || p + (1ull << order) > pfn + npages)
 			order--;
 		free_block(r, p, order);
 		p += 1ull << order;
@@ -236,8 +228,7 @@ uint64_t frame_alloc(unsigned order, enum frame_tag tag)
 	struct range *r;
 	struct frame *f;
 
-	if (order > FRAME_MAX_ORDER || tag == FRAME_FREE ||
-	    tag > FRAME_RESERVED)
+	if (order > FRAME_MAX_ORDER || tag == FRAME_FREE || tag > FRAME_RESERVED)
 		return 0;
 	avail = free_mask >> order;
 	if (!avail)
@@ -318,8 +309,7 @@ struct frame *frame_get(uint64_t pa)
  * non-zero result; an unmanaged frame gives -EFAULT.
  */
 static int for_each_run(uint64_t pfn, uint64_t count,
-			int (*fn)(struct frame *f, uint64_t n, void *arg),
-			void *arg)
+			int (*fn)(struct frame *f, uint64_t n, void *arg), void *arg)
 {
 	while (count) {
 		struct range *r = range_of(pfn);
@@ -341,8 +331,7 @@ static int for_each_run(uint64_t pfn, uint64_t count,
 }
 
 /* Page-aligned [pa, pa+size) as frames; false if unaligned or wrapping. */
-static bool frame_span(uint64_t pa, uint64_t size, uint64_t *pfn,
-		       uint64_t *count)
+static bool frame_span(uint64_t pa, uint64_t size, uint64_t *pfn, uint64_t *count)
 {
 	if ((pa | size) & (FRAME_SIZE - 1))
 		return false;
@@ -500,7 +489,4 @@ bool frame_range_tagged(uint64_t pa, uint64_t size, enum frame_tag tag)
 	return for_each_run(first, last - first + 1, tag_check, &t) == 0;
 }
 
-void frame_stats(struct frame_stats *out)
-{
-	*out = stats;
-}
+void frame_stats(struct frame_stats *out) { *out = stats; }

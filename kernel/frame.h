@@ -28,27 +28,27 @@
 
 /* Who holds a frame (struct frame.tag). */
 enum frame_tag {
-	FRAME_FREE = 0,   /* in the allocator */
-	FRAME_SLUICE = 1, /* the hypervisor's own: heap, stacks, CPU tables */
-	FRAME_IOPT = 2,   /* IOMMU tables (root/context/page tables, queues, IRT) */
-	FRAME_USER = 3,   /* handed to the console user by `mem alloc` */
-	FRAME_DMA = 4,    /* allocated by the dma layer for `dma map ... alloc` */
-	FRAME_GUEST = 5,  /* guest RAM */
+	FRAME_FREE = 0,	    /* in the allocator */
+	FRAME_SLUICE = 1,   /* the hypervisor's own: heap, stacks, CPU tables */
+	FRAME_IOPT = 2,	    /* IOMMU tables (root/context/page tables, queues, IRT) */
+	FRAME_USER = 3,	    /* handed to the console user by `mem alloc` */
+	FRAME_DMA = 4,	    /* allocated by the dma layer for `dma map ... alloc` */
+	FRAME_GUEST = 5,    /* guest RAM */
 	FRAME_RESERVED = 6, /* RAM not in the allocator's ranges (never handed out) */
 };
 
 struct frame {
-	uint32_t pins;  /* DMA pins: > 0 means a device may reach this frame */
-	uint8_t tag;    /* enum frame_tag */
-	uint8_t order;  /* order of the allocated block, valid on its first frame */
+	uint32_t pins;	/* DMA pins: > 0 means a device may reach this frame */
+	uint8_t tag;	/* enum frame_tag */
+	uint8_t order;	/* order of the allocated block, valid on its first frame */
 	uint16_t owner; /* accounting owner id of the charge (dma layer), 0 = none */
 };
 
 struct frame_stats {
-	uint64_t total;  /* bytes of RAM managed */
-	uint64_t free;   /* bytes free */
+	uint64_t total;	 /* bytes of RAM managed */
+	uint64_t free;	 /* bytes free */
 	uint64_t pinned; /* bytes of frames with pins > 0 */
-	uint64_t iopt;   /* bytes tagged FRAME_IOPT */
+	uint64_t iopt;	 /* bytes tagged FRAME_IOPT */
 };
 
 /* Sets up empty state.  meta_alloc provides memory for the frame records

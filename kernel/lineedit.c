@@ -51,7 +51,7 @@ bool le_feed(struct lineedit *le, unsigned char c)
 	case '\n':
 		if (was_cr)
 			return false; /* CRLF counts once */
-		/* fall through */
+				      /* fall through */
 	case '\r':
 		le->after_cr = c == '\r';
 		le->buf[le->len] = 0;
@@ -77,9 +77,7 @@ bool le_feed(struct lineedit *le, unsigned char c)
 		le->esc = 1;
 		mark(le, LE_ESCAPE);
 		return false;
-	case '\t':
-		c = ' ';
-		break;
+	case '\t': c = ' '; break;
 	default:
 		if (c < 0x20 || c >= 0x80) {
 			mark(le, LE_CONTROL);

@@ -13,21 +13,21 @@
 #define LINE_MAX 4096 /* a line must be shorter than this */
 
 enum le_status {
-	LE_OK = 0,       /* line is fine */
-	LE_TOO_LONG,     /* >= LINE_MAX bytes */
-	LE_CONTROL,      /* held a control character */
-	LE_ESCAPE,       /* held an escape sequence */
-	LE_CANCELLED,    /* Ctrl-C */
+	LE_OK = 0,    /* line is fine */
+	LE_TOO_LONG,  /* >= LINE_MAX bytes */
+	LE_CONTROL,   /* held a control character */
+	LE_ESCAPE,    /* held an escape sequence */
+	LE_CANCELLED, /* Ctrl-C */
 };
 
 struct lineedit {
 	char buf[LINE_MAX];
-	size_t len;        /* bytes kept in buf (without NUL) */
-	size_t total;      /* bytes of the line, kept or not */
+	size_t len;   /* bytes kept in buf (without NUL) */
+	size_t total; /* bytes of the line, kept or not */
 	enum le_status status;
-	int esc;           /* 0 none, 1 after ESC, 2 in CSI */
-	bool after_cr;     /* swallow the LF of CRLF */
-	char echo[8];      /* what to send back for the last byte */
+	int esc;       /* 0 none, 1 after ESC, 2 in CSI */
+	bool after_cr; /* swallow the LF of CRLF */
+	char echo[8];  /* what to send back for the last byte */
 	size_t echo_len;
 };
 

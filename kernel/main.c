@@ -115,11 +115,11 @@ void kmain(struct boot_info *bi)
 	cpu_sti();
 	start_tick();
 
-	klog("boot: args=\"%s\" regions=%u disconnected=%u exit_retries=%u", bi->args,
-	     bi->nregions, bi->disconnected, bi->exit_retries);
-	klog("cpu: vendor=%s tsc_hz=%llu x2apic=%d nx=%d 1g=%d svm=%d phys_bits=%u", cpu_feat.vendor,
-	     (unsigned long long)tsc_hz, apic_x2apic_mode(), cpu_feat.nx, cpu_feat.pdpe1gb,
-	     cpu_feat.svm, cpu_feat.phys_bits);
+	klog("boot: args=\"%s\" regions=%u disconnected=%u exit_retries=%u", bi->args, bi->nregions,
+	     bi->disconnected, bi->exit_retries);
+	klog("cpu: vendor=%s tsc_hz=%llu x2apic=%d nx=%d 1g=%d svm=%d phys_bits=%u",
+	     cpu_feat.vendor, (unsigned long long)tsc_hz, apic_x2apic_mode(), cpu_feat.nx,
+	     cpu_feat.pdpe1gb, cpu_feat.svm, cpu_feat.phys_bits);
 
 	platform_init();
 

@@ -48,7 +48,8 @@ static bool each_frame(uint64_t hpa, uint64_t len, bool any_tag)
 		struct frame *f = frame_get(a);
 		if (!f)
 			return false;
-		if (!any_tag && f->tag != FRAME_USER && f->tag != FRAME_DMA && f->tag != FRAME_GUEST)
+		if (!any_tag && f->tag != FRAME_USER && f->tag != FRAME_DMA &&
+		    f->tag != FRAME_GUEST)
 			return false;
 	}
 	return true;

@@ -70,8 +70,8 @@ struct vtd_unit *platform_unit_for(uint16_t seg, uint16_t rid)
 {
 	if (!dmar)
 		return NULL;
-	return platform_drhd_unit(dmar_unit_for(dmar, seg, rid >> 8, rid & 0xff,
-						&platform_dmar_pci_ops, NULL));
+	return platform_drhd_unit(
+		dmar_unit_for(dmar, seg, rid >> 8, rid & 0xff, &platform_dmar_pci_ops, NULL));
 }
 
 static bool in_scope(struct iommu_unit *u, uint16_t seg, uint16_t rid)
@@ -136,8 +136,9 @@ static unsigned rmrr_query(uint16_t seg, uint8_t bus, uint8_t devfn, uint64_t *s
 			   uint64_t *last, unsigned max)
 {
 	unsigned idx[8];
-	unsigned n = dmar ? dmar_rmrr_for(dmar, seg, bus, devfn, &platform_dmar_pci_ops, NULL, idx, 8)
-			  : 0;
+	unsigned n =
+		dmar ? dmar_rmrr_for(dmar, seg, bus, devfn, &platform_dmar_pci_ops, NULL, idx, 8)
+		     : 0;
 
 	for (unsigned i = 0; i < n && i < max && i < 8; i++) {
 		start[i] = dmar->rmrr[idx[i]].base;
@@ -153,8 +154,8 @@ static void rmrr_step(void)
 		const struct dmar_rmrr *rm = &dmar->rmrr[r];
 		for (unsigned s = 0; s < rm->nscope; s++) {
 			uint8_t bus, devfn;
-			if (dmar_scope_resolve(&rm->scope[s], rm->segment, sec_bus, NULL,
-					       &bus, &devfn))
+			if (dmar_scope_resolve(&rm->scope[s], rm->segment, sec_bus, NULL, &bus,
+					       &devfn))
 				continue; /* absent device: logged by dmar_log_absent */
 			uint16_t rid = (uint16_t)(bus << 8 | devfn);
 			struct vtd_unit *u = platform_unit_for(rm->segment, rid);
@@ -192,7 +193,8 @@ static void ir_step(void)
 		rc = ir_enable(u, &cfg);
 		if (rc)
 			klog("ir: unit %u: interrupt remapping not enabled (%s): devices on it cannot be "
-			     "attached unless allow_unsafe_interrupts", u->iu.index, err_name(rc));
+			     "attached unless allow_unsafe_interrupts",
+			     u->iu.index, err_name(rc));
 		else
 			on++;
 	}
@@ -264,7 +266,8 @@ static void iommu_step(void)
 	if (!vtd_fault_storm_threshold)
 		vtd_fault_storm_threshold = 1;
 	vtd_fault_storm_halflife_ns =
-		bootarg_u64("fault_storm_halflife_ms", VTD_FAULT_STORM_HALFLIFE_NS / 1000000) * 1000000;
+		bootarg_u64("fault_storm_halflife_ms", VTD_FAULT_STORM_HALFLIFE_NS / 1000000) *
+		1000000;
 	if (!vtd_fault_storm_halflife_ns)
 		vtd_fault_storm_halflife_ns = 1000000;
 	rc = vtd_init_all(drhds, dmar->ndrhd, &cfg);

@@ -97,10 +97,7 @@ int _kill(int pid, int sig)
 	return -1;
 }
 
-void _exit(int code)
-{
-	panic("exit(%d) called", code);
-}
+void _exit(int code) { panic("exit(%d) called", code); }
 
 /* This newlib build calls the plain names (MISSING_SYSCALL_NAMES). */
 void *sbrk(intptr_t incr) __attribute__((alias("_sbrk")));

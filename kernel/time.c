@@ -18,7 +18,7 @@ static uint64_t pit_measure(unsigned ms)
 	uint8_t gate = inb(0x61);
 
 	outb(0x61, (gate & ~0x02) | 0x01); /* speaker off, gate 2 on */
-	outb(0x43, 0xb0);                  /* channel 2, lo/hi, mode 0 */
+	outb(0x43, 0xb0);		   /* channel 2, lo/hi, mode 0 */
 	outb(0x42, count & 0xff);
 	outb(0x42, count >> 8);
 	t0 = rdtsc();

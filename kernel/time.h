@@ -10,7 +10,7 @@
 
 extern uint64_t tsc_hz; /* TSC ticks per second */
 
-uint64_t time_ns(void);            /* ns since calibration (monotonic) */
+uint64_t time_ns(void); /* ns since calibration (monotonic) */
 uint64_t tsc_to_ns(uint64_t ticks);
 void udelay(uint64_t us);
 void time_init(void); /* calibrates; called once at boot */

@@ -34,8 +34,7 @@ static void crc32_tables(void)
 /* Little-endian load, whatever the host order (x86 makes it one mov). */
 static inline uint32_t load_le32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 uint32_t crc32_update(uint32_t crc, const void *buf, size_t len)
@@ -49,9 +48,8 @@ uint32_t crc32_update(uint32_t crc, const void *buf, size_t len)
 		uint32_t lo = c ^ load_le32(p);
 		uint32_t hi = load_le32(p + 4);
 
-		c = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^
-		    t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^
-		    t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^
+		c = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^
+		    t[4][lo >> 24] ^ t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^
 		    t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
 		p += 8;
 		len -= 8;

@@ -14,9 +14,6 @@
 uint32_t crc32_update(uint32_t crc, const void *buf, size_t len);
 
 /* The CRC of one buffer. */
-static inline uint32_t crc32(const void *buf, size_t len)
-{
-	return crc32_update(0, buf, len);
-}
+static inline uint32_t crc32(const void *buf, size_t len) { return crc32_update(0, buf, len); }
 
 #endif

@@ -142,8 +142,7 @@ static struct itree_node *first_after(struct itree_node *r, uint64_t s, uint64_t
 			return NULL;
 		/* The left subtree holds smaller keys: only worth it if keys
 		 * there can exceed after. */
-		if (r->left && r->left->max_last >= s &&
-		    (!after || cmp(r, after) > 0)) {
+		if (r->left && r->left->max_last >= s && (!after || cmp(r, after) > 0)) {
 			struct itree_node *x = first_after(r->left, s, l, after);
 			if (x)
 				return x;
@@ -162,8 +161,8 @@ struct itree_node *itree_first(const struct itree *t, uint64_t start, uint64_t l
 	return first_after(t->root, start, last, NULL);
 }
 
-struct itree_node *itree_next(const struct itree *t, const struct itree_node *n,
-			      uint64_t start, uint64_t last)
+struct itree_node *itree_next(const struct itree *t, const struct itree_node *n, uint64_t start,
+			      uint64_t last)
 {
 	return first_after(t->root, start, last, n);
 }
@@ -200,7 +199,8 @@ static long chk(const struct itree_node *n, const struct itree_node *lo,
 		m = n->left->max_last;
 	if (n->right && n->right->max_last > m)
 		m = n->right->max_last;
-	if (m != n->max_last || n->height != (h(n->left) > h(n->right) ? h(n->left) : h(n->right)) + 1 ||
+	if (m != n->max_last ||
+	    n->height != (h(n->left) > h(n->right) ? h(n->left) : h(n->right)) + 1 ||
 	    h(n->left) - h(n->right) > 1 || h(n->right) - h(n->left) > 1)
 		return -1;
 	return a + b + 1;

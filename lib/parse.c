@@ -82,10 +82,14 @@ int parse_size(const char *s, uint64_t *out)
 	char last = s[n - 1];
 	bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
 	switch (last) {
-	case 'k': case 'K': shift = 10; break;
-	case 'm': case 'M': shift = 20; break;
-	case 'g': case 'G': shift = 30; break;
-	case 't': case 'T': shift = 40; break;
+	case 'k':
+	case 'K': shift = 10; break;
+	case 'm':
+	case 'M': shift = 20; break;
+	case 'g':
+	case 'G': shift = 30; break;
+	case 't':
+	case 'T': shift = 40; break;
 	default: break;
 	}
 	if (shift && n > 1) {

@@ -49,7 +49,8 @@ static void gdt_init(void)
 	gdt[0] = 0;
 	gdt[1] = 0x00af9a000000ffffull; /* 64-bit code, DPL 0 */
 	gdt[2] = 0x00cf92000000ffffull; /* data */
-	gdt[3] = (sizeof(tss) - 1) | ((t & 0xffffff) << 16) | (0x89ull << 40) | (((t >> 24) & 0xff) << 56);
+	gdt[3] = (sizeof(tss) - 1) | ((t & 0xffffff) << 16) | (0x89ull << 40) |
+		 (((t >> 24) & 0xff) << 56);
 	gdt[4] = t >> 32;
 	tss.ist[0] = (uint64_t)(uintptr_t)(ist_stack + sizeof(ist_stack));
 	tss.iomap_base = sizeof(tss);
@@ -112,15 +113,38 @@ static void idt_init(void)
 
 /* ---------------------------------------------------------------- exceptions */
 static const char *const exc_names[32] = {
-	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
-	"#BR bound range", "#UD invalid opcode", "#NM device not available",
-	"#DF double fault", "coprocessor overrun", "#TS invalid TSS",
-	"#NP segment not present", "#SS stack fault", "#GP general protection",
-	"#PF page fault", "reserved 15", "#MF x87 error", "#AC alignment check",
-	"#MC machine check", "#XM SIMD error", "#VE virtualization",
-	"#CP control protection", "reserved 22", "reserved 23", "reserved 24",
-	"reserved 25", "reserved 26", "reserved 27", "#HV hypervisor injection",
-	"#VC VMM communication", "#SX security", "reserved 31",
+	"#DE divide error",
+	"#DB debug",
+	"NMI",
+	"#BP breakpoint",
+	"#OF overflow",
+	"#BR bound range",
+	"#UD invalid opcode",
+	"#NM device not available",
+	"#DF double fault",
+	"coprocessor overrun",
+	"#TS invalid TSS",
+	"#NP segment not present",
+	"#SS stack fault",
+	"#GP general protection",
+	"#PF page fault",
+	"reserved 15",
+	"#MF x87 error",
+	"#AC alignment check",
+	"#MC machine check",
+	"#XM SIMD error",
+	"#VE virtualization",
+	"#CP control protection",
+	"reserved 22",
+	"reserved 23",
+	"reserved 24",
+	"reserved 25",
+	"reserved 26",
+	"reserved 27",
+	"#HV hypervisor injection",
+	"#VC VMM communication",
+	"#SX security",
+	"reserved 31",
 };
 
 /* Exception fix-ups: a probe that may fault (arch_probe_write) registers the
@@ -154,7 +178,8 @@ static void exception(struct isr_frame *f)
 	panic_printf("r13=0x%016lx r14=0x%016lx r15=0x%016lx\r\n", (unsigned long)f->r13,
 		     (unsigned long)f->r14, (unsigned long)f->r15);
 	panic_printf("cr0=0x%lx cr2=0x%016lx cr3=0x%lx cr4=0x%lx\r\n", (unsigned long)read_cr0(),
-		     (unsigned long)read_cr2(), (unsigned long)read_cr3(), (unsigned long)read_cr4());
+		     (unsigned long)read_cr2(), (unsigned long)read_cr3(),
+		     (unsigned long)read_cr4());
 	panic_backtrace(f->rbp);
 	panic_end();
 }

@@ -13,7 +13,8 @@
 #define EFER_NXE (1ull << 11)
 #define CR0_WP (1ull << 16)
 
-static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c,
+			 uint32_t *d)
 {
 	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
 }
@@ -36,7 +37,10 @@ static inline uint64_t read_cr0(void)
 	__asm__ volatile("mov %%cr0, %0" : "=r"(v));
 	return v;
 }
-static inline void write_cr0(uint64_t v) { __asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
+static inline void write_cr0(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory");
+}
 static inline uint64_t read_cr2(void)
 {
 	uint64_t v;
@@ -49,7 +53,10 @@ static inline uint64_t read_cr3(void)
 	__asm__ volatile("mov %%cr3, %0" : "=r"(v));
 	return v;
 }
-static inline void write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
+static inline void write_cr3(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
+}
 static inline uint64_t read_cr4(void)
 {
 	uint64_t v;

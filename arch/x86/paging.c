@@ -124,7 +124,8 @@ int paging_init(const struct boot_info *bi)
 		pdpt[i3] = virt_to_phys(pd) | PTE_P | PTE_W;
 		for (unsigned i2 = 0; i2 < 512; i2++) {
 			uint64_t b = a + i2 * SZ_2M;
-			uint64_t cache = (b < SZ_4G && !is_ram(bi, b, SZ_2M)) ? PTE_PCD | PTE_PWT : 0;
+			uint64_t cache =
+				(b < SZ_4G && !is_ram(bi, b, SZ_2M)) ? PTE_PCD | PTE_PWT : 0;
 			if (b < text_end && text_start < b + SZ_2M) {
 				uint64_t *pt = new_table();
 				if (!pt)

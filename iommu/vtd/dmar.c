@@ -60,8 +60,8 @@ static void free_scopes(struct dmar_scope *s, unsigned n)
 struct ctx {
 	struct dmar_info *info;
 	const char *kind; /* of the structure being parsed, for log lines */
-	unsigned num;     /* its number among structures of its kind */
-	uint32_t off;     /* its offset in the table */
+	unsigned num;	  /* its number among structures of its kind */
+	uint32_t off;	  /* its offset in the table */
 };
 
 /*
@@ -369,23 +369,12 @@ int dmar_parse(const void *table, uint32_t len, struct dmar_info **out)
 			c.num = count[type]++;
 		}
 		switch (type) {
-		case DMAR_TYPE_DRHD:
-			err = parse_drhd(&c, e, slen);
-			break;
-		case DMAR_TYPE_RMRR:
-			err = parse_rmrr(&c, e, slen);
-			break;
-		case DMAR_TYPE_ATSR:
-			err = parse_atsr(&c, e, slen);
-			break;
-		case DMAR_TYPE_RHSA:
-			err = parse_rhsa(&c, e, slen);
-			break;
-		case DMAR_TYPE_ANDD:
-			break; /* ACPI namespace names: not needed without AML */
-		case DMAR_TYPE_SATC:
-			err = parse_satc(&c, e, slen);
-			break;
+		case DMAR_TYPE_DRHD: err = parse_drhd(&c, e, slen); break;
+		case DMAR_TYPE_RMRR: err = parse_rmrr(&c, e, slen); break;
+		case DMAR_TYPE_ATSR: err = parse_atsr(&c, e, slen); break;
+		case DMAR_TYPE_RHSA: err = parse_rhsa(&c, e, slen); break;
+		case DMAR_TYPE_ANDD: break; /* ACPI namespace names: not needed without AML */
+		case DMAR_TYPE_SATC: err = parse_satc(&c, e, slen); break;
 		default:
 			klog("dmar: structure type %u at offset 0x%x unknown, skipped", type, off);
 			break;
@@ -541,9 +530,8 @@ unsigned dmar_rmrr_for(const struct dmar_info *info, uint16_t seg, uint8_t bus, 
 	return n;
 }
 
-static unsigned log_absent(const char *kind, unsigned i, uint16_t seg,
-			   const struct dmar_scope *s, unsigned n, const struct dmar_pci_ops *ops,
-			   void *ctx)
+static unsigned log_absent(const char *kind, unsigned i, uint16_t seg, const struct dmar_scope *s,
+			   unsigned n, const struct dmar_pci_ops *ops, void *ctx)
 {
 	unsigned bad = 0;
 
@@ -554,7 +542,8 @@ static unsigned log_absent(const char *kind, unsigned i, uint16_t seg,
 		 * platform devices, not PCI functions: nothing to find. */
 		if (s[k].type != DMAR_SCOPE_ENDPOINT && s[k].type != DMAR_SCOPE_BRIDGE)
 			continue;
-		if (!dmar_scope_resolve(&s[k], seg, ops ? ops->secondary_bus : NULL, ctx, &b, &df) &&
+		if (!dmar_scope_resolve(&s[k], seg, ops ? ops->secondary_bus : NULL, ctx, &b,
+					&df) &&
 		    (!ops || !ops->present || ops->present(ctx, seg, b, df)))
 			continue;
 		klog("dmar: %s %u scope %u names absent device (segment %u, start bus 0x%02x, %u hops)",

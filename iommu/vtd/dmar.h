@@ -54,7 +54,7 @@ struct dmar_drhd {
 	uint8_t flags;
 	bool include_all; /* flags.INCLUDE_PCI_ALL */
 	uint16_t segment;
-	uint64_t base;     /* register base, 4 KiB aligned */
+	uint64_t base;	   /* register base, 4 KiB aligned */
 	uint64_t reg_size; /* bytes: 2^Size pages (8.3, Size field; 0 = one page) */
 	unsigned nscope;
 	struct dmar_scope *scope;
@@ -154,7 +154,6 @@ unsigned dmar_rmrr_for(const struct dmar_info *info, uint16_t seg, uint8_t bus, 
 
 /* Logs "dmar: <DRHD|RMRR|ATSR|SATC> <i> scope <j> names absent device ..."
  * for every scope whose path does not resolve; returns how many. */
-unsigned dmar_log_absent(const struct dmar_info *info, const struct dmar_pci_ops *ops,
-			 void *ctx);
+unsigned dmar_log_absent(const struct dmar_info *info, const struct dmar_pci_ops *ops, void *ctx);
 
 #endif

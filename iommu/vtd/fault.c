@@ -43,28 +43,15 @@ static struct storm {
 } storms[STORM_SLOTS];
 
 static const char *const dma_reasons[] = {
-	[0x1] = "root-not-present",
-	[0x2] = "context-not-present",
-	[0x3] = "context-invalid",
-	[0x4] = "beyond-mgaw",
-	[0x5] = "write-denied",
-	[0x6] = "read-denied",
-	[0x7] = "pte-access-error",
-	[0x8] = "root-access-error",
-	[0x9] = "context-access-error",
-	[0xa] = "root-reserved",
-	[0xb] = "context-reserved",
-	[0xc] = "pte-reserved",
-	[0xd] = "tt-blocked",
-	[0xe] = "interrupt-range",
+	[0x1] = "root-not-present", [0x2] = "context-not-present", [0x3] = "context-invalid",
+	[0x4] = "beyond-mgaw",	    [0x5] = "write-denied",	   [0x6] = "read-denied",
+	[0x7] = "pte-access-error", [0x8] = "root-access-error",   [0x9] = "context-access-error",
+	[0xa] = "root-reserved",    [0xb] = "context-reserved",	   [0xc] = "pte-reserved",
+	[0xd] = "tt-blocked",	    [0xe] = "interrupt-range",
 };
 static const char *const ir_reasons[] = {
-	[0x0] = "ir-request-reserved",
-	[0x1] = "ir-index-too-large",
-	[0x2] = "irte-not-present",
-	[0x3] = "irt-access-error",
-	[0x4] = "irte-reserved",
-	[0x5] = "compat-blocked",
+	[0x0] = "ir-request-reserved", [0x1] = "ir-index-too-large", [0x2] = "irte-not-present",
+	[0x3] = "irt-access-error",    [0x4] = "irte-reserved",	     [0x5] = "compat-blocked",
 	[0x6] = "sid-mismatch",
 };
 
@@ -184,9 +171,10 @@ static void record(struct vtd_unit *u, uint64_t hi, uint64_t lo)
 
 	if (rate_ok(now)) {
 		fmt_bdf(bdf, sizeof(bdf), r->seg, r->sid);
-		con_event("fault unit=%u kind=%s bdf=%s addr=0x%llx reason=0x%x access=%s name=%s", r->unit,
-			  r->kind == VTD_FAULT_IR ? "ir" : "dma", bdf, (unsigned long long)r->addr, reason,
-			  r->is_read ? "r" : "w", vtd_fault_reason_name(reason));
+		con_event("fault unit=%u kind=%s bdf=%s addr=0x%llx reason=0x%x access=%s name=%s",
+			  r->unit, r->kind == VTD_FAULT_IR ? "ir" : "dma", bdf,
+			  (unsigned long long)r->addr, reason, r->is_read ? "r" : "w",
+			  vtd_fault_reason_name(reason));
 	}
 	storm_account(u, r->seg, r->sid, now);
 }
@@ -216,10 +204,7 @@ unsigned vtd_fault_process(struct vtd_unit *u)
 	return n;
 }
 
-void vtd_fault_irq(unsigned vector, void *ctx)
-{
-	vtd_fault_process(ctx);
-}
+void vtd_fault_irq(unsigned vector, void *ctx) { vtd_fault_process(ctx); }
 
 void vtd_fault_poll(void)
 {

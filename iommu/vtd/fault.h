@@ -16,19 +16,19 @@ struct vtd_unit;
 enum vtd_fault_kind { VTD_FAULT_DMA = 0, VTD_FAULT_IR = 1 };
 
 struct vtd_fault_rec {
-	uint64_t seq;     /* 1, 2, ...: the value of vtd_fault_total() after it */
+	uint64_t seq; /* 1, 2, ...: the value of vtd_fault_total() after it */
 	uint64_t time_ns;
-	uint64_t addr;    /* DMA: faulting page address; IR: interrupt index */
+	uint64_t addr; /* DMA: faulting page address; IR: interrupt index */
 	unsigned unit;
 	uint16_t seg, sid;
-	uint8_t reason;   /* VT-d fault reason (Appendix A) */
-	uint8_t kind;     /* enum vtd_fault_kind */
+	uint8_t reason; /* VT-d fault reason (Appendix A) */
+	uint8_t kind;	/* enum vtd_fault_kind */
 	bool is_read;
 };
 
-#define VTD_FAULT_LOG_SIZE 64           /* records kept (oldest dropped) */
-#define VTD_FAULT_EVENTS_PER_SEC 10     /* console events per second */
-#define VTD_FAULT_STORM_THRESHOLD 16    /* decayed faults before Bus Master off */
+#define VTD_FAULT_LOG_SIZE 64				  /* records kept (oldest dropped) */
+#define VTD_FAULT_EVENTS_PER_SEC 10			  /* console events per second */
+#define VTD_FAULT_STORM_THRESHOLD 16			  /* decayed faults before Bus Master off */
 #define VTD_FAULT_STORM_HALFLIFE_NS (10ull * 1000 * 1000) /* counter halves every 10 ms */
 
 /* The storm policy in force (boot arguments fault_storm_threshold= and
@@ -59,7 +59,10 @@ uint64_t vtd_fault_log_total(void);
 /* "context-not-present", ... (no blanks); "unknown" for other values. */
 const char *vtd_fault_reason_name(uint8_t reason);
 /* Interrupt-remapping reasons are 0x20..0x2f. */
-static inline bool vtd_fault_reason_is_ir(uint8_t reason) { return reason >= 0x20 && reason < 0x30; }
+static inline bool vtd_fault_reason_is_ir(uint8_t reason)
+{
+	return reason >= 0x20 && reason < 0x30;
+}
 
 /* Tests: forget the log, the totals, the rate limiter and storm counters. */
 void vtd_fault_reset(void);

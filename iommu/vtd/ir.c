@@ -34,9 +34,9 @@ struct ir_unit {
 	struct vtd_unit *u;
 	volatile uint64_t *table; /* 2 qwords per entry: lo, hi */
 	uint64_t table_pa;
-	unsigned order;   /* frame order of the table */
+	unsigned order; /* frame order of the table */
 	unsigned entries;
-	uint64_t *used;   /* allocation bitmap */
+	uint64_t *used; /* allocation bitmap */
 	unsigned nused;
 	bool eime;
 	struct ir_unit *next;
@@ -123,10 +123,13 @@ int ir_irte_encode(const struct ir_route *r, bool eime, uint64_t *lo, uint64_t *
 	if (r->vector < 16)
 		return -EINVAL;
 	switch (r->dlm) {
-	case 0: case 1: case 2: case 4: case 5: case 7: /* 9.10 DLM encodings */
-		break;
-	default:
-		return -EINVAL;
+	case 0:
+	case 1:
+	case 2:
+	case 4:
+	case 5:
+	case 7: /* 9.10 DLM encodings */ break;
+	default: return -EINVAL;
 	}
 	/* Every sluice IRTE validates its source (vtd-rules §4.22). */
 	if (r->svt == IR_SVT_SID) {
@@ -180,8 +183,8 @@ uint32_t ir_msi_addr(unsigned handle)
 {
 	/* 5.1.2.2 (remappable MSI address): 0xFEE in 31:20, handle[14:0] in 19:5, IF=1 in
 	 * bit 4, SHV in bit 3, handle[15] in bit 2. */
-	return IR_MSI_ADDR_BASE | ((handle & 0x7fffu) << IR_MSI_ADDR_HANDLE_SHIFT) | IR_MSI_ADDR_IF |
-	       IR_MSI_ADDR_SHV | (((handle >> 15) & 1u) ? IR_MSI_ADDR_H15 : 0);
+	return IR_MSI_ADDR_BASE | ((handle & 0x7fffu) << IR_MSI_ADDR_HANDLE_SHIFT) |
+	       IR_MSI_ADDR_IF | IR_MSI_ADDR_SHV | (((handle >> 15) & 1u) ? IR_MSI_ADDR_H15 : 0);
 }
 
 uint32_t ir_msi_data(unsigned subhandle) { return subhandle & 0xffffu; }
@@ -245,7 +248,8 @@ static int iec_flush(struct ir_unit *iu, unsigned idx, unsigned im)
 
 	(void)mmio_read64(iu->u->base + VTD_CAP_REG);
 	if (rc)
-		klog("vtd%u: IEC invalidation of irte %u failed: %s", iu->u->iu.index, idx, err_name(rc));
+		klog("vtd%u: IEC invalidation of irte %u failed: %s", iu->u->iu.index, idx,
+		     err_name(rc));
 	return rc;
 }
 
@@ -404,7 +408,8 @@ static int cfi_block(struct ir_unit *iu)
 static void unit_free(struct ir_unit *iu)
 {
 	if (iu->table_pa && frame_free(iu->table_pa, iu->order))
-		klog("vtd%u: IRT 0x%llx could not be freed", iu->u->iu.index, (unsigned long long)iu->table_pa);
+		klog("vtd%u: IRT 0x%llx could not be freed", iu->u->iu.index,
+		     (unsigned long long)iu->table_pa);
 	free(iu->used);
 	free(iu);
 }
@@ -423,28 +428,31 @@ int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 		return -ENOTSUP;
 	}
 	if (!(cfg->dmar_flags & DMAR_FLAG_INTR_REMAP)) {
-		klog("vtd%u: DMAR does not declare interrupt remapping (INTR_REMAP flag clear)", u->iu.index);
+		klog("vtd%u: DMAR does not declare interrupt remapping (INTR_REMAP flag clear)",
+		     u->iu.index);
 		return -ENOTSUP;
 	}
 	/* vtd-rules §4.4: IR needs QI (IEC invalidation has no register form). */
 	if (!u->qi_on) {
-		klog("vtd%u: interrupt remapping needs queued invalidation, which is off", u->iu.index);
+		klog("vtd%u: interrupt remapping needs queued invalidation, which is off",
+		     u->iu.index);
 		return -EINVAL;
 	}
 	rc = ir_choose_eime(cfg->x2apic, u->ecap, cfg->dmar_flags, irq_dest_apic_id(), &eime);
 	if (rc) {
 		klog("vtd%u: %s", u->iu.index,
-		     rc == -ENOTSUP ? "CPU runs x2APIC but the unit has no ECAP.EIM: interrupt remapping refused"
-				    : "DMAR X2APIC_OPT_OUT with an APIC id above 255: interrupt remapping refused");
+		     rc == -ENOTSUP
+			     ? "CPU runs x2APIC but the unit has no ECAP.EIM: interrupt remapping refused"
+			     : "DMAR X2APIC_OPT_OUT with an APIC id above 255: interrupt remapping refused");
 		return rc;
 	}
 	if (cfg->dmar_flags & DMAR_FLAG_X2APIC_OPT_OUT && cfg->x2apic)
 		klog("vtd%u: DMAR X2APIC_OPT_OUT: IRT in xAPIC format (EIME=0)", u->iu.index);
 
 	if (want > IR_MAX_ENTRIES || want < IR_MIN_ENTRIES || (want & (want - 1))) {
-		unsigned n = want > IR_MAX_ENTRIES ? IR_MAX_ENTRIES
-			   : want < IR_MIN_ENTRIES ? IR_MIN_ENTRIES
-						   : 1u << log2_ceil(want);
+		unsigned n = want > IR_MAX_ENTRIES   ? IR_MAX_ENTRIES
+			     : want < IR_MIN_ENTRIES ? IR_MIN_ENTRIES
+						     : 1u << log2_ceil(want);
 		klog("vtd%u: ir_entries=%u adjusted to %u", u->iu.index, want, n);
 		want = n;
 	}
@@ -511,8 +519,8 @@ int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 	iu->next = ir_units;
 	ir_units = iu;
 	u->iu.intr_remap = true;
-	klog("vtd%u: interrupt remapping on: entries=%u eime=%u irt=0x%llx", u->iu.index, want, eime,
-	     (unsigned long long)iu->table_pa);
+	klog("vtd%u: interrupt remapping on: entries=%u eime=%u irt=0x%llx", u->iu.index, want,
+	     eime, (unsigned long long)iu->table_pa);
 	return 0;
 
 fail:
@@ -660,7 +668,8 @@ int ir_source_retarget(struct ir_source *s, unsigned *new_vector)
 		if (rc) {
 			/* Back to the old vector, which is still installed. */
 			if (entry_update(s->u, s->index, &s->route, s->present))
-				klog("vtd%u: irte %u could not be restored", s->u->iu.index, s->index);
+				klog("vtd%u: irte %u could not be restored", s->u->iu.index,
+				     s->index);
 			goto undo;
 		}
 	}

@@ -36,13 +36,13 @@ struct vtd_unit;
 /* ---- IRTE (9.10, remapped format), bit positions ---------------------- */
 #define IRTE_LO_P (1ull << 0)
 #define IRTE_LO_FPD (1ull << 1)
-#define IRTE_LO_DM (1ull << 2)  /* destination mode: 1 = logical */
-#define IRTE_LO_RH (1ull << 3)  /* redirection hint */
-#define IRTE_LO_TM (1ull << 4)  /* trigger mode: 1 = level */
-#define IRTE_LO_DLM_SHIFT 5     /* delivery mode, bits 7:5 */
-#define IRTE_LO_IM (1ull << 15) /* IRTE mode: 1 = posted (never used) */
-#define IRTE_LO_V_SHIFT 16      /* vector, bits 23:16 */
-#define IRTE_LO_DST_SHIFT 32    /* destination id, bits 63:32 */
+#define IRTE_LO_DM (1ull << 2)	   /* destination mode: 1 = logical */
+#define IRTE_LO_RH (1ull << 3)	   /* redirection hint */
+#define IRTE_LO_TM (1ull << 4)	   /* trigger mode: 1 = level */
+#define IRTE_LO_DLM_SHIFT 5	   /* delivery mode, bits 7:5 */
+#define IRTE_LO_IM (1ull << 15)	   /* IRTE mode: 1 = posted (never used) */
+#define IRTE_LO_V_SHIFT 16	   /* vector, bits 23:16 */
+#define IRTE_LO_DST_SHIFT 32	   /* destination id, bits 63:32 */
 #define IRTE_LO_DST_XAPIC_SHIFT 40 /* xAPIC: APIC id in bits 47:40 */
 /* Reserved (must be 0): bits 14:12 and 31:24 (and in xAPIC mode 39:32 and
  * 63:48); hi bits 63:20 (IRTE bits 127:84). */
@@ -58,7 +58,7 @@ struct vtd_unit;
 #define IR_SVT_SID 1  /* SID and SQ: requester id must match */
 #define IR_SVT_BUS 2  /* SID[15:8] start bus, SID[7:0] end bus */
 /* Source-id qualifier for SVT=1: which low SID bits are ignored. */
-#define IR_SQ_ALL 0   /* compare all 16 bits */
+#define IR_SQ_ALL 0 /* compare all 16 bits */
 
 /* Delivery modes (9.10 DLM). */
 #define IR_DLM_FIXED 0
@@ -70,16 +70,16 @@ struct vtd_unit;
 
 /* ---- remappable MSI address / data (5.1.2.2) ----------------------------- */
 #define IR_MSI_ADDR_BASE 0xfee00000u
-#define IR_MSI_ADDR_IF (1u << 4)  /* interrupt format: 1 = remappable */
-#define IR_MSI_ADDR_SHV (1u << 3) /* subhandle valid */
-#define IR_MSI_ADDR_H15 (1u << 2) /* handle[15] */
+#define IR_MSI_ADDR_IF (1u << 4)   /* interrupt format: 1 = remappable */
+#define IR_MSI_ADDR_SHV (1u << 3)  /* subhandle valid */
+#define IR_MSI_ADDR_H15 (1u << 2)  /* handle[15] */
 #define IR_MSI_ADDR_HANDLE_SHIFT 5 /* handle[14:0] in bits 19:5 */
 
 /* What a unit's bring-up needs from the platform. */
 struct ir_cfg {
-	unsigned entries; /* 0 = IR_DEFAULT_ENTRIES; rounded up to a power of
+	unsigned entries;   /* 0 = IR_DEFAULT_ENTRIES; rounded up to a power of
 	                     two, clamped to [IR_MIN_ENTRIES, IR_MAX_ENTRIES] */
-	bool x2apic;      /* the CPU's LAPIC runs in x2APIC mode */
+	bool x2apic;	    /* the CPU's LAPIC runs in x2APIC mode */
 	uint8_t dmar_flags; /* DMAR header flags: INTR_REMAP is required,
 	                       X2APIC_OPT_OUT honoured */
 };
@@ -87,15 +87,15 @@ struct ir_cfg {
 /* One interrupt's route: what the IRTE says. */
 struct ir_route {
 	uint8_t vector;
-	uint32_t dest;   /* APIC id (8 bits unless the unit runs with EIME) */
-	bool level;      /* trigger mode (must match the IOAPIC RTE) */
-	bool logical;    /* destination mode; sluice uses physical */
-	uint8_t dlm;     /* IR_DLM_* */
+	uint32_t dest; /* APIC id (8 bits unless the unit runs with EIME) */
+	bool level;    /* trigger mode (must match the IOAPIC RTE) */
+	bool logical;  /* destination mode; sluice uses physical */
+	uint8_t dlm;   /* IR_DLM_* */
 	bool rh;
-	bool fpd;        /* fault processing disable */
-	uint8_t svt;     /* IR_SVT_SID or IR_SVT_BUS (NONE is refused) */
-	uint8_t sq;      /* with SVT=1 */
-	uint16_t sid;    /* requester id, or start<<8|end bus with SVT=2 */
+	bool fpd;     /* fault processing disable */
+	uint8_t svt;  /* IR_SVT_SID or IR_SVT_BUS (NONE is refused) */
+	uint8_t sq;   /* with SVT=1 */
+	uint16_t sid; /* requester id, or start<<8|end bus with SVT=2 */
 };
 
 /* Fills cfg: entries from the boot argument `ir_entries`, x2apic from the
@@ -165,14 +165,14 @@ enum ir_source_kind { IR_SRC_MSI = 0, IR_SRC_MSIX = 1, IR_SRC_IOAPIC = 2 };
 
 struct ir_source {
 	struct vtd_unit *u;
-	unsigned index;  /* IRTE */
-	unsigned count;  /* IRTEs in the block (1 for what sluice programs) */
+	unsigned index;	 /* IRTE */
+	unsigned count;	 /* IRTEs in the block (1 for what sluice programs) */
 	unsigned vector; /* 0 when none is held */
 	struct ir_route route;
 	bool present;
 	enum ir_source_kind kind;
 	uint16_t seg, bdf; /* the device (MSI) or the IOAPIC's source-id */
-	unsigned gsi;      /* IOAPIC: the GSI; MSI-X: the table entry */
+	unsigned gsi;	   /* IOAPIC: the GSI; MSI-X: the table entry */
 	irq_handler_fn fn;
 	void *ctx;
 	/* Called by ir_source_retarget after the IRTE carries the new vector
@@ -189,7 +189,8 @@ struct ir_source {
  * validation, then ir_source_commit() writes the IRTE (present).
  * ir_source_destroy() unregisters it, leaves the IRTE not present and
  * frees it, then the vector.  -ENODEV when u does not remap interrupts. */
-int ir_source_new(struct vtd_unit *u, irq_handler_fn fn, void *ctx, struct ir_source **out) MUST_CHECK;
+int ir_source_new(struct vtd_unit *u, irq_handler_fn fn, void *ctx,
+		  struct ir_source **out) MUST_CHECK;
 int ir_source_commit(struct ir_source *s) MUST_CHECK;
 void ir_source_destroy(struct ir_source *s);
 void ir_source_register(struct ir_source *s);

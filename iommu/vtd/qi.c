@@ -36,19 +36,18 @@
 
 /* ---------------------------------------------------------------- builders */
 
-struct qi_desc qi_cc_global(void)
-{
-	return (struct qi_desc){VTD_INV_CC | VTD_INV_G_GLOBAL, 0};
-}
+struct qi_desc qi_cc_global(void) { return (struct qi_desc){VTD_INV_CC | VTD_INV_G_GLOBAL, 0}; }
 
 struct qi_desc qi_cc_domain(uint16_t did)
 {
-	return (struct qi_desc){VTD_INV_CC | VTD_INV_G_DOMAIN | ((uint64_t)did << VTD_INV_DID_SHIFT), 0};
+	return (struct qi_desc){
+		VTD_INV_CC | VTD_INV_G_DOMAIN | ((uint64_t)did << VTD_INV_DID_SHIFT), 0};
 }
 
 struct qi_desc qi_cc_device(uint16_t did, uint16_t sid, unsigned fm)
 {
-	return (struct qi_desc){VTD_INV_CC | VTD_INV_G_DEVICE | ((uint64_t)did << VTD_INV_DID_SHIFT) |
+	return (struct qi_desc){VTD_INV_CC | VTD_INV_G_DEVICE |
+					((uint64_t)did << VTD_INV_DID_SHIFT) |
 					((uint64_t)sid << VTD_INV_CC_SID_SHIFT) |
 					((uint64_t)(fm & 3) << VTD_INV_CC_FM_SHIFT),
 				0};
@@ -112,7 +111,8 @@ static void wr32(struct vtd_unit *u, unsigned off, uint32_t v) { mmio_write32(u-
 
 static unsigned qi_head(struct vtd_unit *u)
 {
-	return (unsigned)((mmio_read64(u->base + VTD_IQH_REG) & VTD_IQ_INDEX_MASK) >> VTD_IQ_INDEX_SHIFT) %
+	return (unsigned)((mmio_read64(u->base + VTD_IQH_REG) & VTD_IQ_INDEX_MASK) >>
+			  VTD_IQ_INDEX_SHIFT) %
 	       u->qi_size;
 }
 
@@ -148,7 +148,8 @@ int qi_disable(struct vtd_unit *u)
 	while ((mmio_read64(u->base + VTD_IQH_REG) & VTD_IQ_INDEX_MASK) !=
 	       (mmio_read64(u->base + VTD_IQT_REG) & VTD_IQ_INDEX_MASK)) {
 		if (deadline_passed(dl)) {
-			klog("vtd%u: queue did not drain (IQH != IQT), disabling QI anyway", u->iu.index);
+			klog("vtd%u: queue did not drain (IQH != IQT), disabling QI anyway",
+			     u->iu.index);
 			break;
 		}
 		cpu_pause();
@@ -180,8 +181,8 @@ static int qi_wait_space(struct vtd_unit *u, unsigned n)
 
 	while (u->qi_size - ring_used(u, qi_head(u)) < n + 1) {
 		if (deadline_passed(dl)) {
-			klog("vtd%u: invalidation queue full (head=%u tail=%u)", u->iu.index, qi_head(u),
-			     u->qi_tail);
+			klog("vtd%u: invalidation queue full (head=%u tail=%u)", u->iu.index,
+			     qi_head(u), u->qi_tail);
 			return -ETIMEDOUT;
 		}
 		cpu_pause();
@@ -236,14 +237,15 @@ static int qi_poll(struct vtd_unit *u, uint32_t seq, unsigned wait_idx)
 			 * this batch will never be written.  Clear and resubmit. */
 			wr32(u, VTD_FSTS_REG, VTD_FSTS_ITE);
 			vtd_stats.qi_errors++;
-			klog("vtd%u: device-TLB invalidation timed out (ITE), resubmitting", u->iu.index);
+			klog("vtd%u: device-TLB invalidation timed out (ITE), resubmitting",
+			     u->iu.index);
 			return -EAGAIN;
 		}
 		if (fsts & VTD_FSTS_ICE)
 			wr32(u, VTD_FSTS_REG, VTD_FSTS_ICE);
 		if (deadline_passed(dl)) {
-			klog("vtd%u: invalidation wait timed out (head=%u tail=%u)", u->iu.index, qi_head(u),
-			     u->qi_tail);
+			klog("vtd%u: invalidation wait timed out (head=%u tail=%u)", u->iu.index,
+			     qi_head(u), u->qi_tail);
 			return -ETIMEDOUT;
 		}
 		cpu_pause();
@@ -351,11 +353,8 @@ static void count(const struct qi_desc *d)
 		else
 			vtd_stats.iotlb_psi++;
 		break;
-	case VTD_INV_IEC:
-		vtd_stats.iec++;
-		break;
-	default:
-		break;
+	case VTD_INV_IEC: vtd_stats.iec++; break;
+	default: break;
 	}
 }
 
@@ -371,15 +370,9 @@ int vtd_invalidate(struct vtd_unit *u, const struct qi_desc *descs, unsigned n)
 		int rc;
 
 		switch (VTD_INV_TYPE(descs[i].lo)) {
-		case VTD_INV_CC:
-			rc = reg_cc(u, &descs[i]);
-			break;
-		case VTD_INV_IOTLB:
-			rc = reg_iotlb(u, &descs[i]);
-			break;
-		case VTD_INV_WAIT:
-			rc = 0;
-			break;
+		case VTD_INV_CC: rc = reg_cc(u, &descs[i]); break;
+		case VTD_INV_IOTLB: rc = reg_iotlb(u, &descs[i]); break;
+		case VTD_INV_WAIT: rc = 0; break;
 		default:
 			/* IEC and device-TLB invalidation exist only as descriptors. */
 			rc = -ENOTSUP;

@@ -21,7 +21,7 @@ struct qi_desc {
 	uint64_t lo, hi;
 };
 
-#define QI_RING_SIZE 256u /* descriptors: one 4 KiB page, IQA.QS = 0 */
+#define QI_RING_SIZE 256u		/* descriptors: one 4 KiB page, IQA.QS = 0 */
 #define QI_MAX_BATCH (QI_RING_SIZE - 2) /* + 1 wait + 1 gap */
 
 /* Descriptor builders (6.5.2.1 – 6.5.2.8). */

@@ -40,7 +40,7 @@
 #define VTD_VER_MINOR(v) ((v)&0xf)
 
 /* ---- CAP (11.4.2) ---------------------------------------------------- */
-#define VTD_CAP_ND(c) ((unsigned)((c)&0x7))            /* 2^(4+2*ND) domains */
+#define VTD_CAP_ND(c) ((unsigned)((c)&0x7)) /* 2^(4+2*ND) domains */
 #define VTD_CAP_RWBF (1ull << 4)
 #define VTD_CAP_PLMR (1ull << 5)
 #define VTD_CAP_PHMR (1ull << 6)
@@ -123,11 +123,11 @@
 
 /* ---- Fault recording register (11.4.14), 128 bits ------------------- */
 /* low qword at +0: FI[63:12] (DMA) or interrupt index in [63:48] (IR) */
-#define VTD_FRCD_HI_F (1ull << 63)  /* high qword, at +8 */
-#define VTD_FRCD_HI_T (1ull << 62)  /* 1 = read request */
+#define VTD_FRCD_HI_F (1ull << 63) /* high qword, at +8 */
+#define VTD_FRCD_HI_T (1ull << 62) /* 1 = read request */
 #define VTD_FRCD_HI_FR(h) ((uint8_t)((h) >> 32))
 #define VTD_FRCD_HI_SID(h) ((uint16_t)(h))
-#define VTD_FRCD_F_DWORD 0xc        /* 32-bit RW1C access to F at +12 */
+#define VTD_FRCD_F_DWORD 0xc /* 32-bit RW1C access to F at +12 */
 #define VTD_FRCD_F_DWORD_BIT 0x80000000u
 
 /* ---- PMEN (11.4.13) -------------------------------------------------- */
@@ -135,15 +135,15 @@
 #define VTD_PMEN_PRS (1u << 0)
 
 /* ---- IQA (11.4.9.3) -------------------------------------------------- */
-#define VTD_IQA_QS_MASK 0x7ull       /* 2^QS pages of 256 descriptors */
-#define VTD_IQ_INDEX_SHIFT 4         /* IQH/IQT hold index << 4 (128-bit) */
+#define VTD_IQA_QS_MASK 0x7ull	     /* 2^QS pages of 256 descriptors */
+#define VTD_IQ_INDEX_SHIFT 4	     /* IQH/IQT hold index << 4 (128-bit) */
 #define VTD_IQ_INDEX_MASK 0x7fff0ull /* bits 18:4 */
 
 /* ---- root / context entries (9.1, 9.3), legacy mode ------------------ */
 #define VTD_ROOT_P 1ull
 #define VTD_CTX_LO_P (1ull << 0)
 #define VTD_CTX_LO_FPD (1ull << 1)
-#define VTD_CTX_LO_TT_SHIFT 2       /* 00b: untranslated only via SL tables */
+#define VTD_CTX_LO_TT_SHIFT 2		     /* 00b: untranslated only via SL tables */
 #define VTD_CTX_HI_AW(aw) ((uint64_t)(aw)&7) /* 1: 39-bit 3 levels, 2: 48-bit 4 levels */
 #define VTD_CTX_HI_DID_SHIFT 8
 #define VTD_PAGE_MASK (~0xfffull)
@@ -166,13 +166,13 @@
 #define VTD_INV_CC_FM_SHIFT 48
 #define VTD_INV_IOTLB_DW (1ull << 6)
 #define VTD_INV_IOTLB_DR (1ull << 7)
-#define VTD_INV_IOTLB_IH (1ull << 6)   /* in hi */
+#define VTD_INV_IOTLB_IH (1ull << 6)	/* in hi */
 #define VTD_INV_IEC_G_INDEX (1ull << 4) /* 0: global */
 #define VTD_INV_IEC_IM_SHIFT 27
 #define VTD_INV_IEC_IIDX_SHIFT 32
 #define VTD_INV_DEVTLB_SID_SHIFT 32
 #define VTD_INV_DEVTLB_QDEP_SHIFT 16
-#define VTD_INV_DEVTLB_S 1ull          /* in hi: size bit */
+#define VTD_INV_DEVTLB_S 1ull /* in hi: size bit */
 #define VTD_INV_WAIT_IF (1ull << 4)
 #define VTD_INV_WAIT_SW (1ull << 5)
 #define VTD_INV_WAIT_FN (1ull << 6)

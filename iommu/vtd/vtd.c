@@ -45,7 +45,10 @@ struct ctx_entry {
 };
 
 static uint32_t rd32(const struct vtd_unit *u, unsigned off) { return mmio_read32(u->base + off); }
-static void wr32(const struct vtd_unit *u, unsigned off, uint32_t v) { mmio_write32(u->base + off, v); }
+static void wr32(const struct vtd_unit *u, unsigned off, uint32_t v)
+{
+	mmio_write32(u->base + off, v);
+}
 
 struct vtd_unit *vtd_units(void) { return units; }
 unsigned vtd_unit_count(void) { return nunits; }
@@ -87,9 +90,7 @@ int vtd_gcmd(struct vtd_unit *u, uint32_t bit, bool set)
 			break;
 		case VTD_GCMD_SRTP: /* RTPS/IRTPS/FLS set on completion */
 		case VTD_GCMD_SIRTP:
-		case VTD_GCMD_SFL:
-			done = sts & bit;
-			break;
+		case VTD_GCMD_SFL: done = sts & bit; break;
 		default: /* persistent: the status follows the command */
 			done = (sts & bit) == (set ? bit : 0);
 			break;
@@ -97,8 +98,8 @@ int vtd_gcmd(struct vtd_unit *u, uint32_t bit, bool set)
 		if (done)
 			return 0;
 		if (deadline_passed(dl)) {
-			klog("vtd%u: GCMD 0x%08x (bit 0x%08x %s) timed out, GSTS=0x%08x", u->iu.index, cmd,
-			     bit, set ? "on" : "off", sts);
+			klog("vtd%u: GCMD 0x%08x (bit 0x%08x %s) timed out, GSTS=0x%08x",
+			     u->iu.index, cmd, bit, set ? "on" : "off", sts);
 			return -ETIMEDOUT;
 		}
 		cpu_pause();
@@ -131,7 +132,8 @@ static void table_free(void *ctx, uint64_t pa)
 	struct vtd_unit *u = ctx;
 
 	if (frame_free(pa, 0))
-		klog("vtd%u: table page 0x%llx could not be freed", u->iu.index, (unsigned long long)pa);
+		klog("vtd%u: table page 0x%llx could not be freed", u->iu.index,
+		     (unsigned long long)pa);
 }
 
 /* ------------------------------------------------------------ capabilities */
@@ -178,8 +180,8 @@ static int decode_caps(struct vtd_unit *u)
 	u->nfr = VTD_CAP_NFR(cap);
 	u->iro = VTD_ECAP_IRO(ecap);
 	if (u->fro + u->nfr * 16 > VTD_REG_SIZE || u->iro + 16 > VTD_REG_SIZE) {
-		klog("vtd%u: register offsets out of range (FRO=0x%x NFR=%u IRO=0x%x)", u->iu.index, u->fro,
-		     u->nfr, u->iro);
+		klog("vtd%u: register offsets out of range (FRO=0x%x NFR=%u IRO=0x%x)", u->iu.index,
+		     u->fro, u->nfr, u->iro);
 		return -ENODEV;
 	}
 	return 0;
@@ -200,8 +202,9 @@ static void clear_fault_records(struct vtd_unit *u)
 {
 	for (unsigned i = 0; i < u->nfr; i++)
 		wr32(u, u->fro + i * 16 + VTD_FRCD_F_DWORD, VTD_FRCD_F_DWORD_BIT);
-	wr32(u, VTD_FSTS_REG, VTD_FSTS_PFO | VTD_FSTS_AFO | VTD_FSTS_APF | VTD_FSTS_IQE | VTD_FSTS_ICE |
-				      VTD_FSTS_ITE);
+	wr32(u, VTD_FSTS_REG,
+	     VTD_FSTS_PFO | VTD_FSTS_AFO | VTD_FSTS_APF | VTD_FSTS_IQE | VTD_FSTS_ICE |
+		     VTD_FSTS_ITE);
 }
 
 /* Rule 1 (J vtd_init_unit, L "Disable intr remapping and queued
@@ -218,7 +221,8 @@ static int takeover(struct vtd_unit *u)
 		if (rc)
 			return rc;
 		/* Rule 2 (Xen disable_intremap): clear IRTA.EIME too. */
-		mmio_write64(u->base + VTD_IRTA_REG, mmio_read64(u->base + VTD_IRTA_REG) & ~(1ull << 11));
+		mmio_write64(u->base + VTD_IRTA_REG,
+			     mmio_read64(u->base + VTD_IRTA_REG) & ~(1ull << 11));
 	}
 	if (sts & VTD_GSTS_QIES) {
 		klog("vtd%u: queued invalidation was on, turning it off", u->iu.index);
@@ -251,7 +255,8 @@ static void fault_msi_setup(struct vtd_unit *u, bool want_irq)
 		int v = irq_alloc_vector(vtd_fault_irq, u);
 
 		if (v < 0) {
-			klog("vtd%u: no vector for fault events (%s), polling only", u->iu.index, err_name(v));
+			klog("vtd%u: no vector for fault events (%s), polling only", u->iu.index,
+			     err_name(v));
 		} else {
 			uint64_t addr = irq_msi_compat_addr();
 
@@ -307,8 +312,8 @@ static void unit_free(struct vtd_unit *u)
 	free(u);
 }
 
-int vtd_unit_init(uint64_t reg_base, uint16_t segment, unsigned index, const struct vtd_unit_cfg *cfg,
-		  struct vtd_unit **out)
+int vtd_unit_init(uint64_t reg_base, uint16_t segment, unsigned index,
+		  const struct vtd_unit_cfg *cfg, struct vtd_unit **out)
 {
 	static const struct vtd_unit_cfg defaults;
 	struct vtd_unit *u;
@@ -336,8 +341,8 @@ int vtd_unit_init(uint64_t reg_base, uint16_t segment, unsigned index, const str
 	u->ecap = mmio_read64(reg_base + VTD_ECAP_REG);
 	/* All-ones registers: no unit there (L warn_invalid_dmar). */
 	if (u->cap == ~0ull || u->ecap == ~0ull || (!u->cap && !u->ecap)) {
-		klog("vtd%u: no remapping unit at 0x%llx (CAP=0x%llx)", index, (unsigned long long)reg_base,
-		     (unsigned long long)u->cap);
+		klog("vtd%u: no remapping unit at 0x%llx (CAP=0x%llx)", index,
+		     (unsigned long long)reg_base, (unsigned long long)u->cap);
 		rc = -ENODEV;
 		goto fail;
 	}
@@ -409,7 +414,8 @@ int vtd_unit_init(uint64_t reg_base, uint16_t segment, unsigned index, const str
 	nunits++;
 	klog("vtd%u: base=0x%llx ver=%u.%u cap=0x%llx ecap=0x%llx levels=%u qi=%s", index,
 	     (unsigned long long)reg_base, VTD_VER_MAJOR(u->ver), VTD_VER_MINOR(u->ver),
-	     (unsigned long long)u->cap, (unsigned long long)u->ecap, u->levels, u->qi_on ? "on" : "off");
+	     (unsigned long long)u->cap, (unsigned long long)u->ecap, u->levels,
+	     u->qi_on ? "on" : "off");
 	if (out)
 		*out = u;
 	return 0;
@@ -421,7 +427,8 @@ fail_off:
 		u->qi_on = false;
 	if (u->te_on || u->qi_on) {
 		/* Hardware still points at our memory: leak it rather than free. */
-		klog("vtd%u: bring-up failed (%s) and the unit could not be turned off", index, err_name(rc));
+		klog("vtd%u: bring-up failed (%s) and the unit could not be turned off", index,
+		     err_name(rc));
 		return rc;
 	}
 	wr32(u, VTD_FECTL_REG, VTD_FECTL_IM);
@@ -540,7 +547,8 @@ static int vtd_domain_alloc(struct iommu_unit *iu, struct iommu_domain **out)
 		goto fail;
 	}
 	struct vtd_pt_alloc a = {table_alloc, table_free, u};
-	rc = vtd_pt_init(pt, u->levels, iu->pgsizes ? iu->pgsizes : PGSIZE_4K, u->coherent, u->sc, &a);
+	rc = vtd_pt_init(pt, u->levels, iu->pgsizes ? iu->pgsizes : PGSIZE_4K, u->coherent, u->sc,
+			 &a);
 	if (rc)
 		goto fail;
 	vd->unit = u;
@@ -571,8 +579,8 @@ static void vtd_domain_free(struct iommu_domain *d)
 	struct vtd_unit *u = vd->unit;
 
 	if (d->ndevices) {
-		klog("vtd%u: domain did=%u freed with %u devices attached: kept", u->iu.index, vd->did,
-		     d->ndevices);
+		klog("vtd%u: domain did=%u freed with %u devices attached: kept", u->iu.index,
+		     vd->did, d->ndevices);
 		return;
 	}
 	/* Nothing may stay cached under a DID that will be handed out again. */
@@ -616,8 +624,8 @@ static unsigned fls64(uint64_t x) { return x ? 64 - (unsigned)__builtin_clzll(x)
  * page-selective when CAP.PSI and the aligned mask fits CAP.MAMV; the mask
  * is widened until the naturally aligned block covers the range (Linux
  * calculate_psi_aligned_address); else domain-selective. */
-static struct qi_desc iotlb_desc(const struct vtd_unit *u, uint16_t did, uint64_t start, uint64_t end,
-				 bool ih)
+static struct qi_desc iotlb_desc(const struct vtd_unit *u, uint16_t did, uint64_t start,
+				 uint64_t end, bool ih)
 {
 	uint64_t first = start >> 12, last = (end - 1) >> 12;
 	uint64_t pages = last - first + 1;
@@ -704,7 +712,8 @@ static void ctx_clear(struct vtd_unit *u, struct ctx_entry *ce)
  * device-selective context-cache and domain-selective IOTLB, old DID. */
 static int ctx_zap(struct vtd_unit *u, uint16_t rid, uint16_t old_did)
 {
-	struct qi_desc d[2] = {qi_cc_device(old_did, rid, 0), qi_iotlb_domain(old_did, u->drd, u->dwd)};
+	struct qi_desc d[2] = {qi_cc_device(old_did, rid, 0),
+			       qi_iotlb_domain(old_did, u->drd, u->dwd)};
 
 	return vtd_invalidate(u, d, 2);
 }
@@ -722,7 +731,8 @@ static int ctx_set(struct vtd_unit *u, struct ctx_entry *ce, struct vtd_domain *
 	if (u->cm) {
 		/* Rule 12 (6.1, L domain_context_mapping_one): in caching mode
 		 * the not-present entry may be cached under DID 0. */
-		struct qi_desc d[2] = {qi_cc_device(0, rid, 0), qi_iotlb_domain(vd->did, u->drd, u->dwd)};
+		struct qi_desc d[2] = {qi_cc_device(0, rid, 0),
+				       qi_iotlb_domain(vd->did, u->drd, u->dwd)};
 		return vtd_invalidate(u, d, 2);
 	}
 	return vtd_wbf(u);
@@ -773,7 +783,8 @@ static int vtd_detach(struct iommu_domain *d, uint16_t rid)
 	int rc;
 	struct ctx_entry *ce = ctx_entry(u, rid, false, &rc);
 
-	if (!ce || !(ce->lo & VTD_CTX_LO_P) || (uint16_t)(ce->hi >> VTD_CTX_HI_DID_SHIFT) != vd->did)
+	if (!ce || !(ce->lo & VTD_CTX_LO_P) ||
+	    (uint16_t)(ce->hi >> VTD_CTX_HI_DID_SHIFT) != vd->did)
 		return -ENOENT;
 	ctx_clear(u, ce);
 	d->ndevices--;
@@ -838,7 +849,8 @@ int vtd_rmrr_identity(struct vtd_unit *u, uint16_t rid, uint64_t base, uint64_t 
 		return -ENOMEM;
 	if (!mapped) {
 		iommu_gather_init(&g);
-		rc = vtd_pt_map(u->identity->pt, base, base, end - base + 1, IOMMU_READ | IOMMU_WRITE, &g);
+		rc = vtd_pt_map(u->identity->pt, base, base, end - base + 1,
+				IOMMU_READ | IOMMU_WRITE, &g);
 		if (!rc)
 			rc = vtd_flush(&u->identity->dom, &g);
 		if (rc) {
@@ -857,6 +869,7 @@ int vtd_rmrr_identity(struct vtd_unit *u, uint16_t rid, uint64_t base, uint64_t 
 	rec->next = u->rmrrs;
 	u->rmrrs = rec;
 	klog("vtd%u: RMRR [0x%llx, 0x%llx] identity-mapped for %02x:%02x.%u", u->iu.index,
-	     (unsigned long long)base, (unsigned long long)end, rid >> 8, (rid >> 3) & 0x1f, rid & 7);
+	     (unsigned long long)base, (unsigned long long)end, rid >> 8, (rid >> 3) & 0x1f,
+	     rid & 7);
 	return 0;
 }

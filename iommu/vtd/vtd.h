@@ -33,7 +33,7 @@ struct qi_desc;
 
 /* Bring-up options (all false/0 = the defaults). */
 struct vtd_unit_cfg {
-	bool no_qi;          /* use register-based invalidation even if ECAP.QI */
+	bool no_qi;	     /* use register-based invalidation even if ECAP.QI */
 	bool no_fault_irq;   /* do not allocate a fault-event vector (poll only) */
 	bool force_rwbf;     /* write-buffer flush even if CAP.RWBF=0 (errata) */
 	uint64_t timeout_ns; /* bound of every hardware wait; 0 = 100 ms */
@@ -44,44 +44,44 @@ struct vtd_rmrr;
 
 struct vtd_unit {
 	struct iommu_unit iu; /* what the IOMMU core sees (first member) */
-	uint64_t base;        /* register base (physical = virtual) */
+	uint64_t base;	      /* register base (physical = virtual) */
 	uint32_t ver;
 	uint64_t cap, ecap;
 
 	/* decoded capabilities */
-	unsigned mgaw;      /* CAP.MGAW: bits of IOVA the unit translates */
-	unsigned levels;    /* page-table levels used (3 or 4) */
-	unsigned agaw;      /* context-entry AW field for `levels` */
-	unsigned nd_bits;   /* domain-id width: 4 + 2*CAP.ND */
-	uint32_t ndids;     /* 1 << nd_bits; DID 0 is never handed out */
-	uint64_t sps;       /* leaf sizes this unit supports (4K|2M|1G) */
-	bool coherent;      /* ECAP.C */
-	bool cm;            /* CAP.CM: caching mode */
-	bool rwbf;          /* CAP.RWBF or cfg.force_rwbf */
-	bool sc;            /* ECAP.SC */
-	bool psi;           /* CAP.PSI */
-	unsigned mamv;      /* CAP.MAMV */
-	bool drd, dwd;      /* CAP.DRD / CAP.DWD */
-	unsigned fro, nfr;  /* fault-recording registers: offset, count */
-	unsigned iro;       /* IOTLB registers offset (ECAP.IRO * 16) */
+	unsigned mgaw;	   /* CAP.MGAW: bits of IOVA the unit translates */
+	unsigned levels;   /* page-table levels used (3 or 4) */
+	unsigned agaw;	   /* context-entry AW field for `levels` */
+	unsigned nd_bits;  /* domain-id width: 4 + 2*CAP.ND */
+	uint32_t ndids;	   /* 1 << nd_bits; DID 0 is never handed out */
+	uint64_t sps;	   /* leaf sizes this unit supports (4K|2M|1G) */
+	bool coherent;	   /* ECAP.C */
+	bool cm;	   /* CAP.CM: caching mode */
+	bool rwbf;	   /* CAP.RWBF or cfg.force_rwbf */
+	bool sc;	   /* ECAP.SC */
+	bool psi;	   /* CAP.PSI */
+	unsigned mamv;	   /* CAP.MAMV */
+	bool drd, dwd;	   /* CAP.DRD / CAP.DWD */
+	unsigned fro, nfr; /* fault-recording registers: offset, count */
+	unsigned iro;	   /* IOTLB registers offset (ECAP.IRO * 16) */
 	uint64_t timeout_ns;
 
 	/* state */
 	bool te_on, qi_on;
-	uint64_t root_pa;       /* root table (one page, 256 x 128-bit) */
-	uint64_t *did_map;      /* bitmap of allocated domain ids */
-	struct vtd_domain *domains; /* list of live domains */
+	uint64_t root_pa;	     /* root table (one page, 256 x 128-bit) */
+	uint64_t *did_map;	     /* bitmap of allocated domain ids */
+	struct vtd_domain *domains;  /* list of live domains */
 	struct vtd_domain *identity; /* RMRR identity domain, if any */
 	struct vtd_rmrr *rmrrs;
 
 	/* queued invalidation (qi.c) */
 	struct qi_desc *qi_ring;
 	uint64_t qi_pa;
-	unsigned qi_size;         /* descriptors in the ring */
-	unsigned qi_tail;         /* next free slot (software copy of IQT) */
+	unsigned qi_size;	     /* descriptors in the ring */
+	unsigned qi_tail;	     /* next free slot (software copy of IQT) */
 	volatile uint32_t qi_status; /* wait-descriptor status word */
-	uint32_t qi_seq;          /* data the next wait descriptor writes */
-	volatile uint32_t qi_sink; /* status word for replaced bad descriptors */
+	uint32_t qi_seq;	     /* data the next wait descriptor writes */
+	volatile uint32_t qi_sink;   /* status word for replaced bad descriptors */
 
 	/* faults (fault.c) */
 	int fault_vector; /* < 0: none */
@@ -101,14 +101,14 @@ struct vtd_domain {
 
 /* Counters for tests and benches (descriptors per unmap, etc.). */
 struct vtd_stats {
-	uint64_t descs;        /* invalidation descriptors submitted (waits excluded) */
-	uint64_t waits;        /* wait descriptors (QI) / register polls */
+	uint64_t descs; /* invalidation descriptors submitted (waits excluded) */
+	uint64_t waits; /* wait descriptors (QI) / register polls */
 	uint64_t iotlb_psi, iotlb_dsi, iotlb_global;
 	uint64_t cc_device, cc_domain, cc_global;
 	uint64_t iec;
-	uint64_t wbf;          /* write-buffer flushes */
-	uint64_t flushes;      /* flush() calls that invalidated something */
-	uint64_t qi_errors;    /* IQE/ITE seen */
+	uint64_t wbf;	    /* write-buffer flushes */
+	uint64_t flushes;   /* flush() calls that invalidated something */
+	uint64_t qi_errors; /* IQE/ITE seen */
 };
 extern struct vtd_stats vtd_stats;
 
@@ -127,7 +127,8 @@ struct vtd_drhd_info {
 	uint64_t base;
 	uint16_t segment;
 };
-int vtd_init_all(const struct vtd_drhd_info *drhds, unsigned n, const struct vtd_unit_cfg *cfg) MUST_CHECK;
+int vtd_init_all(const struct vtd_drhd_info *drhds, unsigned n,
+		 const struct vtd_unit_cfg *cfg) MUST_CHECK;
 /* After every unit: applies the superpage sizes common to all units.
  * -ENODEV if no unit came up. */
 int vtd_finish_init(void) MUST_CHECK;

@@ -36,10 +36,7 @@ static void fix(uint8_t *m, size_t n, uint64_t pa, uint64_t len, unsigned at)
 	m[pa + at] = (uint8_t)-s;
 }
 
-static void fix_table(uint8_t *m, size_t n, uint64_t pa)
-{
-	fix(m, n, pa, rd(m, n, pa + 4, 4), 9);
-}
+static void fix_table(uint8_t *m, size_t n, uint64_t pa) { fix(m, n, pa, rd(m, n, pa + 4, 4), 9); }
 
 static void fix_root(uint8_t *m, size_t n, uint64_t root, unsigned esize)
 {

@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (le.status == LE_OK) {
 			for (size_t k = 0; k < le.len; k++)
-				if ((unsigned char)le.buf[k] < 0x20 || (unsigned char)le.buf[k] >= 0x7f)
+				if ((unsigned char)le.buf[k] < 0x20 ||
+				    (unsigned char)le.buf[k] >= 0x7f)
 					abort(); /* a valid line is printable */
 			int n = split_words(le.buf, argv, 32);
 			for (int w = 0; w < n; w++) {

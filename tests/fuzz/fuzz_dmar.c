@@ -56,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)dmar_unit_for(info, 0, bus, devfn, &ops, &c);
 			(void)dmar_unit_for(info, (uint16_t)i, bus, devfn, NULL, NULL);
 			(void)dmar_rmrr_for(info, 0, bus, devfn, &ops, &c, idx, 4);
-			(void)dmar_unit_for_special(info, DMAR_SCOPE_IOAPIC, (uint8_t)i, &ops, &c, &sid);
+			(void)dmar_unit_for_special(info, DMAR_SCOPE_IOAPIC, (uint8_t)i, &ops, &c,
+						    &sid);
 		}
 		(void)dmar_log_absent(info, &ops, &c);
 		dmar_free(info);

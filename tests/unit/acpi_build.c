@@ -207,7 +207,10 @@ void ab_andd(struct abuf *b, uint8_t acpi_dev, const char *name)
 	ab_struct_end(b, s);
 }
 
-void ab_struct_end(struct abuf *b, size_t start) { ab_set16(b, start + 2, (uint16_t)(b->len - start)); }
+void ab_struct_end(struct abuf *b, size_t start)
+{
+	ab_set16(b, start + 2, (uint16_t)(b->len - start));
+}
 
 void ab_scope(struct abuf *b, uint8_t type, uint8_t enum_id, uint8_t start_bus, unsigned npath,
 	      const uint8_t *path)
@@ -241,7 +244,7 @@ void ab_aml_s5(struct abuf *b, uint8_t typa, uint8_t typb, int root)
 	ab_bytes(b, "_S5_", 4);
 	ab_u8(b, 0x12); /* PackageOp */
 	ab_u8(b, 0x0a); /* PkgLength: 10 bytes follow incl. itself */
-	ab_u8(b, 4);    /* NumElements */
+	ab_u8(b, 4);	/* NumElements */
 	ab_u8(b, 0x0a);
 	ab_u8(b, typa);
 	ab_u8(b, 0x0a);

@@ -46,8 +46,8 @@ void ab_rhsa(struct abuf *b, uint64_t base, uint32_t prox);
 void ab_andd(struct abuf *b, uint8_t acpi_dev, const char *name);
 void ab_struct_end(struct abuf *b, size_t start);
 /* Device scope with npath (dev, fn) pairs from path[2*npath]. */
-void ab_scope(struct abuf *b, uint8_t type, uint8_t enum_id, uint8_t start_bus,
-	      unsigned npath, const uint8_t *path);
+void ab_scope(struct abuf *b, uint8_t type, uint8_t enum_id, uint8_t start_bus, unsigned npath,
+	      const uint8_t *path);
 
 /* The DMAR QEMU 7.2 q35 builds (build_dmar_q35): HAW 39 (field 38),
  * INTR_REMAP, one DRHD at 0xFED90000 (not INCLUDE_PCI_ALL) with the IOAPIC

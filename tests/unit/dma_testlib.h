@@ -69,7 +69,8 @@ static struct iommu_unit *tl_unit(uint64_t pgsizes)
 	return fake_iommu_unit_new(pgsizes, (1ull << 48) - 1, true, true);
 }
 
-static inline __attribute__((unused)) void tl_group(struct dma_group *g, struct iommu_unit *u, uint16_t rid)
+static inline __attribute__((unused)) void tl_group(struct dma_group *g, struct iommu_unit *u,
+						    uint16_t rid)
 {
 	memset(g, 0, sizeof(*g));
 	g->unit = u;
@@ -128,7 +129,7 @@ static inline __attribute__((unused)) int tl_walk_map(const struct dma_map_info 
 		for (unsigned d = 0; d < w->ndoms; d++) {
 			unsigned lv, pr;
 			int e = w->doms[d]->unit->ops->iova_to_phys(w->doms[d], mi->iova + o, &hpa,
-								     &lv, &pr);
+								    &lv, &pr);
 			if (hinted ? e != -ENOENT : (e || hpa != pa || pr != mi->prot))
 				w->bad++;
 		}
@@ -138,7 +139,8 @@ static inline __attribute__((unused)) int tl_walk_map(const struct dma_map_info 
 
 /* Walks space s (whose domains are doms[]): every page's record, pins and
  * hardware translation; mixes it into the digest.  Returns mismatches. */
-static inline __attribute__((unused)) int tl_check_space(struct dma_space *s, struct iommu_domain **doms, unsigned ndoms)
+static inline __attribute__((unused)) int tl_check_space(struct dma_space *s,
+							 struct iommu_domain **doms, unsigned ndoms)
 {
 	struct tl_walk w = {s, doms, ndoms, 0, 0};
 	struct dma_owner_stat os;
@@ -157,8 +159,9 @@ static inline __attribute__((unused)) int tl_check_space(struct dma_space *s, st
 	return w.bad;
 }
 
-static inline __attribute__((unused)) uint64_t tl_digest(struct dma_space **sp, unsigned ns, struct iommu_domain ***doms,
-			  unsigned *ndoms, int *bad)
+static inline __attribute__((unused)) uint64_t tl_digest(struct dma_space **sp, unsigned ns,
+							 struct iommu_domain ***doms,
+							 unsigned *ndoms, int *bad)
 {
 	struct tl_mem m = tl_mem();
 

@@ -59,9 +59,21 @@ void mmio_write64(uint64_t a, uint64_t v)
 uint8_t inb(uint16_t p) { return pio.in ? (uint8_t)pio.in(pio.ctx, p, 1) : 0xff; }
 uint16_t inw(uint16_t p) { return pio.in ? (uint16_t)pio.in(pio.ctx, p, 2) : 0xffff; }
 uint32_t inl(uint16_t p) { return pio.in ? pio.in(pio.ctx, p, 4) : 0xffffffffu; }
-void outb(uint16_t p, uint8_t v) { if (pio.out) pio.out(pio.ctx, p, v, 1); }
-void outw(uint16_t p, uint16_t v) { if (pio.out) pio.out(pio.ctx, p, v, 2); }
-void outl(uint16_t p, uint32_t v) { if (pio.out) pio.out(pio.ctx, p, v, 4); }
+void outb(uint16_t p, uint8_t v)
+{
+	if (pio.out)
+		pio.out(pio.ctx, p, v, 1);
+}
+void outw(uint16_t p, uint16_t v)
+{
+	if (pio.out)
+		pio.out(pio.ctx, p, v, 2);
+}
+void outl(uint16_t p, uint32_t v)
+{
+	if (pio.out)
+		pio.out(pio.ctx, p, v, 4);
+}
 void cpu_mfence(void) { __sync_synchronize(); }
 void cpu_pause(void) {}
 uint64_t rdtsc(void) { return fake_tsc += fake_tsc_step; }

@@ -47,15 +47,9 @@ void fake_iommu_fail(enum fake_op op, unsigned long n, int err)
 	fail_err[op] = err;
 }
 
-void fake_iommu_fail_any(unsigned long n)
-{
-	fail_any_n = n;
-}
+void fake_iommu_fail_any(unsigned long n) { fail_any_n = n; }
 
-unsigned long fake_iommu_fail_any_pending(void)
-{
-	return fail_any_n;
-}
+unsigned long fake_iommu_fail_any_pending(void) { return fail_any_n; }
 
 void fake_iommu_reset(void)
 {
@@ -75,8 +69,8 @@ static int enter(enum fake_op op)
 	return 0;
 }
 
-struct iommu_unit *fake_iommu_unit_new(uint64_t pgsizes, uint64_t aperture_end,
-				       bool snoop, bool intr_remap)
+struct iommu_unit *fake_iommu_unit_new(uint64_t pgsizes, uint64_t aperture_end, bool snoop,
+				       bool intr_remap)
 {
 	struct funit *f = calloc(1, sizeof(*f));
 
@@ -214,8 +208,8 @@ static void free_leaf_list(struct leaf **v, size_t n)
 }
 
 /* Builds leaves for [iova, iova+size) -> pa into v (count in *n). */
-static int build_leaves(struct fdom *fd, uint64_t iova, uint64_t pa, uint64_t size,
-			unsigned prot, struct leaf ***v, size_t *n)
+static int build_leaves(struct fdom *fd, uint64_t iova, uint64_t pa, uint64_t size, unsigned prot,
+			struct leaf ***v, size_t *n)
 {
 	size_t cap = 0;
 	uint64_t off = 0;
@@ -254,13 +248,10 @@ static int build_leaves(struct fdom *fd, uint64_t iova, uint64_t pa, uint64_t si
 	return 0;
 }
 
-static void count_leaf(uint64_t sz)
-{
-	fake_iommu_stats.leaves[level_of(sz) - 1]++;
-}
+static void count_leaf(uint64_t sz) { fake_iommu_stats.leaves[level_of(sz) - 1]++; }
 
-static int f_map(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size,
-		 unsigned prot, struct iommu_gather *g)
+static int f_map(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size, unsigned prot,
+		 struct iommu_gather *g)
 {
 	struct fdom *fd = d->priv;
 	struct leaf **v;
@@ -311,8 +302,7 @@ static int add_stale(struct fdom *fd, uint64_t pa, uint64_t size)
 	return 0;
 }
 
-static int f_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size,
-		   struct iommu_gather *g)
+static int f_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size, struct iommu_gather *g)
 {
 	struct fdom *fd = d->priv;
 	uint64_t last = iova + size - 1;
@@ -393,8 +383,8 @@ static int f_flush(struct iommu_domain *d, struct iommu_gather *g)
 	return 0;
 }
 
-static int f_iova_to_phys(struct iommu_domain *d, uint64_t iova, uint64_t *pa,
-			  unsigned *level, unsigned *prot)
+static int f_iova_to_phys(struct iommu_domain *d, uint64_t iova, uint64_t *pa, unsigned *level,
+			  unsigned *prot)
 {
 	struct fdom *fd = d->priv;
 	struct itree_node *n = itree_first(&fd->leaves, iova, iova);
@@ -433,25 +423,16 @@ uint64_t fake_iommu_nleaves(struct iommu_domain *d)
 	return ((struct fdom *)d->priv)->leaves.count;
 }
 
-uint64_t fake_iommu_flushes(struct iommu_domain *d)
-{
-	return ((struct fdom *)d->priv)->flushes;
-}
+uint64_t fake_iommu_flushes(struct iommu_domain *d) { return ((struct fdom *)d->priv)->flushes; }
 
-uint64_t fake_iommu_unflushed(struct iommu_domain *d)
-{
-	return ((struct fdom *)d->priv)->nstale;
-}
+uint64_t fake_iommu_unflushed(struct iommu_domain *d) { return ((struct fdom *)d->priv)->nstale; }
 
 struct iommu_domain *fake_iommu_rid_domain(struct iommu_unit *u, uint16_t rid)
 {
 	return ((struct funit *)u)->rid[rid];
 }
 
-unsigned fake_iommu_live_domains(void)
-{
-	return live_domains;
-}
+unsigned fake_iommu_live_domains(void) { return live_domains; }
 
 uint64_t fake_iommu_heap_bytes(struct iommu_domain *d)
 {

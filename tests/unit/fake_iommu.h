@@ -33,8 +33,8 @@ struct fake_iommu_stats {
 extern struct fake_iommu_stats fake_iommu_stats;
 
 /* A unit with these properties (registered nowhere; ops = fake ops). */
-struct iommu_unit *fake_iommu_unit_new(uint64_t pgsizes, uint64_t aperture_end,
-				       bool snoop, bool intr_remap);
+struct iommu_unit *fake_iommu_unit_new(uint64_t pgsizes, uint64_t aperture_end, bool snoop,
+				       bool intr_remap);
 void fake_iommu_unit_free(struct iommu_unit *u);
 
 /* Fail the n-th call (1 = the next one) of op with err; n = 0 disarms. */

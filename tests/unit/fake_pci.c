@@ -114,7 +114,7 @@ static void cfg_write(struct fake_pci *p, uint64_t addr, unsigned size, uint32_t
 		unsigned r = reg + i;
 
 		f->cfg[r] = (uint8_t)((f->cfg[r] & ~f->wmask[r]) | (b & f->wmask[r]));
-		f->cfg[r] &= (uint8_t)~(b & f->w1c[r]);
+		f->cfg[r] &= (uint8_t) ~(b & f->w1c[r]);
 	}
 }
 
@@ -137,7 +137,8 @@ static void mmio_wr(void *ctx, uint64_t off, uint64_t val, unsigned size)
 		fprintf(stderr, "fake_pci: %u-byte ECAM write\n", size);
 		abort();
 	}
-	cfg_write(p, p->base + ((uint64_t)p->bus_start << PCI_ECAM_BUS_SHIFT) + off, 4, (uint32_t)val);
+	cfg_write(p, p->base + ((uint64_t)p->bus_start << PCI_ECAM_BUS_SHIFT) + off, 4,
+		  (uint32_t)val);
 }
 
 static struct fake_pci *fake_for(uint64_t addr)
@@ -150,12 +151,16 @@ static struct fake_pci *fake_for(uint64_t addr)
 		if (addr >= lo && addr < hi)
 			return p;
 	}
-	fprintf(stderr, "fake_pci: sized access to 0x%llx outside every window\n", (unsigned long long)addr);
+	fprintf(stderr, "fake_pci: sized access to 0x%llx outside every window\n",
+		(unsigned long long)addr);
 	abort();
 }
 
 /* Overrides the weak defaults in drivers/pci.c: real 8/16-bit accesses. */
-uint32_t pci_host_mmio_read(uint64_t addr, unsigned size) { return cfg_read(fake_for(addr), addr, size); }
+uint32_t pci_host_mmio_read(uint64_t addr, unsigned size)
+{
+	return cfg_read(fake_for(addr), addr, size);
+}
 
 void pci_host_mmio_write(uint64_t addr, unsigned size, uint32_t val)
 {
@@ -214,9 +219,9 @@ struct fake_pci_fn *fake_pci_add(struct fake_pci *p, uint8_t bus, uint8_t dev, u
 	fake_pci_set32(f, PCI_CLASS_REVISION, class << 8 | 0x01);
 	fake_pci_set8(f, PCI_HEADER_TYPE, hdr);
 	f->wmask[PCI_COMMAND] = PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-	f->w1c[PCI_STATUS] = 0x00;          /* status 7:0 read-only */
-	f->w1c[PCI_STATUS + 1] = 0xf9;      /* 15:11 and 8 (Master Data Parity Error) */
-	f->wmask[0x3c] = 0xff;              /* Interrupt Line */
+	f->w1c[PCI_STATUS] = 0x00;     /* status 7:0 read-only */
+	f->w1c[PCI_STATUS + 1] = 0xf9; /* 15:11 and 8 (Master Data Parity Error) */
+	f->wmask[0x3c] = 0xff;	       /* Interrupt Line */
 	/* Some scratch space in the device-specific area */
 	for (unsigned i = 0xc0; i < 0x100; i++)
 		f->wmask[i] = 0xff;
@@ -230,7 +235,10 @@ struct fake_pci_fn *fake_pci_add(struct fake_pci *p, uint8_t bus, uint8_t dev, u
 	return f;
 }
 
-void fake_pci_multifunction(struct fake_pci_fn *f) { f->cfg[PCI_HEADER_TYPE] |= PCI_HEADER_TYPE_MFD; }
+void fake_pci_multifunction(struct fake_pci_fn *f)
+{
+	f->cfg[PCI_HEADER_TYPE] |= PCI_HEADER_TYPE_MFD;
+}
 
 void fake_pci_bridge_buses(struct fake_pci_fn *f, uint8_t pri, uint8_t sec, uint8_t sub)
 {
@@ -239,7 +247,8 @@ void fake_pci_bridge_buses(struct fake_pci_fn *f, uint8_t pri, uint8_t sec, uint
 	f->cfg[PCI_SUBORDINATE_BUS] = sub;
 }
 
-void fake_pci_bar32(struct fake_pci_fn *f, unsigned idx, uint32_t base, uint32_t size, bool prefetch)
+void fake_pci_bar32(struct fake_pci_fn *f, unsigned idx, uint32_t base, uint32_t size,
+		    bool prefetch)
 {
 	unsigned off = PCI_BASE_ADDRESS_0 + 4 * idx;
 
@@ -247,13 +256,15 @@ void fake_pci_bar32(struct fake_pci_fn *f, unsigned idx, uint32_t base, uint32_t
 	mask32(f->wmask, off, ~(size - 1));
 }
 
-void fake_pci_bar64(struct fake_pci_fn *f, unsigned idx, uint64_t base, uint64_t size, bool prefetch)
+void fake_pci_bar64(struct fake_pci_fn *f, unsigned idx, uint64_t base, uint64_t size,
+		    bool prefetch)
 {
 	unsigned off = PCI_BASE_ADDRESS_0 + 4 * idx;
 	uint64_t m = ~(size - 1);
 
-	fake_pci_set32(f, off, (uint32_t)base | PCI_BASE_ADDRESS_MEM_TYPE_64 |
-				       (prefetch ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0));
+	fake_pci_set32(f, off,
+		       (uint32_t)base | PCI_BASE_ADDRESS_MEM_TYPE_64 |
+			       (prefetch ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0));
 	mask32(f->wmask, off, (uint32_t)m & ~0xfu);
 	unsigned nbars = (f->cfg[PCI_HEADER_TYPE] & PCI_HEADER_TYPE_MASK) == 1 ? 2 : 6;
 

@@ -22,9 +22,9 @@ struct fake_pci_fn {
 	uint8_t last_cap;    /* tail of the capability chain (for appending) */
 	uint16_t last_ecap;  /* tail of the extended chain */
 	/* What the driver did to it */
-	unsigned cmd_writes;        /* writes touching the command register */
-	unsigned sized_decode_on;   /* all-ones BAR writes while IO/MEM decode was on */
-	unsigned bar_allones;       /* all-ones BAR writes */
+	unsigned cmd_writes;	  /* writes touching the command register */
+	unsigned sized_decode_on; /* all-ones BAR writes while IO/MEM decode was on */
+	unsigned bar_allones;	  /* all-ones BAR writes */
 	unsigned dword_writes, word_writes, byte_writes;
 };
 
@@ -45,8 +45,10 @@ struct fake_pci_fn *fake_pci_fn_at(struct fake_pci *p, uint8_t bus, uint8_t dev,
 void fake_pci_multifunction(struct fake_pci_fn *f);
 void fake_pci_bridge_buses(struct fake_pci_fn *f, uint8_t pri, uint8_t sec, uint8_t sub);
 /* BARs: size a power of two; io16 = I/O decoder of 16 bits only */
-void fake_pci_bar32(struct fake_pci_fn *f, unsigned idx, uint32_t base, uint32_t size, bool prefetch);
-void fake_pci_bar64(struct fake_pci_fn *f, unsigned idx, uint64_t base, uint64_t size, bool prefetch);
+void fake_pci_bar32(struct fake_pci_fn *f, unsigned idx, uint32_t base, uint32_t size,
+		    bool prefetch);
+void fake_pci_bar64(struct fake_pci_fn *f, unsigned idx, uint64_t base, uint64_t size,
+		    bool prefetch);
 void fake_pci_bar_io(struct fake_pci_fn *f, unsigned idx, uint32_t base, uint32_t size, bool io16);
 
 /* Appends a capability at pos to the chain (sets the status bit and 0x34

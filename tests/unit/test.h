@@ -20,30 +20,29 @@ void test_register(const char *name, void (*fn)(void));
 void test_fail(const char *file, int line, const char *what);
 extern int test_current_failed;
 
-#define TEST(name)                                                             \
-	static void name(void);                                                \
-	__attribute__((constructor)) static void test_reg_##name(void)         \
-	{                                                                      \
-		test_register(#name, name);                                    \
-	}                                                                      \
+#define TEST(name)                                                     \
+	static void name(void);                                        \
+	__attribute__((constructor)) static void test_reg_##name(void) \
+	{                                                              \
+		test_register(#name, name);                            \
+	}                                                              \
 	static void name(void)
 
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			test_fail(__FILE__, __LINE__, #cond);                  \
+#define CHECK(cond)                                           \
+	do {                                                  \
+		if (!(cond))                                  \
+			test_fail(__FILE__, __LINE__, #cond); \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                         \
-	do {                                                                   \
-		unsigned long long _a = (unsigned long long)(a);               \
-		unsigned long long _b = (unsigned long long)(b);               \
-		if (_a != _b) {                                                \
-			char _m[256];                                          \
-			snprintf(_m, sizeof(_m), "%s == %s (0x%llx != 0x%llx)", \
-				 #a, #b, _a, _b);                              \
-			test_fail(__FILE__, __LINE__, _m);                     \
-		}                                                              \
+#define CHECK_EQ(a, b)                                                                           \
+	do {                                                                                     \
+		unsigned long long _a = (unsigned long long)(a);                                 \
+		unsigned long long _b = (unsigned long long)(b);                                 \
+		if (_a != _b) {                                                                  \
+			char _m[256];                                                            \
+			snprintf(_m, sizeof(_m), "%s == %s (0x%llx != 0x%llx)", #a, #b, _a, _b); \
+			test_fail(__FILE__, __LINE__, _m);                                       \
+		}                                                                                \
 	} while (0)
 
 /* Console output captured by host_console.c (con_printf, con_event). */

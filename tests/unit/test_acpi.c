@@ -72,8 +72,9 @@ static void dsdt_table(struct abuf *t, bool with_s5)
 	size_t s = ab_table_begin(t, "DSDT", 2);
 
 	/* Some unrelated AML, including "_S5_" bytes that are not a Name. */
-	ab_bytes(t, (const uint8_t[]){0x10, 0x05, '_', 'S', '5', '_', 0x08, '_', 'S', '4', '_',
-				      0x12, 0x04, 0x01, 0x0a, 0x03},
+	ab_bytes(t,
+		 (const uint8_t[]){0x10, 0x05, '_', 'S', '5', '_', 0x08, '_', 'S', '4', '_', 0x12,
+				   0x04, 0x01, 0x0a, 0x03},
 		 16);
 	if (with_s5)
 		ab_aml_s5(t, 5, 7, 1);
@@ -86,14 +87,14 @@ static void fadt_table(struct abuf *t, uint64_t dsdt, uint32_t flags)
 
 	ab_zero(t, 276 - 36);
 	ab_set32(t, s + 40, (uint32_t)dsdt);
-	ab_set32(t, s + 64, 0x604);  /* PM1a_CNT_BLK */
-	ab_set32(t, s + 76, 0x608);  /* PM_TMR_BLK */
+	ab_set32(t, s + 64, 0x604); /* PM1a_CNT_BLK */
+	ab_set32(t, s + 76, 0x608); /* PM_TMR_BLK */
 	ab_set32(t, s + 112, flags);
-	t->p[s + 116] = 1;           /* RESET_REG: I/O */
+	t->p[s + 116] = 1; /* RESET_REG: I/O */
 	t->p[s + 117] = 8;
 	ab_set64(t, s + 120, 0xcf9);
-	t->p[s + 128] = 6;           /* RESET_VALUE */
-	ab_set64(t, s + 140, dsdt);  /* X_DSDT */
+	t->p[s + 128] = 6;	    /* RESET_VALUE */
+	ab_set64(t, s + 140, dsdt); /* X_DSDT */
 	ab_table_end(t, s);
 }
 
@@ -296,12 +297,12 @@ TEST(acpi_bad_xsdt_falls_back)
 	build(&w, 2);
 	ab_set64(&w.mem, RSDP_AT + 24, 0x100000);
 	w.mem.p[RSDP_AT + 32] = 0;
-	w.mem.p[RSDP_AT + 32] = (uint8_t)-({
-		uint8_t s = 0;
-		for (int i = 0; i < 36; i++)
-			s = (uint8_t)(s + w.mem.p[RSDP_AT + i]);
-		s;
-	});
+	w.mem.p[RSDP_AT + 32] = (uint8_t) - ({
+					uint8_t s = 0;
+					for (int i = 0; i < 36; i++)
+						s = (uint8_t)(s + w.mem.p[RSDP_AT + i]);
+					s;
+				});
 	CHECK_EQ(init(&w), 0);
 	CHECK(logged("acpi: XSDT at 0x100000: header not readable, skipped"));
 	check_full_parse(&w);
@@ -418,7 +419,7 @@ TEST(acpi_madt_malformed_entries)
 	ab_u32(&t, 0xfee00000u);
 	ab_u32(&t, 0);
 	ab_bytes(&t, (const uint8_t[]){0, 8, 0, 3, 1, 0, 0, 0}, 8);
-	ab_bytes(&t, (const uint8_t[]){1, 6, 0, 0, 0, 0}, 6);  /* IOAPIC too short */
+	ab_bytes(&t, (const uint8_t[]){1, 6, 0, 0, 0, 0}, 6); /* IOAPIC too short */
 	ab_bytes(&t, (const uint8_t[]){5, 12, 0, 0, 0, 0, 0xe0, 0xfe, 0, 0, 0, 0}, 12);
 	ab_bytes(&t, (const uint8_t[]){0, 0, 0, 4, 1, 0, 0, 0}, 8); /* length 0 */
 	ab_bytes(&t, (const uint8_t[]){0, 8, 0, 5, 1, 0, 0, 0}, 8); /* never reached */
@@ -484,7 +485,8 @@ TEST(acpi_madt_lapic_override)
 	ab_u32(&t, 0);
 	ab_bytes(&t, (const uint8_t[]){5, 12, 0, 0, 0, 0, 0xd0, 0xfe, 1, 0, 0, 0}, 12);
 	ab_bytes(&t, (const uint8_t[]){2, 10, 0, 7, 0x17, 0, 0, 0, 0xf, 0}, 10); /* IRQ7->GSI23 */
-	ab_bytes(&t, (const uint8_t[]){2, 10, 1, 5, 0x15, 0, 0, 0, 0xf, 0}, 10); /* bus 1: not ISA */
+	ab_bytes(&t, (const uint8_t[]){2, 10, 1, 5, 0x15, 0, 0, 0, 0xf, 0},
+		 10); /* bus 1: not ISA */
 	ab_table_end(&t, s);
 	replace_table(&w, 1, &t, &w.madt);
 	CHECK_EQ(init(&w), 0);
@@ -516,7 +518,8 @@ TEST(acpi_mcfg_malformed)
 	replace_table(&w, 2, &t, &w.mcfg);
 	CHECK_EQ(init(&w), 0);
 	CHECK(logged("acpi: MCFG: entry 0: end bus 0x0f below start bus 0x10, skipped"));
-	CHECK(logged("acpi: MCFG: entry 1: ECAM base 0xb0080000 is zero or not 1 MiB aligned, skipped"));
+	CHECK(logged(
+		"acpi: MCFG: entry 1: ECAM base 0xb0080000 is zero or not 1 MiB aligned, skipped"));
 	CHECK(logged("acpi: MCFG: length 97 leaves a partial entry, ignored"));
 	CHECK_EQ(acpi_mcfg()->n, 1);
 	CHECK_EQ(acpi_mcfg()->seg[0].segment, 1);
@@ -785,12 +788,14 @@ TEST(acpi_aml_s5_forms)
 	}
 	ab_free(&t);
 	/* Bare Zero/One constants (QEMU: Package(4){Zero, Zero, Zero, Zero}). */
-	static const uint8_t zero_one[] = {0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0x01, 0x00, 0x00, 0x00};
+	static const uint8_t zero_one[] = {0x08, '_',  'S',  '5',  '_',	 0x12,
+					   0x06, 0x04, 0x01, 0x00, 0x00, 0x00};
 	CHECK_EQ(acpi_aml_find_s5(zero_one, sizeof(zero_one), &a, &b), 0);
 	CHECK_EQ(a, 1);
 	CHECK_EQ(b, 0);
 	/* Two-byte PkgLength (lead byte 0x4n), word constants. */
-	static const uint8_t pkg2[] = {0x08, '\\', '_', 'S', '5', '_', 0x12, 0x4a, 0x00, 0x02, 0x0b, 0x06, 0x00, 0x0a, 0x03};
+	static const uint8_t pkg2[] = {0x08, '\\', '_',	 'S',  '5',  '_',  0x12, 0x4a,
+				       0x00, 0x02, 0x0b, 0x06, 0x00, 0x0a, 0x03};
 	CHECK_EQ(acpi_aml_find_s5(pkg2, sizeof(pkg2), &a, &b), 0);
 	CHECK_EQ(a, 6);
 	CHECK_EQ(b, 3);

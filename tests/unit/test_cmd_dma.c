@@ -62,7 +62,8 @@ static void world(void)
 	fake_pci_add(p, 2, 2, 0, 0x1234, 0x0002, 0x020000, 0);
 	if (pci_init(&win, 1))
 		abort();
-	unit_a = fake_iommu_unit_new(PGSIZE_4K | PGSIZE_2M | PGSIZE_1G, (1ull << 39) - 1, true, true);
+	unit_a = fake_iommu_unit_new(PGSIZE_4K | PGSIZE_2M | PGSIZE_1G, (1ull << 39) - 1, true,
+				     true);
 	if (iommu_register_unit(unit_a))
 		abort();
 	iommu_set_scope_fn(scope);
@@ -141,10 +142,12 @@ TEST(as_create_list_destroy)
 	CHECK(sscanf(test_con_buf, "as=%u", &b) == 1);
 	CHECK(b != a);
 	CHECK_EQ(run("as list"), 0);
-	snprintf(want, sizeof(want), "as=%u devices=- mappings=0 bytes=0 domains=0 owner=%u ", a, a);
+	snprintf(want, sizeof(want), "as=%u devices=- mappings=0 bytes=0 domains=0 owner=%u ", a,
+		 a);
 	CHECK(out_has(want));
 	/* b is charged to a's owner */
-	snprintf(want, sizeof(want), "as=%u devices=- mappings=0 bytes=0 domains=0 owner=%u ", b, a);
+	snprintf(want, sizeof(want), "as=%u devices=- mappings=0 bytes=0 domains=0 owner=%u ", b,
+		 a);
 	CHECK(out_has(want));
 	CHECK_EQ(run("as create share=999"), -ENOENT);
 	CHECK(msg_has("no address space 999"));
@@ -176,10 +179,12 @@ TEST(dma_map_list_unmap)
 	struct tl_mem m0 = tl_mem();
 
 	CHECK_EQ(runf("dma map %u 0x10000 16K hpa:0x%llx", a, (unsigned long long)pa), 0);
-	snprintf(want, sizeof(want), "iova=0x10000 size=16384 hpa=0x%llx\n", (unsigned long long)pa);
+	snprintf(want, sizeof(want), "iova=0x10000 size=16384 hpa=0x%llx\n",
+		 (unsigned long long)pa);
 	CHECK(!strcmp(test_con_buf, want));
 	CHECK_EQ(runf("dma map %u 0x100000 8K alloc r", a), 0);
-	CHECK(sscanf(test_con_buf, "iova=0x%" SCNx64 " size=%" SCNu64 " hpa=0x%" SCNx64, &iova, &sz, &hpa) == 3);
+	CHECK(sscanf(test_con_buf, "iova=0x%" SCNx64 " size=%" SCNu64 " hpa=0x%" SCNx64, &iova, &sz,
+		     &hpa) == 3);
 	CHECK_EQ(iova, 0x100000);
 	CHECK_EQ(sz, 8192);
 	CHECK(frame_get(hpa) && frame_get(hpa)->tag == FRAME_DMA && frame_get(hpa)->pins == 1);
@@ -249,7 +254,8 @@ TEST(dma_map_errors)
 	CHECK(msg_has("size 100 is not a multiple of 4096"));
 	CHECK_EQ(runf("dma map %u 0x20000 0 alloc", a), -EINVAL);
 	CHECK(msg_has("size is zero"));
-	CHECK_EQ(runf("dma map %u 0x20000 4K hpa:0x%llx", a, (unsigned long long)pa + 0x10), -EINVAL);
+	CHECK_EQ(runf("dma map %u 0x20000 4K hpa:0x%llx", a, (unsigned long long)pa + 0x10),
+		 -EINVAL);
 	CHECK(msg_has("is not aligned to 4096"));
 	CHECK(msg_has("hpa"));
 	CHECK_EQ(runf("dma map %u 0xfffffffffffff000 8K alloc", a), -EOVERFLOW);
@@ -452,14 +458,15 @@ TEST(bench_dma)
 	m0 = tl_mem();
 	maps0 = fake_iommu_stats.calls[FAKE_MAP];
 	CHECK_EQ(runf("bench dma %u 2M 5", a), 0);
-	CHECK(sscanf(test_con_buf, "count=%" SCNu64 " size=%" SCNu64 " map_ns=%" SCNu64 " unmap_ns=%" SCNu64
-			       " total_ms=%" SCNu64 " iova=0x%" SCNx64,
+	CHECK(sscanf(test_con_buf,
+		     "count=%" SCNu64 " size=%" SCNu64 " map_ns=%" SCNu64 " unmap_ns=%" SCNu64
+		     " total_ms=%" SCNu64 " iova=0x%" SCNx64,
 		     &n, &sz, &mn, &un, &ms, &iova) == 6);
 	CHECK_EQ(n, 5);
 	CHECK_EQ(sz, 2 << 20);
 	CHECK_EQ(iova, 2 << 20); /* the free aligned range above the mapping */
 	CHECK_EQ(fake_iommu_stats.calls[FAKE_MAP] - maps0, 6); /* warm-up + 5 */
-	CHECK_EQ(fake_iommu_stats.leaves[1] >= 6, 1);         /* 2M leaves used */
+	CHECK_EQ(fake_iommu_stats.leaves[1] >= 6, 1);	       /* 2M leaves used */
 	struct tl_mem m1 = tl_mem();
 	CHECK_EQ(m1.free, m0.free); /* the block was freed again */
 	CHECK_EQ(m1.pinned, m0.pinned);
@@ -567,14 +574,15 @@ TEST(dev_free_iova_search)
 	CHECK_EQ(runf("dma map %u 0xfffffffffffff000 4K alloc", a), 0);
 	CHECK_EQ(dev_free_iova(s, K4, K4, 0xffffffffffffe000ull, UINT64_MAX, 1, 0, &v), 0);
 	CHECK_EQ(v, 0xffffffffffffe000ull);
-	CHECK_EQ(dev_free_iova(s, 2 * K4, K4, 0xffffffffffffe000ull, UINT64_MAX, 1, 0, &v), -ENOSPC);
+	CHECK_EQ(dev_free_iova(s, 2 * K4, K4, 0xffffffffffffe000ull, UINT64_MAX, 1, 0, &v),
+		 -ENOSPC);
 	rm(a);
 }
 
 /* An RMRR naming 02:01.0 at [0x9000000, 0x90fffff]: the whole group (its
  * bridge alias and 02:02.0 too) carries the range as reserved IOVA. */
-static unsigned fake_rmrr(uint16_t seg, uint8_t bus, uint8_t devfn, uint64_t *start,
-			  uint64_t *last, unsigned max)
+static unsigned fake_rmrr(uint16_t seg, uint8_t bus, uint8_t devfn, uint64_t *start, uint64_t *last,
+			  unsigned max)
 {
 	if (seg != 0 || bus != 2 || devfn != (1 << 3))
 		return 0;

@@ -42,8 +42,7 @@ TEST(known_vectors)
 
 TEST(incremental_updates)
 {
-	CHECK_EQ(crc32_update(crc32_update(0, "123", 3), "456789", 6),
-		 0xCBF43926u);
+	CHECK_EQ(crc32_update(crc32_update(0, "123", 3), "456789", 6), 0xCBF43926u);
 	/* Byte by byte, and an empty update changes nothing. */
 	uint32_t c = 0;
 	for (int i = 0; i < 9; i++) {
@@ -71,8 +70,8 @@ TEST(matches_reference_all_lengths_and_alignments)
 				bad++;
 			/* Split anywhere: same result as one call. */
 			size_t cut = len / 3;
-			if (crc32_update(crc32_update(0, buf + off, cut),
-					 buf + off + cut, len - cut) != want)
+			if (crc32_update(crc32_update(0, buf + off, cut), buf + off + cut,
+					 len - cut) != want)
 				bad++;
 		}
 	CHECK_EQ(bad, 0);

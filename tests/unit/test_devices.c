@@ -21,7 +21,11 @@ bool ir_enabled(const struct vtd_unit *u)
 int msi_enable_remapped(struct pci_dev *d, struct vtd_unit *u, irq_handler_fn fn, void *ctx,
 			struct ir_source **out)
 {
-	(void)d; (void)u; (void)fn; (void)ctx; (void)out;
+	(void)d;
+	(void)u;
+	(void)fn;
+	(void)ctx;
+	(void)out;
 	return -ENOTSUP;
 }
 
@@ -150,14 +154,10 @@ static uint64_t ed_read(void *ctx, uint64_t off, unsigned size)
 	if (off < 0x80 && size != 4)
 		return ~0ull;
 	switch (off) {
-	case EDU_REG_ID:
-		return EDU_ID_VALUE;
-	case EDU_REG_IRQ_STATUS:
-		return ed.irq_status;
-	case EDU_REG_DMA_CMD:
-		return ed.cmd;
-	default:
-		return 0;
+	case EDU_REG_ID: return EDU_ID_VALUE;
+	case EDU_REG_IRQ_STATUS: return ed.irq_status;
+	case EDU_REG_DMA_CMD: return ed.cmd;
+	default: return 0;
 	}
 }
 
@@ -178,15 +178,9 @@ static void ed_write(void *ctx, uint64_t off, uint64_t val, unsigned size)
 		ed.irq_status &= ~(uint32_t)val;
 		ed.acks++;
 		break;
-	case EDU_REG_DMA_SRC:
-		ed.src = val;
-		break;
-	case EDU_REG_DMA_DST:
-		ed.dst = val;
-		break;
-	case EDU_REG_DMA_CNT:
-		ed.cnt = val;
-		break;
+	case EDU_REG_DMA_SRC: ed.src = val; break;
+	case EDU_REG_DMA_DST: ed.dst = val; break;
+	case EDU_REG_DMA_CNT: ed.cnt = val; break;
 	case EDU_REG_DMA_CMD:
 		if (!(val & EDU_DMA_CMD_START))
 			break;

@@ -39,7 +39,8 @@ TEST(map_validation)
 	CHECK_EQ(dma_map(s, 0x10000, 0x800, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
 	CHECK_EQ(dma_map(s, 0x10000, K4, DMA_SRC_HPA, pa + 0x800, RW, &hpa), -EINVAL);
 	CHECK_EQ(dma_map(s, UINT64_MAX - K4 + 1, 2 * K4, DMA_SRC_HPA, pa, RW, &hpa), -EOVERFLOW);
-	CHECK_EQ(dma_map(s, 0x10000, 2 * K4, DMA_SRC_HPA, UINT64_MAX - K4 + 1, RW, &hpa), -EOVERFLOW);
+	CHECK_EQ(dma_map(s, 0x10000, 2 * K4, DMA_SRC_HPA, UINT64_MAX - K4 + 1, RW, &hpa),
+		 -EOVERFLOW);
 	/* MSI window is reserved, either edge. */
 	CHECK_EQ(dma_map(s, 0xFEE00000, K4, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
 	CHECK_EQ(dma_map(s, 0xFEDFF000, 2 * K4, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
@@ -71,7 +72,8 @@ TEST(map_source_eperm)
 	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, slu, RW, &hpa), -EPERM);
 	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, iopt, RW, &hpa), -EPERM);
 	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, freef, RW, &hpa), -EPERM);
-	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, tl_base, RW, &hpa), -EPERM); /* frame records */
+	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, tl_base, RW, &hpa),
+		 -EPERM); /* frame records */
 	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, 0x1000, RW, &hpa), -EPERM);
 	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, tl_base + TL_RAM, RW, &hpa), -EPERM);
 	/* A range that runs from user memory into sluice's. */
@@ -392,7 +394,9 @@ TEST(flush_once_per_domain_and_unpin_after)
 	CHECK_EQ(dma_attach(s, &g1), 0);
 	CHECK_EQ(dma_attach(s, &g2), 0);
 	for (int i = 0; i < 64; i++)
-		CHECK_EQ(dma_map(s, 0x100000 + i * 0x4000ull, 0x4000, DMA_SRC_HPA, pa + i * 0x4000ull, RW, &hpa), 0);
+		CHECK_EQ(dma_map(s, 0x100000 + i * 0x4000ull, 0x4000, DMA_SRC_HPA,
+				 pa + i * 0x4000ull, RW, &hpa),
+			 0);
 	struct iommu_domain *d1 = fake_iommu_rid_domain(u1, 1), *d2 = fake_iommu_rid_domain(u2, 1);
 	uint64_t f1 = fake_iommu_flushes(d1), f2 = fake_iommu_flushes(d2);
 	uint64_t fl = fake_iommu_stats.calls[FAKE_FLUSH];
@@ -450,7 +454,7 @@ TEST(charging_once_per_owner)
 	struct iommu_unit *u1 = tl_unit(PGSIZE_4K), *u2 = tl_unit(PGSIZE_4K);
 	struct dma_group g1, g2;
 
-	CHECK_EQ(dma_space_create(a, &b), 0);    /* shares a's owner */
+	CHECK_EQ(dma_space_create(a, &b), 0);	 /* shares a's owner */
 	CHECK_EQ(dma_space_create(NULL, &c), 0); /* its own */
 	tl_group(&g1, u1, 1);
 	tl_group(&g2, u2, 1);
@@ -610,7 +614,9 @@ TEST(replay_every_alignment)
 	static const uint64_t len[] = {K4, 0x3000, M2, M2 + 2 * K4, M2, 4 * M2, G1 / 2};
 	uint64_t iova = 0;
 	for (unsigned i = 0; i < 7; i++) {
-		CHECK_EQ(dma_map(s, iova + off[i], len[i], DMA_SRC_HPA, pa + off[i] % (G1 / 2), RW, &hpa), 0);
+		CHECK_EQ(dma_map(s, iova + off[i], len[i], DMA_SRC_HPA, pa + off[i] % (G1 / 2), RW,
+				 &hpa),
+			 0);
 		iova += 2 * G1;
 	}
 	CHECK_EQ(dma_map(s, 32 * G1, G1, DMA_SRC_HPA, pa, RW, &hpa), 0);
@@ -618,13 +624,13 @@ TEST(replay_every_alignment)
 	for (int k = 0; k < 3; k++) {
 		CHECK_EQ(dma_attach(s, &g[k]), 0);
 		domains_of(g, k + 1, d);
-		(void)tl_digest(&s, 1, (struct iommu_domain **[]){d}, (unsigned[]){k + 1}, &bad);
+		(void)tl_digest(&s, 1, (struct iommu_domain * *[]){d}, (unsigned[]){k + 1}, &bad);
 		CHECK_EQ(bad, 0);
 	}
 	/* Every page pinned exactly once whatever the number of domains
 	 * (the 1G mapping overlaps the others' frames: count per mapping). */
-	CHECK_EQ(frame_get(pa + G1 - K4)->pins, 1);   /* the 1G mapping */
-	CHECK_EQ(frame_get(pa + 0x1000)->pins, 3);    /* 4K, G1/2 and 1G mappings */
+	CHECK_EQ(frame_get(pa + G1 - K4)->pins, 1); /* the 1G mapping */
+	CHECK_EQ(frame_get(pa + 0x1000)->pins, 3);  /* 4K, G1/2 and 1G mappings */
 	CHECK_EQ(frame_get(pa + G1 / 2)->pins, 1);
 	uint64_t a;
 	CHECK_EQ(dma_lookup(s, 40 * G1 + 5 * K4, &a, NULL), 0);
@@ -655,11 +661,15 @@ TEST(loops_forward_backward_checkerboard)
 	d = fake_iommu_rid_domain(u, 1);
 	for (int pass = 0; pass < 3; pass++) {
 		for (int i = 0; i < N; i++)
-			CHECK_EQ(dma_map(s, 0x100000 + i * K4, K4, DMA_SRC_HPA, pa + i * K4, RW, &hpa), 0);
-		(void)tl_digest(&s, 1, (struct iommu_domain **[]){&d}, (unsigned[]){1}, &bad);
+			CHECK_EQ(dma_map(s, 0x100000 + i * K4, K4, DMA_SRC_HPA, pa + i * K4, RW,
+					 &hpa),
+				 0);
+		(void)tl_digest(&s, 1, (struct iommu_domain * *[]){&d}, (unsigned[]){1}, &bad);
 		CHECK_EQ(bad, 0);
 		for (int j = 0; j < N; j++) {
-			int i = pass == 0 ? j : pass == 1 ? N - 1 - j : (j < N / 2 ? 2 * j : 2 * (j - N / 2) + 1);
+			int i = pass == 0   ? j
+				: pass == 1 ? N - 1 - j
+					    : (j < N / 2 ? 2 * j : 2 * (j - N / 2) + 1);
 			CHECK_EQ(dma_unmap(s, 0x100000 + i * K4, K4, &un), 0);
 			CHECK_EQ(un, K4);
 			CHECK_EQ(frame_get(pa + i * K4)->pins, 0);
@@ -700,7 +710,7 @@ TEST(hint_and_unhint)
 	CHECK_EQ(dma_hint(s, 2 * M2 + 0x800, K4), -EINVAL);
 	CHECK_EQ(dma_hint(s, 2 * M2, 0), -EINVAL);
 	CHECK_EQ(dma_hint(s, UINT64_MAX - 0xfff, 0x2000), -EOVERFLOW);
-	CHECK_EQ(dma_hint(s, M2, M2 + K4), -EINVAL); /* starts in a gap */
+	CHECK_EQ(dma_hint(s, M2, M2 + K4), -EINVAL);	     /* starts in a gap */
 	CHECK_EQ(dma_hint(s, 5 * M2 - K4, 2 * K4), -EINVAL); /* ends in a gap */
 	/* A 4K hint in the middle of a 2M leaf: the leaf is split. */
 	uint64_t splits = fake_iommu_stats.splits;
@@ -723,7 +733,7 @@ TEST(hint_and_unhint)
 	CHECK_EQ(dma_hint(s, 2 * M2 + 0x4000, 0x3000), 0);
 	dma_owner_stat(s, &os);
 	CHECK_EQ(os.pinned, 3 * M2 - 0x7000);
-	(void)tl_digest(&s, 1, (struct iommu_domain **[]){&d}, (unsigned[]){1}, &bad);
+	(void)tl_digest(&s, 1, (struct iommu_domain * *[]){&d}, (unsigned[]){1}, &bad);
 	CHECK_EQ(bad, 0);
 	/* Unmap still needs whole mappings; hinted parts are simply gone. */
 	CHECK_EQ(dma_unmap(s, 2 * M2, M2, NULL), -EINVAL);
@@ -739,7 +749,7 @@ TEST(hint_and_unhint)
 	struct dma_space_info si;
 	dma_space_info(s, &si);
 	CHECK_EQ(si.hinted, 0);
-	(void)tl_digest(&s, 1, (struct iommu_domain **[]){&d}, (unsigned[]){1}, &bad);
+	(void)tl_digest(&s, 1, (struct iommu_domain * *[]){&d}, (unsigned[]){1}, &bad);
 	CHECK_EQ(bad, 0);
 	/* Unhint past the limit: ENOMEM, nothing changes. */
 	CHECK_EQ(dma_hint(s, 2 * M2, M2), 0);
@@ -754,7 +764,7 @@ TEST(hint_and_unhint)
 	CHECK_EQ(dma_attach(s, &g2), 0);
 	dd[0] = d;
 	dd[1] = fake_iommu_rid_domain(u2, 3);
-	(void)tl_digest(&s, 1, (struct iommu_domain **[]){dd}, (unsigned[]){2}, &bad);
+	(void)tl_digest(&s, 1, (struct iommu_domain * *[]){dd}, (unsigned[]){2}, &bad);
 	CHECK_EQ(bad, 0);
 	/* Hinted memory of a mapping in a registration: pages stay pinned. */
 	CHECK_EQ(dma_detach(s, &g2), 0);

@@ -41,7 +41,7 @@ static uint64_t digest(int *bad)
 
 	if (w.g3.space == w.b)
 		db[nb++] = fake_iommu_rid_domain(w.u3, 3);
-	return tl_digest(sp, 2, (struct iommu_domain **[]){da, db}, (unsigned[]){na, nb}, bad);
+	return tl_digest(sp, 2, (struct iommu_domain * *[]){da, db}, (unsigned[]){na, nb}, bad);
 }
 
 static void build(void)
@@ -136,22 +136,10 @@ static int op_unmap_all(void)
 	uint64_t u;
 	return dma_unmap_all(w.a, &u);
 }
-static int op_attach_replay(void)
-{
-	return dma_attach(w.a, &w.g3);
-}
-static int op_attach_b(void)
-{
-	return dma_attach(w.b, &w.g3);
-}
-static int op_detach(void)
-{
-	return dma_detach(w.a, &w.g2);
-}
-static int op_register(void)
-{
-	return dma_pin_register(w.a, w.user + M2, M2);
-}
+static int op_attach_replay(void) { return dma_attach(w.a, &w.g3); }
+static int op_attach_b(void) { return dma_attach(w.b, &w.g3); }
+static int op_detach(void) { return dma_detach(w.a, &w.g2); }
+static int op_register(void) { return dma_pin_register(w.a, w.user + M2, M2); }
 static int op_unregister(void)
 {
 	int e = dma_unmap(w.a, 16 * M2, 0x10000, NULL);
@@ -163,14 +151,8 @@ static int op_hint(void)
 {
 	return dma_hint(w.a, 0x101000, 0xa000); /* across two mappings, partly hinted */
 }
-static int op_hint_big(void)
-{
-	return dma_hint(w.a, 4 * M2 + M2 - 0x2000, 0x4000);
-}
-static int op_unhint(void)
-{
-	return dma_unhint(w.a, 0x100000, 0xc000);
-}
+static int op_hint_big(void) { return dma_hint(w.a, 4 * M2 + M2 - 0x2000, 0x4000); }
+static int op_unhint(void) { return dma_unhint(w.a, 0x100000, 0xc000); }
 static int op_unhint_reg(void)
 {
 	int e = dma_hint(w.a, 16 * M2, 0x4000);
@@ -183,13 +165,20 @@ static const struct {
 	const char *name;
 	op_fn fn;
 } ops[] = {
-	{"map_hpa", op_map_hpa},       {"map_alloc", op_map_alloc},
-	{"map_reg", op_map_reg},       {"map_other_owner", op_map_other_owner},
-	{"unmap", op_unmap},           {"unmap_all", op_unmap_all},
-	{"attach_replay", op_attach_replay}, {"attach_b", op_attach_b},
-	{"detach", op_detach},         {"register", op_register},
-	{"unregister", op_unregister}, {"hint", op_hint},
-	{"hint_big", op_hint_big},     {"unhint", op_unhint},
+	{"map_hpa", op_map_hpa},
+	{"map_alloc", op_map_alloc},
+	{"map_reg", op_map_reg},
+	{"map_other_owner", op_map_other_owner},
+	{"unmap", op_unmap},
+	{"unmap_all", op_unmap_all},
+	{"attach_replay", op_attach_replay},
+	{"attach_b", op_attach_b},
+	{"detach", op_detach},
+	{"register", op_register},
+	{"unregister", op_unregister},
+	{"hint", op_hint},
+	{"hint_big", op_hint_big},
+	{"unhint", op_unhint},
 	{"unhint_reg", op_unhint_reg},
 };
 
@@ -218,14 +207,16 @@ static void sweep(bool driver)
 			fake_iommu_fail_any(0);
 			d1 = digest(&bad2);
 			if (bad2) {
-				fprintf(stderr, "  %s n=%lu (%s): inconsistent state\n", ops[i].name, n,
-					driver ? "driver" : "alloc");
+				fprintf(stderr, "  %s n=%lu (%s): inconsistent state\n",
+					ops[i].name, n, driver ? "driver" : "alloc");
 				CHECK_EQ(bad2, 0);
 			}
 			/* Multi-step ops (unregister = unmap + unregister) may fail in the
 			 * second step; every single-call op must be all or nothing. */
-			if (e && ops[i].fn != op_unregister && ops[i].fn != op_unhint_reg && d0 != d1) {
-				fprintf(stderr, "  %s n=%lu (%s): failed with %d and changed state\n",
+			if (e && ops[i].fn != op_unregister && ops[i].fn != op_unhint_reg &&
+			    d0 != d1) {
+				fprintf(stderr,
+					"  %s n=%lu (%s): failed with %d and changed state\n",
 					ops[i].name, n, driver ? "driver" : "alloc", e);
 				CHECK(d0 == d1);
 			}
@@ -242,15 +233,9 @@ static void sweep(bool driver)
 	CHECK(total > 50);
 }
 
-TEST(alloc_failure_sweep)
-{
-	sweep(false);
-}
+TEST(alloc_failure_sweep) { sweep(false); }
 
-TEST(driver_failure_sweep)
-{
-	sweep(true);
-}
+TEST(driver_failure_sweep) { sweep(true); }
 
 /* Specific driver failures of each kind in attach: the space and every
  * charge stay as they were. */

@@ -17,11 +17,11 @@
 #include "tests/unit/dma_testlib.h"
 
 #define K4 0x1000ull
-#define NPOOL 64   /* contiguous user frames for hpa sources */
-#define NSING 8    /* single user frames that the free step frees */
-#define NIOVA 64   /* IOVA pages per space */
+#define NPOOL 64 /* contiguous user frames for hpa sources */
+#define NSING 8	 /* single user frames that the free step frees */
+#define NIOVA 64 /* IOVA pages per space */
 #define IOVA0 0x100000ull
-#define MAXN 8     /* pages per mapping */
+#define MAXN 8 /* pages per mapping */
 #define NSP 3
 #define NMAP 16
 #define NREG 4
@@ -62,10 +62,7 @@ static uint64_t rnd(void)
 	rs ^= rs << 17;
 	return rs;
 }
-static unsigned rn(unsigned n)
-{
-	return (unsigned)(rnd() % n);
-}
+static unsigned rn(unsigned n) { return (unsigned)(rnd() % n); }
 
 /* ---------------------------------------------------------- model math */
 
@@ -149,7 +146,8 @@ static bool referenced(uint64_t pa)
 static struct mmap_ *map_at(struct msp *x, unsigned page)
 {
 	for (int j = 0; j < NMAP; j++)
-		if (x->maps[j].used && page >= x->maps[j].iova && page < x->maps[j].iova + x->maps[j].n)
+		if (x->maps[j].used && page >= x->maps[j].iova &&
+		    page < x->maps[j].iova + x->maps[j].n)
 			return &x->maps[j];
 	return NULL;
 }
@@ -210,8 +208,8 @@ static void check_all(void)
 			for (unsigned p = 0; p < m->n; p++) {
 				uint64_t pa;
 				bool h;
-				if (dma_lookup(x->s, IOVA0 + (m->iova + p) * K4, &pa, &h) || pa != m->pa[p] ||
-				    h != m->hinted[p])
+				if (dma_lookup(x->s, IOVA0 + (m->iova + p) * K4, &pa, &h) ||
+				    pa != m->pa[p] || h != m->hinted[p])
 					bad++;
 				live += !m->hinted[p];
 			}
@@ -234,8 +232,10 @@ static void check_all(void)
 				for (unsigned p = 0; p < m->n; p++) {
 					uint64_t pa;
 					unsigned lv, pr;
-					int e = d->unit->ops->iova_to_phys(d, IOVA0 + (m->iova + p) * K4, &pa, &lv, &pr);
-					if (m->hinted[p] ? e != -ENOENT : (e || pa != m->pa[p] || pr != m->prot))
+					int e = d->unit->ops->iova_to_phys(
+						d, IOVA0 + (m->iova + p) * K4, &pa, &lv, &pr);
+					if (m->hinted[p] ? e != -ENOENT
+							 : (e || pa != m->pa[p] || pr != m->prot))
 						bad++;
 				}
 			}
@@ -253,7 +253,8 @@ static void check_all(void)
 			if (sp[i].maps[j].used && sp[i].maps[j].alloc)
 				for (unsigned p = 0; p < sp[i].maps[j].n; p++) {
 					struct frame *f = frame_get(sp[i].maps[j].pa[p]);
-					if (!f || f->tag != FRAME_DMA || f->pins != model_pins(sp[i].maps[j].pa[p]))
+					if (!f || f->tag != FRAME_DMA ||
+					    f->pins != model_pins(sp[i].maps[j].pa[p]))
 						bad++;
 				}
 	/* Charges. */
@@ -329,11 +330,14 @@ static void op_map(struct msp *x)
 		expect = -ENOSPC;
 	int reg = (!alloc && !sing) ? reg_containing(x, first, n) : -1;
 	if (!expect && reg < 0)
-		expect = alloc ? ((owner_frames(x->owner, (uint64_t[NSP * (NMAP * MAXN + NREG * NPOOL)]){0}) + n) * K4 >
-				  owner_limit[x->owner] ? -ENOMEM : 0)
+		expect = alloc ? ((owner_frames(x->owner,
+						(uint64_t[NSP * (NMAP * MAXN + NREG * NPOOL)]){0}) +
+				   n) * K4 > owner_limit[x->owner]
+					  ? -ENOMEM
+					  : 0)
 			       : expect_charge(x->owner, pas, n);
-	e = dma_map(x->s, IOVA0 + iova * K4, n * K4, alloc ? DMA_SRC_ALLOC : DMA_SRC_HPA,
-		    pas[0], prot, &hpa);
+	e = dma_map(x->s, IOVA0 + iova * K4, n * K4, alloc ? DMA_SRC_ALLOC : DMA_SRC_HPA, pas[0],
+		    prot, &hpa);
 	if (e && injected && !expect)
 		return;
 	CHECK_EQ(e, expect);
@@ -351,7 +355,8 @@ static void op_map(struct msp *x)
 			m->reg = reg;
 			for (unsigned p = 0; p < n; p++) {
 				if (alloc) {
-					if (dma_lookup(x->s, IOVA0 + (iova + p) * K4, &m->pa[p], NULL))
+					if (dma_lookup(x->s, IOVA0 + (iova + p) * K4, &m->pa[p],
+						       NULL))
 						CHECK(!"lookup");
 				} else {
 					m->pa[p] = pas[p];
@@ -362,10 +367,7 @@ static void op_map(struct msp *x)
 	CHECK(!"model full");
 }
 
-static void model_drop(struct mmap_ *m)
-{
-	m->used = false;
-}
+static void model_drop(struct mmap_ *m) { m->used = false; }
 
 static void op_unmap(struct msp *x)
 {
@@ -586,7 +588,8 @@ TEST(model_random_ops)
 		if (dma_space_set_map_limit(sp[i].s, map_limit))
 			abort();
 	}
-	if (dma_owner_set_limit(sp[0].s, owner_limit[0]) || dma_owner_set_limit(sp[2].s, owner_limit[1]))
+	if (dma_owner_set_limit(sp[0].s, owner_limit[0]) ||
+	    dma_owner_set_limit(sp[2].s, owner_limit[1]))
 		abort();
 	units[0] = tl_unit(PGSIZE_4K | PGSIZE_2M);
 	units[1] = tl_unit(PGSIZE_4K);

@@ -35,8 +35,8 @@ struct fake_pci {
 	int calls;
 };
 
-static const struct fake_bridge *find_br(struct fake_pci *p, uint16_t seg, uint8_t bus,
-					 uint8_t dev, uint8_t fn)
+static const struct fake_bridge *find_br(struct fake_pci *p, uint16_t seg, uint8_t bus, uint8_t dev,
+					 uint8_t fn)
 {
 	p->calls++;
 	for (unsigned i = 0; i < p->n; i++)
@@ -98,8 +98,9 @@ TEST(dmar_header_flags)
 	size_t t, d;
 
 	ab_init(&b);
-	t = ab_dmar_begin(&b, 47, DMAR_FLAG_INTR_REMAP | DMAR_FLAG_X2APIC_OPT_OUT |
-					  DMAR_FLAG_DMA_CTRL_PLATFORM_OPT_IN);
+	t = ab_dmar_begin(&b, 47,
+			  DMAR_FLAG_INTR_REMAP | DMAR_FLAG_X2APIC_OPT_OUT |
+				  DMAR_FLAG_DMA_CTRL_PLATFORM_OPT_IN);
 	d = ab_drhd_begin(&b, 1, 2, 0, 0xfed90000ull);
 	ab_struct_end(&b, d);
 	ab_table_end(&b, t);
@@ -268,7 +269,8 @@ TEST(dmar_include_all_not_last)
 	ab_table_end(&b, t);
 	info = parse(&b);
 	CHECK_EQ(info->ndrhd, 3);
-	CHECK(logged("dmar: DRHD at 0xfed90000: INCLUDE_PCI_ALL but not the last DRHD of segment 0"));
+	CHECK(logged(
+		"dmar: DRHD at 0xfed90000: INCLUDE_PCI_ALL but not the last DRHD of segment 0"));
 	CHECK_EQ(info->dropped, 0);
 	CHECK_EQ(dmar_unit_for(info, 0, 0, DEVFN(2, 0), NULL, NULL), 1);
 	CHECK_EQ(dmar_unit_for(info, 0, 0, DEVFN(3, 0), NULL, NULL), 0);
@@ -317,7 +319,8 @@ TEST(dmar_second_include_all_dropped)
 	info = parse(&b);
 	CHECK_EQ(info->ndrhd, 1);
 	CHECK_EQ(info->drhd[0].base, 0xfed90000ull);
-	CHECK(logged("dmar: DRHD 1 (offset 0x40): second INCLUDE_PCI_ALL unit for segment 0, dropped"));
+	CHECK(logged(
+		"dmar: DRHD 1 (offset 0x40): second INCLUDE_PCI_ALL unit for segment 0, dropped"));
 	dmar_free(info);
 	ab_free(&b);
 }
@@ -478,10 +481,14 @@ static void check_bad_base(uint64_t bad, const char *msg)
 TEST(dmar_bad_register_base)
 {
 	check_bad_base(0, "dmar: DRHD 1 (offset 0x48): register base is 0, dropped");
-	check_bad_base(0xfffffffffffff000ull, "dmar: DRHD 1 (offset 0x48): register base is all ones, dropped");
+	check_bad_base(0xfffffffffffff000ull,
+		       "dmar: DRHD 1 (offset 0x48): register base is all ones, dropped");
 	check_bad_base(~0ull, "dmar: DRHD 1 (offset 0x48): register base is all ones, dropped");
-	check_bad_base(0xfed93100ull, "dmar: DRHD 1 (offset 0x48): register base not 4 KiB aligned, dropped");
-	check_bad_base(0xfed90000ull, "dmar: DRHD 1 (offset 0x48): register base 0xfed90000 overlaps DRHD at 0xfed90000, dropped");
+	check_bad_base(0xfed93100ull,
+		       "dmar: DRHD 1 (offset 0x48): register base not 4 KiB aligned, dropped");
+	check_bad_base(
+		0xfed90000ull,
+		"dmar: DRHD 1 (offset 0x48): register base 0xfed90000 overlaps DRHD at 0xfed90000, dropped");
 }
 
 TEST(dmar_overlap_by_size_field)
@@ -556,10 +563,12 @@ TEST(dmar_bad_rmrr)
 {
 	check_bad_rmrr(0x7d000000ull, 0x7cffffffull,
 		       "dmar: RMRR 0 (offset 0x30): end 0x7cffffff below base 0x7d000000, dropped");
-	check_bad_rmrr(0x7d000800ull, 0x7d000fffull,
-		       "dmar: RMRR 0 (offset 0x30): range 0x7d000800-0x7d000fff not 4 KiB aligned, dropped");
-	check_bad_rmrr(0x7d000000ull, 0x7d000ffeull,
-		       "dmar: RMRR 0 (offset 0x30): range 0x7d000000-0x7d000ffe not 4 KiB aligned, dropped");
+	check_bad_rmrr(
+		0x7d000800ull, 0x7d000fffull,
+		"dmar: RMRR 0 (offset 0x30): range 0x7d000800-0x7d000fff not 4 KiB aligned, dropped");
+	check_bad_rmrr(
+		0x7d000000ull, 0x7d000ffeull,
+		"dmar: RMRR 0 (offset 0x30): range 0x7d000000-0x7d000ffe not 4 KiB aligned, dropped");
 	check_bad_rmrr(0x7d000000ull, ~0ull, "not 4 KiB aligned, dropped");
 	/* Too short for base and limit. */
 	struct abuf b;
@@ -674,7 +683,8 @@ TEST(dmar_bad_scopes)
 	info = with_scope((const uint8_t[]){1, 4, 0, 0}, 4, true);
 	CHECK_EQ(info->drhd[0].nscope, 2);
 	CHECK_EQ(info->drhd[0].scope[1].path[0].dev, 3);
-	CHECK(logged("dmar: DRHD 0 (offset 0x30): scope 1 length 4 (needs 6 + 2 per path entry, at least one), dropped"));
+	CHECK(logged(
+		"dmar: DRHD 0 (offset 0x30): scope 1 length 4 (needs 6 + 2 per path entry, at least one), dropped"));
 	dmar_free(info);
 	/* Odd path bytes. */
 	info = with_scope((const uint8_t[]){1, 9, 0, 0, 0, 0, 2, 0, 7}, 9, true);

@@ -94,8 +94,8 @@ static struct expect expect_of(uint64_t base, uint64_t size)
 
 /* A fragmented map: n unaligned ranges with gaps, added in shuffled order.
  * Fills out[] with the expectations in address order. */
-static void add_fragmented(uint64_t a, unsigned n, struct expect *out,
-			   uint64_t *total, uint64_t *nfree)
+static void add_fragmented(uint64_t a, unsigned n, struct expect *out, uint64_t *total,
+			   uint64_t *nfree)
 {
 	uint64_t order_idx[256];
 	uint64_t base[256], size[256];
@@ -135,17 +135,13 @@ TEST(fragmented_map_accounting)
 
 		/* Records sit at the start of their own range. */
 		CHECK(f == phys_to_virt(e[i].start));
-		CHECK(frame_range_tagged(e[i].start, e[i].nmeta * 4 * KiB,
-					 FRAME_SLUICE));
+		CHECK(frame_range_tagged(e[i].start, e[i].nmeta * 4 * KiB, FRAME_SLUICE));
 		CHECK(frame_range_tagged(e[i].start + e[i].nmeta * 4 * KiB,
-					 e[i].end - e[i].start -
-						 e[i].nmeta * 4 * KiB,
-					 FRAME_FREE));
+					 e[i].end - e[i].start - e[i].nmeta * 4 * KiB, FRAME_FREE));
 		CHECK(frame_get(e[i].end - 1) != NULL);
-		CHECK(frame_get(e[i].end) == NULL);     /* gap after */
+		CHECK(frame_get(e[i].end) == NULL);	  /* gap after */
 		CHECK(frame_get(e[i].start - 1) == NULL); /* trimmed edge/gap */
-		CHECK(frame_get(e[i].end - 1) ==
-		      f + (e[i].end - 1 - e[i].start) / (4 * KiB));
+		CHECK(frame_get(e[i].end - 1) == f + (e[i].end - 1 - e[i].start) / (4 * KiB));
 	}
 }
 
@@ -248,8 +244,7 @@ static void *snapshot(const struct expect *e, unsigned n, size_t *len)
 		total += e[i].nmeta * 4 * KiB;
 	buf = malloc(total);
 	for (unsigned i = 0; i < n; i++) {
-		memcpy(buf + off, phys_to_virt(e[i].start),
-		       e[i].nmeta * 4 * KiB);
+		memcpy(buf + off, phys_to_virt(e[i].start), e[i].nmeta * 4 * KiB);
 		off += e[i].nmeta * 4 * KiB;
 	}
 	*len = total;
@@ -304,8 +299,7 @@ TEST(random_alloc_free_coalesces_back)
 	CHECK_EQ(got, nfree);
 	CHECK_EQ(st().free, 0);
 	for (size_t i = 0; i < n; i++)
-		CHECK(frame_range_tagged(b[i].pa, (4 * KiB) << b[i].order,
-					 FRAME_DMA));
+		CHECK(frame_range_tagged(b[i].pa, (4 * KiB) << b[i].order, FRAME_DMA));
 
 	/* No two blocks overlap. */
 	qsort(b, n, sizeof(*b), blk_cmp);
@@ -365,19 +359,19 @@ TEST(free_errors)
 	pa = frame_alloc(3, FRAME_USER);
 	CHECK(pa != 0);
 	s0 = st();
-	CHECK_EQ(frame_free(pa, 2), -EINVAL);                /* wrong order */
+	CHECK_EQ(frame_free(pa, 2), -EINVAL); /* wrong order */
 	CHECK_EQ(frame_free(pa, 4), -EINVAL);
-	CHECK_EQ(frame_free(pa, 19), -EINVAL);               /* bad order */
+	CHECK_EQ(frame_free(pa, 19), -EINVAL); /* bad order */
 	CHECK_EQ(frame_free(pa, 1000), -EINVAL);
-	CHECK_EQ(frame_free(pa + 4 * KiB, 0), -EINVAL);      /* interior */
-	CHECK_EQ(frame_free(pa + 8, 3), -EINVAL);            /* unaligned */
-	CHECK_EQ(frame_free(a, 0), -EINVAL);                 /* unmanaged */
-	CHECK_EQ(frame_free(a + 4 * MiB, 0), -EINVAL);       /* records */
-	CHECK_EQ(frame_free(pa + 64 * KiB, 0), -EINVAL);     /* a free frame */
+	CHECK_EQ(frame_free(pa + 4 * KiB, 0), -EINVAL);	 /* interior */
+	CHECK_EQ(frame_free(pa + 8, 3), -EINVAL);	 /* unaligned */
+	CHECK_EQ(frame_free(a, 0), -EINVAL);		 /* unmanaged */
+	CHECK_EQ(frame_free(a + 4 * MiB, 0), -EINVAL);	 /* records */
+	CHECK_EQ(frame_free(pa + 64 * KiB, 0), -EINVAL); /* a free frame */
 	CHECK_EQ(st().free, s0.free);
 	CHECK(frame_range_tagged(pa, 32 * KiB, FRAME_USER));
 	CHECK_EQ(frame_free(pa, 3), 0);
-	CHECK_EQ(frame_free(pa, 3), -EINVAL);                /* double free */
+	CHECK_EQ(frame_free(pa, 3), -EINVAL); /* double free */
 	CHECK_EQ(st().free, s0.free + 32 * KiB);
 	/* Bad order or tag on alloc. */
 	CHECK_EQ(frame_alloc(19, FRAME_USER), 0);
@@ -434,10 +428,10 @@ TEST(pin_unpin_all_or_nothing)
 	CHECK_EQ(frame_pin(a + 6 * MiB - 8 * KiB, 16 * KiB), -EFAULT);
 	CHECK_EQ(frame_get(a + 6 * MiB - 8 * KiB)->pins, 0);
 	CHECK_EQ(frame_get(a + 6 * MiB - 4 * KiB)->pins, 0);
-	CHECK_EQ(frame_pin(a, 4 * KiB), -EFAULT);            /* unmanaged */
+	CHECK_EQ(frame_pin(a, 4 * KiB), -EFAULT); /* unmanaged */
 	CHECK_EQ(frame_pin(a + 2 * MiB - 4 * KiB, 8 * KiB), -EFAULT);
 	CHECK_EQ(frame_get(a + 2 * MiB)->pins, 0);
-	CHECK_EQ(frame_pin(r2 + 1, 4 * KiB), -EINVAL);       /* unaligned */
+	CHECK_EQ(frame_pin(r2 + 1, 4 * KiB), -EINVAL); /* unaligned */
 	CHECK_EQ(frame_pin(r2, 100), -EINVAL);
 	CHECK_EQ(st().pinned, 16 * KiB);
 

@@ -22,12 +22,14 @@ bool apic_x2apic_mode(void) { return false; }
  * address where nothing answers, ISA overrides as QEMU's q35 has them. */
 #define IOAPIC_BASE 0xfec00000ull
 #define IOAPIC_ABSENT 0xfec10000ull
-static struct acpi_ioapic madt_ioapics[2] = {{0, (uint32_t)IOAPIC_BASE, 0}, {1, (uint32_t)IOAPIC_ABSENT, 24}};
+static struct acpi_ioapic madt_ioapics[2] = {{0, (uint32_t)IOAPIC_BASE, 0},
+					     {1, (uint32_t)IOAPIC_ABSENT, 24}};
 static struct acpi_iso madt_isos[2] = {
-	{0, 0, 2, 0},                                                      /* IRQ0 → GSI2 */
-	{0, 9, 9, ACPI_MADT_POLARITY_LOW | ACPI_MADT_TRIGGER_LEVEL},     /* SCI */
+	{0, 0, 2, 0},						     /* IRQ0 → GSI2 */
+	{0, 9, 9, ACPI_MADT_POLARITY_LOW | ACPI_MADT_TRIGGER_LEVEL}, /* SCI */
 };
-static struct acpi_madt_info madt = {.n_ioapic = 2, .ioapics = madt_ioapics, .n_iso = 2, .isos = madt_isos};
+static struct acpi_madt_info madt = {
+	.n_ioapic = 2, .ioapics = madt_ioapics, .n_iso = 2, .isos = madt_isos};
 static bool no_madt;
 const struct acpi_madt_info *acpi_madt(void) { return no_madt ? NULL : &madt; }
 uint32_t acpi_isa_irq_to_gsi(uint8_t irq, uint16_t *flags)
@@ -84,7 +86,10 @@ static void absent_write(void *ctx, uint64_t off, uint64_t val, unsigned size) {
 static struct vtd_model m;
 static struct vtd_unit *u;
 
-static uint64_t rte(unsigned pin) { return ioa.rte[2 * pin] | (uint64_t)ioa.rte[2 * pin + 1] << 32; }
+static uint64_t rte(unsigned pin)
+{
+	return ioa.rte[2 * pin] | (uint64_t)ioa.rte[2 * pin + 1] << 32;
+}
 
 static void setup(bool with_ir)
 {
@@ -147,15 +152,15 @@ TEST(rte_remappable_encoding)
 {
 	uint64_t r = ioapic_rte_remapped(0x8005, true, true, 0x41, false);
 
-	CHECK_EQ(r & 0xff, 0x41);             /* vector = IRTE vector */
-	CHECK_EQ((r >> 8) & 7, 0);            /* bits 10:8 zero */
-	CHECK_EQ((r >> 11) & 1, 1);           /* index[15] */
-	CHECK_EQ((r >> 13) & 1, 1);           /* active low */
-	CHECK_EQ((r >> 15) & 1, 1);           /* level */
-	CHECK_EQ((r >> 16) & 1, 0);           /* unmasked */
+	CHECK_EQ(r & 0xff, 0x41);		/* vector = IRTE vector */
+	CHECK_EQ((r >> 8) & 7, 0);		/* bits 10:8 zero */
+	CHECK_EQ((r >> 11) & 1, 1);		/* index[15] */
+	CHECK_EQ((r >> 13) & 1, 1);		/* active low */
+	CHECK_EQ((r >> 15) & 1, 1);		/* level */
+	CHECK_EQ((r >> 16) & 1, 0);		/* unmasked */
 	CHECK_EQ((r >> 17) & 0x7fffffffull, 0); /* reserved 47:17 */
-	CHECK_EQ((r >> 48) & 1, 1);           /* remappable format */
-	CHECK_EQ(r >> 49, 5);                 /* index[14:0] */
+	CHECK_EQ((r >> 48) & 1, 1);		/* remappable format */
+	CHECK_EQ(r >> 49, 5);			/* index[14:0] */
 	r = ioapic_rte_remapped(3, false, false, 0x22, true);
 	CHECK_EQ(r, 0x22ull | IOAPIC_RTE_MASKED | 1ull << 48 | 3ull << 49);
 }
@@ -178,7 +183,7 @@ TEST(route_isa4_edge_through_irte)
 	CHECK_EQ(r, ioapic_rte_remapped(s->index, false, false, (uint8_t)s->vector, false));
 	CHECK_EQ(ir_get(u, s->index, &lo, &hi), 0);
 	CHECK_EQ(lo, 1ull | (uint64_t)s->vector << 16 | 1ull << 40); /* edge, dest 1 */
-	CHECK_EQ(hi, 0xff00ull | 1ull << 18);                          /* SVT=1, IOAPIC SID */
+	CHECK_EQ(hi, 0xff00ull | 1ull << 18);			     /* SVT=1, IOAPIC SID */
 	/* the RTE was written masked first: low(masked), high, low */
 	CHECK_EQ(ioa.nlog, 3);
 	CHECK_EQ(ioa.log_reg[0], IOAPIC_REG_RTE(4));

@@ -76,24 +76,32 @@ static unsigned count_str(const char *hay, const char *needle)
 
 TEST(irte_encode_xapic_every_field)
 {
-	struct ir_route r = {.vector = 0x41, .dest = 0xa5, .level = true, .logical = true, .dlm = 1,
-			     .rh = true, .fpd = true, .svt = IR_SVT_SID, .sq = 2, .sid = 0x0310};
+	struct ir_route r = {.vector = 0x41,
+			     .dest = 0xa5,
+			     .level = true,
+			     .logical = true,
+			     .dlm = 1,
+			     .rh = true,
+			     .fpd = true,
+			     .svt = IR_SVT_SID,
+			     .sq = 2,
+			     .sid = 0x0310};
 	uint64_t lo, hi;
 
 	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), 0);
-	CHECK_EQ(lo & 1, 1);                 /* P */
-	CHECK_EQ((lo >> 1) & 1, 1);          /* FPD */
-	CHECK_EQ((lo >> 2) & 1, 1);          /* DM */
-	CHECK_EQ((lo >> 3) & 1, 1);          /* RH */
-	CHECK_EQ((lo >> 4) & 1, 1);          /* TM */
-	CHECK_EQ((lo >> 5) & 7, 1);          /* DLM */
-	CHECK_EQ((lo >> 15) & 1, 0);         /* IM: remapped, never posted */
-	CHECK_EQ((lo >> 16) & 0xff, 0x41);   /* V */
-	CHECK_EQ((lo >> 40) & 0xff, 0xa5);   /* xAPIC dest in 47:40 */
+	CHECK_EQ(lo & 1, 1);		   /* P */
+	CHECK_EQ((lo >> 1) & 1, 1);	   /* FPD */
+	CHECK_EQ((lo >> 2) & 1, 1);	   /* DM */
+	CHECK_EQ((lo >> 3) & 1, 1);	   /* RH */
+	CHECK_EQ((lo >> 4) & 1, 1);	   /* TM */
+	CHECK_EQ((lo >> 5) & 7, 1);	   /* DLM */
+	CHECK_EQ((lo >> 15) & 1, 0);	   /* IM: remapped, never posted */
+	CHECK_EQ((lo >> 16) & 0xff, 0x41); /* V */
+	CHECK_EQ((lo >> 40) & 0xff, 0xa5); /* xAPIC dest in 47:40 */
 	CHECK_EQ(lo & (IRTE_LO_RSVD | IRTE_LO_RSVD_XAPIC), 0);
 	CHECK_EQ(hi & 0xffff, 0x0310);
-	CHECK_EQ((hi >> 16) & 3, 2);         /* SQ */
-	CHECK_EQ((hi >> 18) & 3, 1);         /* SVT */
+	CHECK_EQ((hi >> 16) & 3, 2); /* SQ */
+	CHECK_EQ((hi >> 18) & 3, 1); /* SVT */
 	CHECK_EQ(hi & IRTE_HI_RSVD, 0);
 
 	r = (struct ir_route){.vector = 0x20, .dest = 3, .svt = IR_SVT_SID, .sid = 0x10};
@@ -198,8 +206,8 @@ TEST(eime_decision)
 static int gcmd_index(uint32_t bit, bool set)
 {
 	for (unsigned i = 0; i < m.ngcmd; i++)
-		if (!!(m.gcmd_log[i] & bit) == set && (!!(m.gcmd_gsts_before[i] & bit) != set ||
-						       (bit & VTD_GCMD_ONESHOT)))
+		if (!!(m.gcmd_log[i] & bit) == set &&
+		    (!!(m.gcmd_gsts_before[i] & bit) != set || (bit & VTD_GCMD_ONESHOT)))
 			return (int)i;
 	return -1;
 }
@@ -229,7 +237,8 @@ TEST(enable_order_and_registers)
 	for (unsigned i = 0; i < m.nlog; i++) {
 		if (!m.log[i].write)
 			continue;
-		if (m.log[i].off == VTD_GCMD_REG && (m.log[i].val & VTD_GCMD_SIRTP) && gcmd_sirtp < 0)
+		if (m.log[i].off == VTD_GCMD_REG && (m.log[i].val & VTD_GCMD_SIRTP) &&
+		    gcmd_sirtp < 0)
 			gcmd_sirtp = (int)i;
 		if (m.log[i].off == VTD_IQT_REG && gcmd_sirtp >= 0 && iqt < 0)
 			iqt = (int)i;
@@ -334,7 +343,8 @@ TEST(enable_entries_rounding)
 {
 	static const struct {
 		unsigned in, out, s;
-	} cases[] = {{0, 4096, 11}, {1000, 1024, 9}, {70000, 65536, 15}, {10, 256, 7}, {256, 256, 7}};
+	} cases[] = {
+		{0, 4096, 11}, {1000, 1024, 9}, {70000, 65536, 15}, {10, 256, 7}, {256, 256, 7}};
 
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ir_cfg c = cfg_default;
@@ -465,7 +475,7 @@ TEST(alloc_blocks_fragmentation_exhaustion)
 	CHECK_EQ(e, 4); /* aligned, not 3 */
 	ir_free(u, b, 1);
 	CHECK_EQ(ir_alloc(u, 2, &f), 0);
-	CHECK_EQ(f, 8); /* 0..1 not free as a pair */
+	CHECK_EQ(f, 8);			 /* 0..1 not free as a pair */
 	CHECK_EQ(ir_alloc(u, 3, &g), 0); /* rounded up to 4 */
 	CHECK_EQ(g, 12);
 	CHECK_EQ(ir_alloc(u, 1, &b), 0);

@@ -56,7 +56,9 @@ TEST(control_and_escape_invalidate)
 {
 	memset(&le, 0, sizeof(le));
 	le_reset(&le);
-	CHECK_EQ(FEED("ab\x01" "c\r"), 1);
+	CHECK_EQ(FEED("ab\x01"
+		      "c\r"),
+		 1);
 	CHECK_EQ(le.status, LE_CONTROL);
 	le_reset(&le);
 	CHECK_EQ(FEED("ver\x1b[1;5Asion\r"), 1);

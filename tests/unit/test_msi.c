@@ -56,7 +56,8 @@ void vtd_sync(const struct vtd_unit *u, const void *p, uint64_t len) {}
 struct qi_desc qi_iec_global(void) { return (struct qi_desc){VTD_INV_IEC, 0}; }
 struct qi_desc qi_iec_index(uint16_t idx, unsigned im)
 {
-	return (struct qi_desc){VTD_INV_IEC | VTD_INV_IEC_G_INDEX | (uint64_t)im << 27 | (uint64_t)idx << 32, 0};
+	return (struct qi_desc){
+		VTD_INV_IEC | VTD_INV_IEC_G_INDEX | (uint64_t)im << 27 | (uint64_t)idx << 32, 0};
 }
 int vtd_invalidate(struct vtd_unit *u, const struct qi_desc *d, unsigned n)
 {
@@ -238,11 +239,12 @@ TEST(msi_32bit_with_mask_bits)
 
 	setup();
 	struct pci_dev *d = pci_find(0, 0, 3, 0);
-	fake_pci_set16(f_m32, 0x52, PCI_MSI_FLAGS_MASKBIT | 0x0004 | 0x0020); /* MME=2 from firmware */
+	fake_pci_set16(f_m32, 0x52,
+		       PCI_MSI_FLAGS_MASKBIT | 0x0004 | 0x0020); /* MME=2 from firmware */
 	CHECK_EQ(msi_enable_remapped(d, &unit, h, NULL, &s), 0);
 	CHECK_EQ(fake_pci_get32(f_m32, 0x54), ir_msi_addr(s->index));
-	CHECK_EQ(fake_pci_get16(f_m32, 0x58), 0);     /* data at +8 in the 32-bit form */
-	CHECK_EQ(fake_pci_get32(f_m32, 0x5c), ~1u);   /* message 0 unmasked only */
+	CHECK_EQ(fake_pci_get16(f_m32, 0x58), 0);   /* data at +8 in the 32-bit form */
+	CHECK_EQ(fake_pci_get32(f_m32, 0x5c), ~1u); /* message 0 unmasked only */
 	CHECK_EQ(fake_pci_get16(f_m32, 0x52) & PCI_MSI_FLAGS_QSIZE, 0);
 	CHECK_EQ(fake_pci_get16(f_m32, 0x52) & PCI_MSI_FLAGS_ENABLE, 1);
 	msi_disable_remapped(s);
@@ -323,8 +325,8 @@ TEST(msix_entries)
 	CHECK_EQ(msix_table[3 * 4 + 0], ir_msi_addr(a->index));
 	CHECK_EQ(msix_table[3 * 4 + 1], 0);
 	CHECK_EQ(msix_table[3 * 4 + 2], 0);
-	CHECK_EQ(msix_table[3 * 4 + 3], 0);              /* unmasked */
-	CHECK_EQ(msix_table[5 * 4 + 3], 1);              /* others masked */
+	CHECK_EQ(msix_table[3 * 4 + 3], 0); /* unmasked */
+	CHECK_EQ(msix_table[5 * 4 + 3], 1); /* others masked */
 	uint16_t ctrl = fake_pci_get16(f_x, 0x72);
 	CHECK(ctrl & PCI_MSIX_FLAGS_ENABLE);
 	CHECK(!(ctrl & PCI_MSIX_FLAGS_MASKALL));

@@ -23,7 +23,8 @@ TEST(parse_decimal_and_hex)
 TEST(parse_rejects_garbage)
 {
 	uint64_t v = 42;
-	const char *bad[] = {"", "x", "0x", "12a", "-1", "+1", " 1", "1 ", "0x1g", "1.5", "0b1", "١"};
+	const char *bad[] = {"",   "x",	 "0x",	 "12a", "-1",  "+1",
+			     " 1", "1 ", "0x1g", "1.5", "0b1", "١"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK_EQ(parse_u64(bad[i], &v), -EINVAL);
 	CHECK_EQ(v, 42);

@@ -49,8 +49,8 @@ static const struct pci_ecam wins[3] = {
 	{SEG2_BASE, 2, 0x20, 0x21},
 };
 
-static struct fake_pci_fn *bridge(struct fake_pci *p, uint8_t bus, uint8_t dev, uint16_t devid, uint8_t sec,
-				  uint8_t sub)
+static struct fake_pci_fn *bridge(struct fake_pci *p, uint8_t bus, uint8_t dev, uint16_t devid,
+				  uint8_t sec, uint8_t sub)
 {
 	struct fake_pci_fn *f = fake_pci_add(p, bus, dev, 0, 0x1b36, devid, 0x060400, 1);
 
@@ -199,11 +199,12 @@ static struct pci_dev *dev_at(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn
 TEST(enumerates_every_function_once)
 {
 	static const uint8_t bdfs[][3] = {
-		{0, 0, 0}, {0, 1, 0}, {0, 2, 0}, {0, 2, 1}, {0, 2, 3}, {0, 3, 0}, {0, 4, 0}, {0, 5, 0},
-		{0, 6, 0}, {0, 7, 0}, {0, 8, 0}, {0, 9, 0}, {0, 0xa, 0}, {0, 0xb, 0}, {0, 0xc, 0},
-		{0, 0xd, 0}, {0, 0xe, 0}, {0, 0x10, 0}, {1, 0, 0}, {2, 1, 0}, {2, 2, 0}, {2, 3, 0},
-		{3, 0, 0}, {4, 1, 0}, {4, 2, 0}, {5, 0, 0}, {6, 0, 0}, {6, 1, 0}, {7, 0, 0}, {8, 0, 0},
-		{9, 1, 0}, {0xa, 2, 0}, {0xa, 3, 0},
+		{0, 0, 0},   {0, 1, 0},	  {0, 2, 0},   {0, 2, 1},   {0, 2, 3},	 {0, 3, 0},
+		{0, 4, 0},   {0, 5, 0},	  {0, 6, 0},   {0, 7, 0},   {0, 8, 0},	 {0, 9, 0},
+		{0, 0xa, 0}, {0, 0xb, 0}, {0, 0xc, 0}, {0, 0xd, 0}, {0, 0xe, 0}, {0, 0x10, 0},
+		{1, 0, 0},   {2, 1, 0},	  {2, 2, 0},   {2, 3, 0},   {3, 0, 0},	 {4, 1, 0},
+		{4, 2, 0},   {5, 0, 0},	  {6, 0, 0},   {6, 1, 0},   {7, 0, 0},	 {8, 0, 0},
+		{9, 1, 0},   {0xa, 2, 0}, {0xa, 3, 0},
 	};
 
 	setup();
@@ -223,8 +224,8 @@ TEST(enumerates_every_function_once)
 	CHECK_EQ(pci_at(34)->seg, 2);
 	CHECK_EQ(pci_at(34)->bus, 0x20);
 	CHECK(pci_at(NFUNCS) == NULL);
-	CHECK(pci_find(0, 0, 2, 2) == NULL); /* gap in a multi-function device */
-	CHECK(pci_find(0, 0, 3, 1) == NULL); /* fn0 without the MF bit */
+	CHECK(pci_find(0, 0, 2, 2) == NULL);   /* gap in a multi-function device */
+	CHECK(pci_find(0, 0, 3, 1) == NULL);   /* fn0 without the MF bit */
 	CHECK(pci_find(0, 0xb, 0, 0) == NULL); /* behind a skipped bridge */
 	CHECK(pci_find(3, 0, 1, 0) == NULL);
 	CHECK(strstr(test_con_buf, "pci: 35 functions, 28 groups") != NULL);
@@ -253,7 +254,8 @@ TEST(ids_class_header_and_parents)
 	CHECK(dev_at(0, 1, 0, 0)->parent == rp);
 	CHECK_EQ(dev_at(0, 1, 0, 0)->pcie_type, PCI_EXP_TYPE_ENDPOINT);
 
-	struct pci_dev *p2p = dev_at(0, 0, 5, 0), *inner = dev_at(0, 2, 3, 0), *leaf = dev_at(0, 3, 0, 0);
+	struct pci_dev *p2p = dev_at(0, 0, 5, 0), *inner = dev_at(0, 2, 3, 0),
+		       *leaf = dev_at(0, 3, 0, 0);
 	CHECK_EQ(p2p->pcie_type, PCI_EXP_TYPE_PCI_BRIDGE);
 	CHECK_EQ(p2p->secondary, 2);
 	CHECK_EQ(p2p->subordinate, 3);
@@ -270,10 +272,15 @@ TEST(ids_class_header_and_parents)
 TEST(bogus_bridges_logged_and_skipped)
 {
 	setup();
-	CHECK(strstr(test_con_buf, "pci: 00:07.0 bridge secondary bus 0x00 is not above its own bus") != NULL);
-	CHECK(strstr(test_con_buf, "pci: 00:08.0 bridge secondary bus 0x50 is outside the segment's ECAM range") != NULL);
-	CHECK(strstr(test_con_buf, "pci: 00:09.0 bridge secondary bus 0x01 was already scanned") != NULL);
-	CHECK(strstr(test_con_buf, "pci: 0a:03.0 bridge secondary bus 0x0b is outside its parent") != NULL);
+	CHECK(strstr(test_con_buf,
+		     "pci: 00:07.0 bridge secondary bus 0x00 is not above its own bus") != NULL);
+	CHECK(strstr(test_con_buf,
+		     "pci: 00:08.0 bridge secondary bus 0x50 is outside the segment's ECAM range") !=
+	      NULL);
+	CHECK(strstr(test_con_buf, "pci: 00:09.0 bridge secondary bus 0x01 was already scanned") !=
+	      NULL);
+	CHECK(strstr(test_con_buf,
+		     "pci: 0a:03.0 bridge secondary bus 0x0b is outside its parent") != NULL);
 	CHECK(dev_at(0, 0, 7, 0)->is_bridge);
 	/* firmware's numbers are left alone */
 	CHECK_EQ(fake_pci_get8(fake_pci_fn_at(f0, 0, 7, 0), PCI_SECONDARY_BUS), 0);
@@ -286,7 +293,8 @@ TEST(subordinate_below_secondary_skipped)
 	fake_pci_bridge_buses(fake_pci_fn_at(f0, 0, 6, 0), 0, 4, 3);
 	test_con_reset();
 	CHECK_EQ(pci_init(wins, 3), 0);
-	CHECK(strstr(test_con_buf, "00:06.0 bridge secondary bus 0x04 is above its subordinate bus") != NULL);
+	CHECK(strstr(test_con_buf,
+		     "00:06.0 bridge secondary bus 0x04 is above its subordinate bus") != NULL);
 	CHECK(pci_find(0, 4, 1, 0) == NULL);
 	CHECK_EQ(pci_count(), NFUNCS - 2);
 }
@@ -343,7 +351,8 @@ TEST(bar_sizing_restores_and_disables_decode)
 	/* BARs and command restored, decode was off while all-ones sat in a BAR */
 	CHECK_EQ(fake_pci_get32(f, 0x10), 0xfe000000);
 	CHECK_EQ(fake_pci_get32(f, 0x14), 0);
-	CHECK_EQ(fake_pci_get16(f, PCI_COMMAND), PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	CHECK_EQ(fake_pci_get16(f, PCI_COMMAND),
+		 PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	CHECK_EQ(f->bar_allones, 6);
 	CHECK_EQ(f->sized_decode_on, 0);
 	CHECK_EQ(f->cmd_writes, 2);
@@ -584,7 +593,8 @@ TEST(bus_master)
 	CHECK_EQ(fake_pci_get16(f, PCI_COMMAND), PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
 	CHECK_EQ(fake_pci_get16(f, PCI_STATUS) & 0xf900, 0xa000);
 	pci_set_bus_master(d, true);
-	CHECK_EQ(fake_pci_get16(f, PCI_COMMAND), PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	CHECK_EQ(fake_pci_get16(f, PCI_COMMAND),
+		 PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	CHECK_EQ(fake_pci_get16(f, PCI_STATUS) & 0xf900, 0xa000);
 	unsigned w = f->cmd_writes;
 	pci_set_bus_master(d, true); /* already on: no write */
@@ -597,10 +607,11 @@ TEST(parse_bdf)
 	uint16_t s = 0x7777;
 	uint8_t b = 0x77, d = 0x77, f = 0x77;
 	static const char *bad[] = {
-		"", "00", "00:03", "00:03.", "00:03.8", "00:20.0", "00:03.0 ", " 00:03.0", "00:03.0x",
-		"0x00:03.0", "-1:03.0", "00:03:0", "0:0:0:03.0", "00.03.0", ":03.0", "00:.0", "00:03.00",
-		"10000:00:03.0", "g0:03.0", "000:03.0", "00:003.0", "+0:03.0", "00:03.-1", "00::03.0",
-		"00:03..0", "ff:1f.7\n",
+		"",	      "00",	   "00:03",    "00:03.",    "00:03.8",	"00:20.0",
+		"00:03.0 ",   " 00:03.0",  "00:03.0x", "0x00:03.0", "-1:03.0",	"00:03:0",
+		"0:0:0:03.0", "00.03.0",   ":03.0",    "00:.0",	    "00:03.00", "10000:00:03.0",
+		"g0:03.0",    "000:03.0",  "00:003.0", "+0:03.0",   "00:03.-1", "00::03.0",
+		"00:03..0",   "ff:1f.7\n",
 	};
 
 	CHECK_EQ(pci_parse_bdf("00:03.0", &s, &b, &d, &f), 0);
@@ -644,17 +655,24 @@ TEST(cmd_lspci)
 {
 	setup();
 	CHECK_EQ(run(pci_cmd_lspci, "lspci"), 0);
-	CHECK(!strncmp(test_con_buf,
-		       "bdf=00:00.0 id=8086:29c0 class=060000 unit=- group=0 alias=00:00.0 caps=-\n"
-		       "bdf=00:01.0 id=1234:11e8 class=00ff00 unit=- group=1 alias=00:01.0 caps=msi\n",
-		       strlen("bdf=00:00.0 id=8086:29c0 class=060000 unit=- group=0 alias=00:00.0 caps=-\n"
-			      "bdf=00:01.0 id=1234:11e8 class=00ff00 unit=- group=1 alias=00:01.0 caps=msi\n")));
-	CHECK(strstr(test_con_buf, "bdf=01:00.0 id=1af4:1041 class=020000 unit=- group=18 alias=01:00.0 "
-				   "caps=msi,msix,pcie,ats,pasid,pri\n") != NULL);
-	CHECK(strstr(test_con_buf, "bdf=03:00.0 id=1234:0003 class=020000 unit=- group=19 alias=02:00.0 caps=-\n") != NULL);
-	CHECK(strstr(test_con_buf, "bdf=00:04.0 id=1b36:000c class=060400 unit=- group=6 alias=00:04.0 "
-				   "caps=msix,pcie,acs\n") != NULL);
-	CHECK(strstr(test_con_buf, "bdf=0001:00:01.0 id=1234:11e8 class=00ff00 unit=- group=26 alias=00:01.0") != NULL);
+	CHECK(!strncmp(
+		test_con_buf,
+		"bdf=00:00.0 id=8086:29c0 class=060000 unit=- group=0 alias=00:00.0 caps=-\n"
+		"bdf=00:01.0 id=1234:11e8 class=00ff00 unit=- group=1 alias=00:01.0 caps=msi\n",
+		strlen("bdf=00:00.0 id=8086:29c0 class=060000 unit=- group=0 alias=00:00.0 caps=-\n"
+		       "bdf=00:01.0 id=1234:11e8 class=00ff00 unit=- group=1 alias=00:01.0 caps=msi\n")));
+	CHECK(strstr(test_con_buf,
+		     "bdf=01:00.0 id=1af4:1041 class=020000 unit=- group=18 alias=01:00.0 "
+		     "caps=msi,msix,pcie,ats,pasid,pri\n") != NULL);
+	CHECK(strstr(test_con_buf,
+		     "bdf=03:00.0 id=1234:0003 class=020000 unit=- group=19 alias=02:00.0 caps=-\n") !=
+	      NULL);
+	CHECK(strstr(test_con_buf,
+		     "bdf=00:04.0 id=1b36:000c class=060400 unit=- group=6 alias=00:04.0 "
+		     "caps=msix,pcie,acs\n") != NULL);
+	CHECK(strstr(test_con_buf,
+		     "bdf=0001:00:01.0 id=1234:11e8 class=00ff00 unit=- group=26 alias=00:01.0") !=
+	      NULL);
 	CHECK(strstr(test_con_buf, "bdf=0002:20:00.0 ") != NULL);
 	unsigned lines = 0;
 	for (const char *p = test_con_buf; *p; p++)
@@ -664,8 +682,10 @@ TEST(cmd_lspci)
 	dev_at(0, 0, 1, 0)->unit = 0;
 	dev_at(0, 1, 0, 0)->unit = 12;
 	CHECK_EQ(run(pci_cmd_lspci, "lspci"), 0);
-	CHECK(strstr(test_con_buf, "bdf=00:01.0 id=1234:11e8 class=00ff00 unit=0 group=1 ") != NULL);
-	CHECK(strstr(test_con_buf, "bdf=01:00.0 id=1af4:1041 class=020000 unit=12 group=18 ") != NULL);
+	CHECK(strstr(test_con_buf, "bdf=00:01.0 id=1234:11e8 class=00ff00 unit=0 group=1 ") !=
+	      NULL);
+	CHECK(strstr(test_con_buf, "bdf=01:00.0 id=1af4:1041 class=020000 unit=12 group=18 ") !=
+	      NULL);
 
 	CHECK_EQ(run(pci_cmd_lspci, "lspci -v"), -EINVAL);
 	CHECK(strstr(test_cmd_msg, "usage") != NULL);

@@ -81,8 +81,8 @@ struct leaf {
 struct dump {
 	struct leaf *v;
 	size_t n, cap;
-	size_t tables;     /* non-root tables reachable */
-	size_t empty;      /* of which all-zero (must stay 0) */
+	size_t tables;	   /* non-root tables reachable */
+	size_t empty;	   /* of which all-zero (must stay 0) */
 	size_t bad_tables; /* non-leaf entries that are not exactly R|W */
 };
 
@@ -452,9 +452,9 @@ TEST(map_eexist)
 	struct vtd_pt pt;
 
 	mk(&pt, 4, ALL, true, false);
-	CHECK_EQ(map(&pt, 4 * M2, 4 * M2, M2, RW), 0);        /* 2M leaf */
-	CHECK_EQ(map(&pt, 8 * M2 + K4, 0x9000, K4, RW), 0);    /* 4K in a table */
-	CHECK_EQ(map(&pt, 2 * G1, 2 * G1, G1, RW), 0);        /* 1G leaf */
+	CHECK_EQ(map(&pt, 4 * M2, 4 * M2, M2, RW), 0);	    /* 2M leaf */
+	CHECK_EQ(map(&pt, 8 * M2 + K4, 0x9000, K4, RW), 0); /* 4K in a table */
+	CHECK_EQ(map(&pt, 2 * G1, 2 * G1, G1, RW), 0);	    /* 1G leaf */
 	/* exact */
 	expect_eexist(&pt, 4 * M2, 4 * M2, M2);
 	expect_eexist(&pt, 8 * M2 + K4, 0x9000, K4);
@@ -989,7 +989,7 @@ TEST(destroy_frees_everything)
 
 struct ref {
 	uint64_t base, npages;
-	uint64_t *pa;     /* 0 = absent, else pa | 1 */
+	uint64_t *pa; /* 0 = absent, else pa | 1 */
 	unsigned char *prot;
 };
 

@@ -118,16 +118,17 @@ TEST(iqe_recovery)
 	vtd_model_init(&m, VTD_TEST_BASE);
 	test_con_reset();
 	struct vtd_unit *u = up();
-	struct qi_desc d[3] = {qi_iotlb_domain(1, false, false), {0x12 | (1ull << 40), 0} /* reserved bits */,
+	struct qi_desc d[3] = {qi_iotlb_domain(1, false, false),
+			       {0x12 | (1ull << 40), 0} /* reserved bits */,
 			       qi_iotlb_domain(2, false, false)};
 	unsigned dsi = m.iotlb_dsi;
 
 	CHECK_EQ(vtd_invalidate(u, d, 3), -EIO);
 	CHECK_EQ(m.iqe, 1);
 	CHECK_EQ(m.fsts & VTD_FSTS_IQE, 0);
-	CHECK_EQ(m.iqh, m.iqt);              /* drained */
-	CHECK_EQ(m.iotlb_dsi, dsi + 2);      /* the good ones ran */
-	CHECK_EQ(u->qi_status, u->qi_seq);   /* our wait completed */
+	CHECK_EQ(m.iqh, m.iqt);		   /* drained */
+	CHECK_EQ(m.iotlb_dsi, dsi + 2);	   /* the good ones ran */
+	CHECK_EQ(u->qi_status, u->qi_seq); /* our wait completed */
 	CHECK(strstr(test_con_buf, "invalidation queue error") != NULL);
 	CHECK_EQ(vtd_stats.qi_errors, 1);
 	/* the queue works afterwards */
@@ -204,7 +205,9 @@ static void map_and_unmap(struct vtd_unit *u, struct iommu_domain *d, uint64_t i
 	struct iommu_gather g;
 
 	iommu_gather_init(&g);
-	CHECK_EQ(u->iu.ops->map(d, iova, (uint64_t)(uintptr_t)mem, size, IOMMU_READ | IOMMU_WRITE, &g), 0);
+	CHECK_EQ(u->iu.ops->map(d, iova, (uint64_t)(uintptr_t)mem, size, IOMMU_READ | IOMMU_WRITE,
+				&g),
+		 0);
 	CHECK_EQ(u->iu.ops->flush(d, &g), 0);
 	iommu_gather_init(&g);
 	CHECK_EQ(u->iu.ops->unmap(d, iova, size, &g), 0);
@@ -242,7 +245,7 @@ TEST(flush_psi_dsi_decisions)
 	CHECK_EQ(q.hi & ~0xfffull, 0x100000);
 	CHECK_EQ(q.hi & 0x3f, 4);
 	CHECK(q.hi & VTD_INV_IOTLB_IH); /* only leaves changed */
-	CHECK_EQ(q.lo & 0xc0, 0xc0);    /* DR/DW: CAP.DRD/DWD set */
+	CHECK_EQ(q.lo & 0xc0, 0xc0);	/* DR/DW: CAP.DRD/DWD set */
 
 	/* 2 pages straddling a 8 KiB boundary: mask widened to cover both */
 	map_and_unmap(u, d, 0x103000, 2 * 4096);
@@ -358,7 +361,7 @@ TEST(register_based_invalidation)
 	unsigned psi = m.iotlb_psi;
 	map_and_unmap(u, d, 0x100000, 16 * 4096);
 	CHECK_EQ(m.iotlb_psi, psi + 1);
-	CHECK_EQ(m.iva, 0x100000 | 0x40 | 4);          /* IVA: addr | IH | AM */
+	CHECK_EQ(m.iva, 0x100000 | 0x40 | 4); /* IVA: addr | IH | AM */
 	CHECK_EQ((m.iotlb >> 32) & 0xffff, vtd_domain_did(d));
 	CHECK_EQ(m.iotlb & VTD_IOTLB_IVT, 0);
 	CHECK_EQ(u->iu.ops->detach(d, 0x0010), 0);

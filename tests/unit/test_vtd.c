@@ -45,8 +45,11 @@ TEST(bringup_order)
 	CHECK_EQ(m.gcmd_multibit, 0);
 	/* every write changed exactly one bit against GSTS minus one-shots */
 	for (unsigned i = 0; i < m.ngcmd; i++) {
-		uint32_t diff = (m.gcmd_log[i] & ~VTD_GCMD_ONESHOT) ^ (m.gcmd_gsts_before[i] & ~VTD_GCMD_ONESHOT);
-		CHECK_EQ(__builtin_popcount(diff) + __builtin_popcount(m.gcmd_log[i] & VTD_GCMD_ONESHOT), 1);
+		uint32_t diff = (m.gcmd_log[i] & ~VTD_GCMD_ONESHOT) ^
+				(m.gcmd_gsts_before[i] & ~VTD_GCMD_ONESHOT);
+		CHECK_EQ(__builtin_popcount(diff) +
+				 __builtin_popcount(m.gcmd_log[i] & VTD_GCMD_ONESHOT),
+			 1);
 	}
 	int qie = gcmd_index(VTD_GCMD_QIE, true, 0);
 	int srtp = -1;
@@ -218,7 +221,8 @@ TEST(cap_decoding)
 	vtd_test_teardown();
 
 	vtd_model_init(&m, VTD_TEST_BASE); /* ND=0, CM, RWBF, C, SC, 2M only */
-	m.cap = (VTD_MODEL_DEFAULT_CAP & ~(7ull | (0xfull << 34))) | VTD_CAP_CM | VTD_CAP_RWBF | (1ull << 34);
+	m.cap = (VTD_MODEL_DEFAULT_CAP & ~(7ull | (0xfull << 34))) | VTD_CAP_CM | VTD_CAP_RWBF |
+		(1ull << 34);
 	m.ecap |= VTD_ECAP_C | VTD_ECAP_SC;
 	u = up();
 	CHECK_EQ(u->nd_bits, 4);
@@ -304,7 +308,7 @@ TEST(did_allocation)
 
 static struct ctx_entry_view {
 	uint64_t lo, hi;
-} *ctx_of(struct vtd_unit *u, uint16_t rid)
+} * ctx_of(struct vtd_unit *u, uint16_t rid)
 {
 	uint64_t *root = phys_to_virt(u->root_pa);
 	uint64_t re = root[(rid >> 8) * 2];
@@ -525,8 +529,9 @@ TEST(iommu_command)
 	CHECK_EQ(u->iu.ops->domain_alloc(&u->iu, &d), 0);
 	test_con_reset();
 	CHECK_EQ(vtd_test_cmd("iommu"), 0);
-	CHECK(strstr(test_con_buf, "unit=0 base=0xfed90000 ver=1.0 aw=48 levels=4 sps=4K,2M,1G qi=on ir=off "
-				   "dmar=on cm=0 sc=0 domains=1 cap=0xd2008c222f0606 ecap=0xf00f4a nd=16 c=0") ==
+	CHECK(strstr(test_con_buf,
+		     "unit=0 base=0xfed90000 ver=1.0 aw=48 levels=4 sps=4K,2M,1G qi=on ir=off "
+		     "dmar=on cm=0 sc=0 domains=1 cap=0xd2008c222f0606 ecap=0xf00f4a nd=16 c=0") ==
 	      test_con_buf);
 	CHECK_EQ(vtd_test_cmd("iommu bogus"), -EINVAL);
 	CHECK(test_cmd_msg[0] != 0);

@@ -50,8 +50,9 @@ TEST(fault_read_clear_decode)
 	CHECK_EQ(vtd_fault_total(), mark + 1);
 	CHECK_EQ(m.frcd_hi[0] & VTD_FRCD_HI_F, 0);
 	CHECK_EQ(m.fsts & VTD_FSTS_PPF, 0);
-	CHECK(strstr(test_con_buf, "! fault unit=0 kind=dma bdf=00:02.0 addr=0x12345000 reason=0x6 access=r "
-				   "name=read-denied\n") != NULL);
+	CHECK(strstr(test_con_buf,
+		     "! fault unit=0 kind=dma bdf=00:02.0 addr=0x12345000 reason=0x6 access=r "
+		     "name=read-denied\n") != NULL);
 	CHECK(vtd_fault_seen_since(mark, 0, 0x0010));
 	CHECK(!vtd_fault_seen_since(mark, 0, 0x0018));
 	CHECK(!vtd_fault_seen_since(mark + 1, 0, 0x0010));
@@ -68,8 +69,10 @@ TEST(fault_read_clear_decode)
 	vtd_fault_poll();
 	vtd_model_inject_fault(0xff00, 0x0005ull << 48, 0x22, false);
 	vtd_fault_poll();
-	CHECK(strstr(test_con_buf, "bdf=01:00.0 addr=0x2000 reason=0x5 access=w name=write-denied") != NULL);
-	CHECK(strstr(test_con_buf, "kind=ir bdf=ff:00.0 addr=0x5 reason=0x22 access=w name=irte-not-present") !=
+	CHECK(strstr(test_con_buf,
+		     "bdf=01:00.0 addr=0x2000 reason=0x5 access=w name=write-denied") != NULL);
+	CHECK(strstr(test_con_buf,
+		     "kind=ir bdf=ff:00.0 addr=0x5 reason=0x22 access=w name=irte-not-present") !=
 	      NULL);
 	CHECK_EQ(vtd_fault_log_count(), 3);
 	CHECK_EQ(vtd_fault_log_at(2)->kind, VTD_FAULT_IR);
@@ -80,8 +83,9 @@ TEST(fault_read_clear_decode)
 	/* `iommu faults`, `iommu faults clear` */
 	test_con_reset();
 	CHECK_EQ(vtd_test_cmd("iommu faults"), 0);
-	CHECK(strstr(test_con_buf, "unit=0 kind=dma bdf=00:02.0 addr=0x12345000 reason=0x6 access=r "
-				   "name=read-denied\n") == test_con_buf);
+	CHECK(strstr(test_con_buf,
+		     "unit=0 kind=dma bdf=00:02.0 addr=0x12345000 reason=0x6 access=r "
+		     "name=read-denied\n") == test_con_buf);
 	CHECK(strstr(test_con_buf, "unit=0 kind=ir bdf=ff:00.0") != NULL);
 	CHECK(strstr(test_con_buf, "total=3\n") != NULL);
 	CHECK_EQ(vtd_test_cmd("iommu faults clear"), 0);
@@ -147,12 +151,13 @@ TEST(fault_rate_limit)
 	struct vtd_unit *u = up();
 
 	for (unsigned i = 0; i < 15; i++) {
-		vtd_model_inject_fault((uint16_t)(0x100 + i * 8), 0x1000, 6, true); /* distinct sources */
+		vtd_model_inject_fault((uint16_t)(0x100 + i * 8), 0x1000, 6,
+				       true); /* distinct sources */
 		CHECK_EQ(vtd_fault_process(u), 1);
 	}
 	CHECK_EQ(count_str(test_con_buf, "! fault unit="), VTD_FAULT_EVENTS_PER_SEC);
 	CHECK_EQ(vtd_fault_log_count(), 15); /* everything is logged */
-	fake_tsc += 2000000000ull;           /* next window */
+	fake_tsc += 2000000000ull;	     /* next window */
 	vtd_model_inject_fault(0x0200, 0x1000, 6, true);
 	CHECK_EQ(vtd_fault_process(u), 1);
 	CHECK(strstr(test_con_buf, "! fault-suppressed count=5\n") != NULL);
@@ -208,7 +213,8 @@ TEST(fault_storm_cuts_bus_master)
 	}
 	CHECK(vtd_test_bm_off[0]);
 	CHECK(!vtd_test_bm_off[3]);
-	CHECK_EQ(count_str(test_con_buf, "! fault-storm unit=0 bdf=00:02.0 action=bus-master-off"), 1);
+	CHECK_EQ(count_str(test_con_buf, "! fault-storm unit=0 bdf=00:02.0 action=bus-master-off"),
+		 1);
 
 	/* an alias SID: every function in the alias group */
 	for (unsigned i = 0; i < VTD_FAULT_STORM_THRESHOLD; i++) {
@@ -217,7 +223,8 @@ TEST(fault_storm_cuts_bus_master)
 	}
 	CHECK(vtd_test_bm_off[1] && vtd_test_bm_off[2]);
 	CHECK(!vtd_test_bm_off[3]);
-	CHECK(strstr(test_con_buf, "! fault-storm unit=0 bdf=01:00.0 action=bus-master-off devices=2") != NULL);
+	CHECK(strstr(test_con_buf,
+		     "! fault-storm unit=0 bdf=01:00.0 action=bus-master-off devices=2") != NULL);
 
 	/* a source with no PCI device: reported, nothing to cut */
 	for (unsigned i = 0; i < VTD_FAULT_STORM_THRESHOLD; i++) {

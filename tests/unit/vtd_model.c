@@ -73,8 +73,7 @@ static unsigned reg_width(const struct vtd_model *m, uint64_t off)
 	case VTD_IQT_REG:
 	case VTD_IQA_REG:
 	case 0xb0: /* IQERCD */
-	case VTD_IRTA_REG:
-		return 8;
+	case VTD_IRTA_REG: return 8;
 	case VTD_VER_REG:
 	case VTD_GCMD_REG:
 	case VTD_GSTS_REG:
@@ -90,10 +89,8 @@ static unsigned reg_width(const struct vtd_model *m, uint64_t off)
 	case VTD_IECTL_REG:
 	case 0xa4:
 	case 0xa8:
-	case 0xac:
-		return 4;
-	default:
-		return 0;
+	case 0xac: return 4;
+	default: return 0;
 	}
 }
 
@@ -102,7 +99,8 @@ static uint64_t *reg64(struct vtd_model *m, uint64_t off)
 	unsigned iro = VTD_ECAP_IRO(m->ecap), fro = VTD_CAP_FRO(m->cap);
 
 	if (off >= fro && off < fro + 16 * nfr(m))
-		return ((off - fro) & 8) ? &m->frcd_hi[(off - fro) / 16] : &m->frcd_lo[(off - fro) / 16];
+		return ((off - fro) & 8) ? &m->frcd_hi[(off - fro) / 16]
+					 : &m->frcd_lo[(off - fro) / 16];
 	if (off == iro)
 		return &m->iva;
 	if (off == iro + 8)
@@ -150,7 +148,8 @@ static uint32_t *reg32(struct vtd_model *m, uint64_t off)
 static void logit(struct vtd_model *m, uint64_t off, unsigned size, bool write, uint64_t val)
 {
 	if (m->nlog < VTD_MODEL_LOG)
-		m->log[m->nlog++] = (struct vtd_model_access){(uint32_t)off, (uint8_t)size, write, val};
+		m->log[m->nlog++] =
+			(struct vtd_model_access){(uint32_t)off, (uint8_t)size, write, val};
 }
 
 int vtd_model_find_write(const struct vtd_model *m, uint32_t off, unsigned from)
@@ -202,17 +201,14 @@ static bool process_desc(struct vtd_model *m, uint64_t lo, uint64_t hi)
 		} else
 			return false;
 		return true;
-	case 3:
-		m->devtlb++;
-		return true;
-	case 4:
-		m->iec++;
-		return true;
+	case 3: m->devtlb++; return true;
+	case 4: m->iec++; return true;
 	case 5: {
 		bool sw = lo & VTD_INV_WAIT_SW, iflag = lo & VTD_INV_WAIT_IF;
 
 		if (sw && iflag) {
-			fprintf(stderr, "vtd_model: wait descriptor with SW and IF (QEMU asserts)\n");
+			fprintf(stderr,
+				"vtd_model: wait descriptor with SW and IF (QEMU asserts)\n");
 			abort();
 		}
 		if ((!sw && !iflag) || (lo & VTD_INV_WAIT_PD))
@@ -233,10 +229,8 @@ static bool process_desc(struct vtd_model *m, uint64_t lo, uint64_t hi)
 		return true;
 	}
 	case 6:
-	case 7:
-		return true;
-	default:
-		return false;
+	case 7: return true;
+	default: return false;
 	}
 }
 
@@ -286,7 +280,8 @@ static void gcmd_write(struct vtd_model *m, uint32_t val)
 {
 	uint32_t persist = m->gsts & ~VTD_GCMD_ONESHOT;
 	uint32_t diff = (val & ~VTD_GCMD_ONESHOT) ^ persist;
-	unsigned bits = (unsigned)__builtin_popcount(diff) + (unsigned)__builtin_popcount(val & VTD_GCMD_ONESHOT);
+	unsigned bits = (unsigned)__builtin_popcount(diff) +
+			(unsigned)__builtin_popcount(val & VTD_GCMD_ONESHOT);
 
 	if (m->ngcmd < 64) {
 		m->gcmd_log[m->ngcmd] = val;
@@ -447,15 +442,12 @@ static void model_write(void *ctx, uint64_t off, uint64_t val, unsigned size)
 		return;
 	}
 	switch (off) {
-	case VTD_GCMD_REG:
-		gcmd_write(m, (uint32_t)val);
-		return;
+	case VTD_GCMD_REG: gcmd_write(m, (uint32_t)val); return;
 	case VTD_VER_REG:
-	case VTD_GSTS_REG:
-		return;
+	case VTD_GSTS_REG: return;
 	case VTD_FSTS_REG:
-		m->fsts &= ~((uint32_t)val & (VTD_FSTS_PFO | VTD_FSTS_AFO | VTD_FSTS_APF | VTD_FSTS_IQE |
-					      VTD_FSTS_ICE | VTD_FSTS_ITE));
+		m->fsts &= ~((uint32_t)val & (VTD_FSTS_PFO | VTD_FSTS_AFO | VTD_FSTS_APF |
+					      VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE));
 		return;
 	case VTD_FECTL_REG:
 		m->fectl = ((uint32_t)val & VTD_FECTL_IM) | (m->fectl & VTD_FECTL_IP);
@@ -469,9 +461,7 @@ static void model_write(void *ctx, uint64_t off, uint64_t val, unsigned size)
 		if (m->pmen || m->pmr_stuck)
 			m->pmen |= VTD_PMEN_PRS;
 		return;
-	default:
-		*reg32(m, off) = (uint32_t)val;
-		return;
+	default: *reg32(m, off) = (uint32_t)val; return;
 	}
 }
 
@@ -503,7 +493,8 @@ void vtd_model_inject_fault_on(struct vtd_model *m, uint16_t sid, uint64_t addr,
 		return;
 	}
 	m->frcd_lo[i] = reason >= 0x20 ? addr : addr & ~0xfffull;
-	m->frcd_hi[i] = VTD_FRCD_HI_F | (is_read ? VTD_FRCD_HI_T : 0) | ((uint64_t)reason << 32) | sid;
+	m->frcd_hi[i] =
+		VTD_FRCD_HI_F | (is_read ? VTD_FRCD_HI_T : 0) | ((uint64_t)reason << 32) | sid;
 	m->frcd_next = (i + 1) % nfr(m);
 	update_ppf(m);
 	fault_event(m, before);
@@ -554,10 +545,7 @@ struct pci_dev *pci_find(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn)
 	}
 	return NULL;
 }
-void pci_set_bus_master(struct pci_dev *d, bool on)
-{
-	vtd_test_bm_off[d - vtd_test_pci] = !on;
-}
+void pci_set_bus_master(struct pci_dev *d, bool on) { vtd_test_bm_off[d - vtd_test_pci] = !on; }
 
 #define FRAME_MEM (64ull << 20)
 static void *frame_mem;

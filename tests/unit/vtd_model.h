@@ -49,18 +49,18 @@ struct vtd_model {
 	unsigned frcd_next;
 
 	/* knobs */
-	uint32_t gsts_stuck;   /* GSTS bits that never follow a command */
-	bool qi_hang;          /* IQT writes are recorded but never processed */
-	bool reg_inv_hang;     /* ICC/IVT never clear */
-	bool pmr_stuck;        /* PMEN.PRS never clears */
-	unsigned ite_once;     /* the next N SW waits are aborted with ITE */
+	uint32_t gsts_stuck; /* GSTS bits that never follow a command */
+	bool qi_hang;	     /* IQT writes are recorded but never processed */
+	bool reg_inv_hang;   /* ICC/IVT never clear */
+	bool pmr_stuck;	     /* PMEN.PRS never clears */
+	unsigned ite_once;   /* the next N SW waits are aborted with ITE */
 
 	/* what happened */
 	uint32_t gcmd_log[64], gcmd_gsts_before[64];
 	unsigned ngcmd;
-	unsigned gcmd_multibit;  /* GCMD writes that changed more than one bit */
+	unsigned gcmd_multibit; /* GCMD writes that changed more than one bit */
 	unsigned srtp, sirtp, wbf, te_on_count;
-	uint64_t rtaddr_at_te;   /* latched root when TE went on */
+	uint64_t rtaddr_at_te; /* latched root when TE went on */
 	bool qie_before_te;
 	struct vtd_model_access log[VTD_MODEL_LOG];
 	unsigned nlog;
@@ -73,7 +73,7 @@ struct vtd_model {
 	unsigned iotlb_global, iotlb_dsi, iotlb_psi;
 	unsigned devtlb, iec, waits, iqe;
 	unsigned reg_cc, reg_iotlb, reg_ignored;
-	unsigned fault_events;   /* fault-event MSIs that would fire */
+	unsigned fault_events;	 /* fault-event MSIs that would fire */
 	unsigned faults_dropped; /* compressed (same SID) or overflowed */
 };
 
@@ -102,7 +102,7 @@ int vtd_model_find_write(const struct vtd_model *m, uint32_t off, unsigned from)
 extern struct pci_dev vtd_test_pci[VTD_TEST_NPCI];
 extern bool vtd_test_bm_off[VTD_TEST_NPCI]; /* pci_set_bus_master(dev, false) seen */
 extern unsigned vtd_test_npci;
-extern int vtd_test_irq_result;   /* < 0: irq_alloc_vector fails with it */
+extern int vtd_test_irq_result; /* < 0: irq_alloc_vector fails with it */
 extern void (*vtd_test_irq_fn)(unsigned, void *);
 extern void *vtd_test_irq_ctx;
 extern unsigned vtd_test_irq_freed;
