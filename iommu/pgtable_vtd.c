@@ -138,13 +138,19 @@ static void pool_drain(struct vtd_pt *pt, struct pool *p)
 static int pool_fill(struct vtd_pt *pt, struct pool *p, uint64_t n)
 {
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t pa = pt->alloc.alloc_page(pt->alloc.ctx);
+		uint64_t pa = pt->stash;
 
-		if (!pa) {
-			pool_drain(pt, p);
-			return -ENOMEM;
+		if (pa) { /* zero but for the link, which pool_take clears */
+			pt->stash = *table_va(pa);
+			pt->nstash--;
+		} else {
+			pa = pt->alloc.alloc_page(pt->alloc.ctx);
+			if (!pa) {
+				pool_drain(pt, p);
+				return -ENOMEM;
+			}
+			pt->table_pages++;
 		}
-		pt->table_pages++;
 		*table_va(pa) = p->head;
 		p->head = pa;
 		p->n++;
@@ -185,6 +191,9 @@ int vtd_pt_init(struct vtd_pt *pt, unsigned levels, uint64_t pgsizes, bool coher
 	pt->snoop = snoop;
 	pt->alloc = *a;
 	pt->table_pages = 0;
+	pt->stash_max = 0;
+	pt->nstash = 0;
+	pt->stash = 0;
 	pt->root = a->alloc_page(a->ctx);
 	if (!pt->root)
 		return -ENOMEM;
@@ -205,8 +214,21 @@ static void destroy_table(struct vtd_pt *pt, uint64_t pa, unsigned level)
 	pt->table_pages--;
 }
 
+static void stash_release(struct vtd_pt *pt)
+{
+	while (pt->stash) {
+		uint64_t pa = pt->stash;
+
+		pt->stash = *table_va(pa);
+		pt->alloc.free_page(pt->alloc.ctx, pa);
+		pt->table_pages--;
+	}
+	pt->nstash = 0;
+}
+
 void vtd_pt_destroy(struct vtd_pt *pt)
 {
+	stash_release(pt);
 	if (!pt->root)
 		return;
 	destroy_table(pt, pt->root, pt->levels);
@@ -219,6 +241,14 @@ void vtd_pt_free_gathered(struct vtd_pt *pt, struct iommu_gather *g)
 		uint64_t pa = g->freelist;
 
 		g->freelist = *table_va(pa);
+		/* An unlinked table had every entry cleared: all zero but the
+		 * gather link in its first 8 bytes. */
+		if (pt->nstash < pt->stash_max) {
+			*table_va(pa) = pt->stash;
+			pt->stash = pa;
+			pt->nstash++;
+			continue;
+		}
 		pt->alloc.free_page(pt->alloc.ctx, pa);
 		pt->table_pages--;
 	}

@@ -40,6 +40,9 @@ struct vtd_pt_alloc {			   /* where table pages come from */
 	void *ctx;
 };
 
+/* Emptied table pages a VT-d domain keeps for reuse (4 levels deep x 2). */
+#define VTD_PT_STASH 8
+
 struct vtd_pt {
 	uint64_t root;	  /* physical address of the top table */
 	unsigned levels;  /* 3 (39-bit) or 4 (48-bit) */
@@ -48,6 +51,13 @@ struct vtd_pt {
 	bool snoop;	  /* set SNP (bit 11) in leaves */
 	uint64_t table_pages; /* pages held, root included (and pages waiting in a gather) */
 	struct vtd_pt_alloc alloc;
+	/* Up to stash_max emptied table pages are kept for reuse instead of
+	 * going back to the allocator: they are already zero (every entry was
+	 * cleared before they were unlinked) and were released only after the
+	 * flush that covered them, so a map reuses them without allocating and
+	 * zeroing.  0 (the default) keeps none; vtd_pt_destroy frees them. */
+	unsigned stash_max, nstash;
+	uint64_t stash; /* linked through their first 8 bytes */
 };
 
 /* levels 3 or 4; pgsizes must hold PGSIZE_4K and nothing but 4K/2M/1G.

@@ -551,6 +551,7 @@ static int vtd_domain_alloc(struct iommu_unit *iu, struct iommu_domain **out)
 			 &a);
 	if (rc)
 		goto fail;
+	pt->stash_max = VTD_PT_STASH; /* emptied tables reused, see pgtable_vtd.h */
 	vd->unit = u;
 	vd->did = (uint16_t)did;
 	vd->pt = pt;

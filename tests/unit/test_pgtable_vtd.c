@@ -141,7 +141,7 @@ static void check_tree(const struct vtd_pt *pt)
 
 	CHECK_EQ(d.empty, 0);
 	CHECK_EQ(d.bad_tables, 0);
-	CHECK_EQ(d.tables + 1, pt->table_pages);
+	CHECK_EQ(d.tables + 1 + pt->nstash, pt->table_pages);
 	dump_free(&d);
 }
 
@@ -1150,4 +1150,42 @@ TEST(model_gigabyte_leaves)
 	/* 2 GiB so 1G leaves form and split; all pages every 200 steps. */
 	model_run(4, ALL, true, 511 * G1, 2 * 262144, 2000, 200);
 	model_run(3, K4 | G1, true, 4 * G1, 2 * 262144, 600, 200);
+}
+
+/* Emptied tables kept for reuse (stash_max): after the first map/unmap
+ * cycle no page is allocated any more, reused tables are zero (the walk
+ * and the tree checks see nothing stale), and destroy frees them all. */
+TEST(stash_reuses_emptied_tables)
+{
+	struct vtd_pt pt;
+	struct iommu_gather g;
+	long live_after_first;
+
+	reset();
+	mk(&pt, 4, PGSIZE_4K | PGSIZE_2M | PGSIZE_1G, false, false);
+	pt.stash_max = 3;
+	for (int round = 0; round < 50; round++) {
+		uint64_t iova = 0x8000000000ull + (uint64_t)(round % 5) * 0x1000, pa;
+		unsigned lvl, prot;
+
+		iommu_gather_init(&g);
+		CHECK_EQ(vtd_pt_map(&pt, iova, 0x40000000ull + round * 0x1000ull, 0x1000, IOMMU_READ, &g), 0);
+		CHECK_EQ(walk(&pt, iova, &pa, &lvl, &prot), 0);
+		CHECK_EQ(pa, 0x40000000ull + round * 0x1000ull);
+		CHECK_EQ(lvl, 1);
+		CHECK_EQ(walk(&pt, iova + 0x1000, &pa, &lvl, &prot), -ENOENT);
+		check_tree(&pt);
+		iommu_gather_init(&g);
+		CHECK_EQ(vtd_pt_unmap(&pt, iova, 0x1000, &g), 0);
+		CHECK(g.nfree == 3); /* PT, PD, PDPT emptied below the root */
+		vtd_pt_free_gathered(&pt, &g);
+		CHECK_EQ(pt.nstash, 3);
+		check_tree(&pt);
+		if (round == 0)
+			live_after_first = P.live;
+		CHECK_EQ(P.live, live_after_first); /* nothing new allocated */
+	}
+	CHECK_EQ(live_after_first, 4); /* root + 3 stashed */
+	CHECK_EQ(pt.table_pages, 4);
+	done(&pt); /* destroy frees the stash: live 0 */
 }

@@ -272,13 +272,19 @@ TEST(flush_psi_dsi_decisions)
 	CHECK_EQ(u->iu.ops->map(d, 0x40000000, (uint64_t)(uintptr_t)mem, 4096, IOMMU_READ, &g), 0);
 	CHECK_EQ(u->iu.ops->flush(d, &g), 0);
 	uint64_t before = vtd_test_iopt_bytes();
+	struct vtd_pt *vpt = ((struct vtd_domain *)d->priv)->pt;
+	unsigned stashed = vpt->nstash;
 	iommu_gather_init(&g);
 	CHECK_EQ(u->iu.ops->unmap(d, 0x40000000, 4096, &g), 0);
 	if (g.nfree) {
+		CHECK(g.freelist != 0); /* still held until the flush */
+		CHECK_EQ(vpt->nstash, stashed);
 		CHECK_EQ(u->iu.ops->flush(d, &g), 0);
 		q = last_iotlb();
 		CHECK_EQ(q.hi & VTD_INV_IOTLB_IH, 0);
-		CHECK(vtd_test_iopt_bytes() < before); /* freed after the wait */
+		CHECK_EQ(g.freelist, 0);
+		/* released after the wait: to the allocator or the reuse stash */
+		CHECK(vtd_test_iopt_bytes() < before || vpt->nstash > stashed);
 	} else {
 		CHECK_EQ(u->iu.ops->flush(d, &g), 0);
 	}
