@@ -556,6 +556,13 @@ static int unmap_spans(struct dma_space *s, struct span *v, size_t n)
 	return err;
 }
 
+/* Would charging bytes more take the owner past its limit?  A limit set
+ * below what is already pinned refuses every new charge (no wrap-around). */
+static bool over_limit(const struct dma_owner *o, uint64_t bytes)
+{
+	return o->pinned > o->limit || bytes > o->limit - o->pinned;
+}
+
 int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src, uint64_t hpa,
 	    unsigned prot, uint64_t *first_hpa)
 {
@@ -618,7 +625,7 @@ int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src,
 		err = walk_runs(m, iova, iova + size, count_run, &c);
 		if (err)
 			goto out_free;
-		if (c.bytes > s->owner->limit - s->owner->pinned) {
+		if (over_limit(s->owner, c.bytes)) {
 			err = -ENOMEM;
 			goto out_free;
 		}
@@ -1100,7 +1107,7 @@ static int hint_common(struct dma_space *s, uint64_t iova, uint64_t size, bool a
 			if (!v[i].m->reg &&
 			    (err = walk_pieces(v[i].m, v[i].a, v[i].b, false, piece_count, &c)))
 				goto out;
-		if (c.charge > s->owner->limit - s->owner->pinned) {
+		if (over_limit(s->owner, c.charge)) {
 			err = -ENOMEM;
 			goto out;
 		}
@@ -1232,7 +1239,7 @@ int dma_pin_register(struct dma_space *s, uint64_t hpa, uint64_t size)
 	err = acct_new_bytes(s->owner, hpa, size, &need);
 	if (err)
 		return err;
-	if (need > s->owner->limit - s->owner->pinned)
+	if (over_limit(s->owner, need))
 		return -ENOMEM;
 	r = dma_zalloc(sizeof(*r));
 	if (!r)

@@ -8,6 +8,7 @@
  * the dma layer and turns its errno into a message a person can act on.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dma/dma.h"
@@ -207,14 +208,22 @@ static int cmd_as_destroy(int argc, char **argv)
 	if ((rc = get_space(argv[2], &s)))
 		return rc;
 	id = dma_space_id(s);
-	/* the groups leave the space: remember them to release their IRTEs */
-	struct dma_group *gone[16];
+	/* the groups leave the space: remember them to release their IRTEs
+	 * (every group that is no longer attached, also after a partial
+	 * teardown) */
 	unsigned ngone = 0;
-	for (struct dma_group *g; ngone < 16 && (g = dma_space_group_at(s, ngone));)
-		gone[ngone++] = g;
+	while (dma_space_group_at(s, ngone))
+		ngone++;
+	struct dma_group **gone = ngone ? calloc(ngone, sizeof(*gone)) : NULL;
+	if (ngone && !gone)
+		return cmd_fail(-ENOMEM, "out of memory");
+	for (unsigned i = 0; i < ngone; i++)
+		gone[i] = dma_space_group_at(s, i);
 	rc = dma_space_destroy(s);
-	for (unsigned i = 0; !rc && i < ngone; i++)
-		dev_group_released(gone[i]);
+	for (unsigned i = 0; i < ngone; i++)
+		if (!gone[i]->space)
+			dev_group_released(gone[i]);
+	free(gone);
 	if (rc)
 		return cmd_fail(
 			rc,

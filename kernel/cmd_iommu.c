@@ -60,9 +60,13 @@ static void show_units(void)
 
 static void show_faults(void)
 {
+	static struct vtd_fault_rec snap[VTD_FAULT_LOG_SIZE];
+	unsigned n;
+
 	vtd_fault_poll(); /* pick up anything whose interrupt was lost */
-	for (unsigned i = 0; i < vtd_fault_log_count(); i++) {
-		const struct vtd_fault_rec *r = vtd_fault_log_at(i);
+	n = vtd_fault_log_snapshot(snap, VTD_FAULT_LOG_SIZE);
+	for (unsigned i = 0; i < n; i++) {
+		const struct vtd_fault_rec *r = &snap[i];
 
 		if (r->seg)
 			con_printf("unit=%u kind=%s bdf=%04x:%02x:%02x.%u", r->unit,

@@ -21,6 +21,7 @@
 #include "kernel/bootargs.h"
 #include "kernel/console.h"
 #include "kernel/devices.h"
+#include "kernel/frame.h"
 #include "kernel/main.h"
 #include "kernel/platform.h"
 
@@ -147,6 +148,18 @@ static unsigned rmrr_query(uint16_t seg, uint8_t bus, uint8_t devfn, uint64_t *s
 	return n;
 }
 
+/* True if any page of [base, last] is RAM the frame allocator manages. */
+static bool rmrr_hits_managed_ram(uint64_t base, uint64_t last)
+{
+	for (uint64_t a = base & ~(FRAME_SIZE - 1); a <= last && a >= (base & ~(FRAME_SIZE - 1));
+	     a += FRAME_SIZE) {
+		uint64_t n;
+		if (frame_run(a, &n))
+			return true;
+	}
+	return false;
+}
+
 static void rmrr_step(void)
 {
 	dev_set_rmrr_query(rmrr_query);
@@ -161,6 +174,16 @@ static void rmrr_step(void)
 			struct vtd_unit *u = platform_unit_for(rm->segment, rid);
 			if (!u)
 				continue;
+			/* A broken table whose RMRR covers RAM sluice hands out would
+			 * give the device that RAM: refuse the identity map. */
+			if (rmrr_hits_managed_ram(rm->base, rm->limit)) {
+				klog("vtd: RMRR 0x%llx-0x%llx for %02x:%02x.%u covers RAM in use by "
+				     "sluice: NOT identity-mapped (firmware table error; the device "
+				     "stays blocked)",
+				     (unsigned long long)rm->base, (unsigned long long)rm->limit,
+				     bus, devfn >> 3, devfn & 7);
+				continue;
+			}
 			int rc = vtd_rmrr_identity(u, rid, rm->base, rm->limit);
 			klog("vtd: RMRR 0x%llx-0x%llx identity-mapped for %02x:%02x.%u: %s",
 			     (unsigned long long)rm->base, (unsigned long long)rm->limit, bus,

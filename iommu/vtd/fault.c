@@ -218,15 +218,31 @@ void vtd_fault_poll(void)
 uint64_t vtd_fault_total(void) { return total; }
 uint64_t vtd_fault_log_total(void) { return total - total_at_clear; }
 
+/* The log is written by the fault interrupt: readers below look at it with
+ * interrupts off so they never see a record half rewritten or the ring
+ * moving under them. */
 bool vtd_fault_seen_since(uint64_t mark, uint16_t seg, uint16_t sid)
 {
-	for (unsigned i = 0; i < log_count; i++) {
+	bool was = irq_save_disable(), seen = false;
+
+	for (unsigned i = 0; i < log_count && !seen; i++) {
 		const struct vtd_fault_rec *r = &log_ring[(log_head + i) % VTD_FAULT_LOG_SIZE];
 
-		if (r->seq > mark && r->seg == seg && r->sid == sid)
-			return true;
+		seen = r->seq > mark && r->seg == seg && r->sid == sid;
 	}
-	return false;
+	irq_restore(was);
+	return seen;
+}
+
+unsigned vtd_fault_log_snapshot(struct vtd_fault_rec *out, unsigned max)
+{
+	bool was = irq_save_disable();
+	unsigned n = log_count < max ? log_count : max;
+
+	for (unsigned i = 0; i < n; i++)
+		out[i] = log_ring[(log_head + i) % VTD_FAULT_LOG_SIZE];
+	irq_restore(was);
+	return n;
 }
 
 unsigned vtd_fault_log_count(void) { return log_count; }
@@ -238,8 +254,11 @@ const struct vtd_fault_rec *vtd_fault_log_at(unsigned i)
 
 void vtd_fault_log_clear(void)
 {
+	bool was = irq_save_disable();
+
 	log_head = log_count = 0;
 	total_at_clear = total;
+	irq_restore(was);
 }
 
 void vtd_fault_reset(void)

@@ -51,7 +51,11 @@ bool vtd_fault_seen_since(uint64_t mark, uint16_t seg, uint16_t sid);
 
 /* The log, oldest first; `iommu faults clear` empties it. */
 unsigned vtd_fault_log_count(void);
+/* Record i (oldest first); only with interrupts off (tests): the fault
+ * interrupt rewrites the ring.  The console uses the snapshot. */
 const struct vtd_fault_rec *vtd_fault_log_at(unsigned i);
+/* Copies up to max records, oldest first, with interrupts off. */
+unsigned vtd_fault_log_snapshot(struct vtd_fault_rec *out, unsigned max);
 void vtd_fault_log_clear(void);
 /* Faults since the last clear (the console's total=). */
 uint64_t vtd_fault_log_total(void);

@@ -345,16 +345,17 @@ int ir_alloc(struct vtd_unit *u, unsigned count, unsigned *index)
 	return -ENOSPC;
 }
 
-void ir_free(struct vtd_unit *u, unsigned index, unsigned count)
+int ir_free(struct vtd_unit *u, unsigned index, unsigned count)
 {
 	struct ir_unit *iu = unit_of(u);
+	int rc;
 
 	if (!iu || !count || index >= iu->entries)
-		return;
+		return -EINVAL;
 	unsigned n = 1u << log2_ceil(count);
 	if (index % n || index + n > iu->entries) {
 		klog("vtd%u: ir_free of a block it never gave (%u, %u)", u->iu.index, index, count);
-		return;
+		return -EINVAL;
 	}
 	for (unsigned i = index; i < index + n; i++) {
 		if (!is_used(iu, i))
@@ -363,10 +364,23 @@ void ir_free(struct vtd_unit *u, unsigned index, unsigned count)
 		irte_store(iu, i, 0, iu->table[2 * i + 1]);
 		iu->table[2 * i + 1] = 0;
 		vtd_sync(u, (const void *)(iu->table + 2 * i), 16);
-		iu->used[i / 64] &= ~(1ull << (i % 64));
-		iu->nused--;
 	}
-	(void)iec_flush(iu, index, log2_ceil(n));
+	/* Only once the interrupt-entry cache forgot them may the entries be
+	 * handed out again (and the caller reuse their vector); if the flush
+	 * fails they stay allocated, not present. */
+	rc = iec_flush(iu, index, log2_ceil(n));
+	if (rc) {
+		klog("vtd%u: IEC flush of IRTEs %u..%u failed (%s): entries kept", u->iu.index,
+		     index, index + n - 1, err_name(rc));
+		return rc;
+	}
+	for (unsigned i = index; i < index + n; i++) {
+		if (is_used(iu, i)) {
+			iu->used[i / 64] &= ~(1ull << (i % 64));
+			iu->nused--;
+		}
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ bring-up */
@@ -604,8 +618,9 @@ void ir_source_destroy(struct ir_source *s)
 {
 	ir_source_unregister(s);
 	/* Entry not present (and zeroed) before the vector can be reused. */
-	ir_free(s->u, s->index, s->count);
-	if (s->vector)
+	/* a stale cached IRTE could still deliver the old vector: keep the
+	 * vector (and its handler) unless the entries were really freed */
+	if (ir_free(s->u, s->index, s->count) == 0 && s->vector)
 		irq_free_vector(s->vector);
 	free(s);
 }

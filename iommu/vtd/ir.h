@@ -144,7 +144,9 @@ void ir_route_source(struct ir_route *r, uint16_t rid, uint16_t alias, bool take
  * more than the table), -ENOENT (IR off), -ENOSPC. */
 int ir_alloc(struct vtd_unit *u, unsigned count, unsigned *index) MUST_CHECK;
 /* Clears (not present) and frees the block ir_alloc gave. */
-void ir_free(struct vtd_unit *u, unsigned index, unsigned count);
+/* Leaves the entries not present, invalidates them in the IEC and frees
+ * them; if the invalidation fails they stay allocated (error returned). */
+int ir_free(struct vtd_unit *u, unsigned index, unsigned count);
 /* Writes entry index (which must be allocated: -EINVAL otherwise), then
  * flushes the line (non-coherent units), invalidates the IEC for that index
  * and reads a register to drain (vtd-rules §4.18). */

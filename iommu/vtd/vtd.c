@@ -423,7 +423,7 @@ int vtd_unit_init(uint64_t reg_base, uint16_t segment, unsigned index,
 fail_off:
 	if (u->te_on && vtd_gcmd(u, VTD_GCMD_TE, false) == 0)
 		u->te_on = false;
-	if (u->qi_on && qi_disable(u))
+	if (u->qi_on && qi_disable(u) == 0)
 		u->qi_on = false;
 	if (u->te_on || u->qi_on) {
 		/* Hardware still points at our memory: leak it rather than free. */
@@ -584,10 +584,15 @@ static void vtd_domain_free(struct iommu_domain *d)
 		     vd->did, d->ndevices);
 		return;
 	}
-	/* Nothing may stay cached under a DID that will be handed out again. */
+	/* Nothing may stay cached under a DID that will be handed out again:
+	 * if the invalidation fails, the domain (its DID and its tables, which
+	 * the unit may still walk) is kept rather than reused. */
 	struct qi_desc inv = qi_iotlb_domain(vd->did, u->drd, u->dwd);
-	if (vtd_invalidate(u, &inv, 1))
-		klog("vtd%u: invalidation of freed did=%u failed", u->iu.index, vd->did);
+	if (vtd_invalidate(u, &inv, 1)) {
+		klog("vtd%u: invalidation of freed did=%u failed: domain kept", u->iu.index,
+		     vd->did);
+		return;
+	}
 	for (struct vtd_domain **pp = &u->domains; *pp; pp = &(*pp)->next)
 		if (*pp == vd) {
 			*pp = vd->next;
@@ -656,7 +661,10 @@ static int vtd_flush(struct iommu_domain *d, struct iommu_gather *g)
 		 * entries whose non-present state may be cached (rule 12, L
 		 * __mapping_notify_one).  IH only if no table page went away. */
 		struct qi_desc inv;
-		bool ih = g->leaf_only && !g->nfree;
+		/* IH (keep paging-structure caches) only for an unmap that
+		 * changed leaves alone: a map may have linked new tables whose
+		 * non-present state caching mode let the unit cache. */
+		bool ih = g->need_flush && g->leaf_only && !g->nfree;
 
 		if (changed)
 			inv = iotlb_desc(u, vd->did, g->start, g->end, ih);
@@ -773,8 +781,16 @@ static int vtd_attach(struct iommu_domain *d, uint16_t rid)
 			return rc; /* the device is blocked now; that is the safe state */
 	}
 	rc = ctx_set(u, ce, vd, rid);
+	if (rc) {
+		/* Not attached after all: blocked is the safe state (best
+		 * effort: the unit just failed an invalidation), and the
+		 * caller's unwind does not count this rid. */
+		ctx_clear(u, ce);
+		(void)ctx_zap(u, rid, vd->did);
+		return rc;
+	}
 	d->ndevices++;
-	return rc;
+	return 0;
 }
 
 static int vtd_detach(struct iommu_domain *d, uint16_t rid)
@@ -784,8 +800,9 @@ static int vtd_detach(struct iommu_domain *d, uint16_t rid)
 	int rc;
 	struct ctx_entry *ce = ctx_entry(u, rid, false, &rc);
 
-	if (!ce || !(ce->lo & VTD_CTX_LO_P) ||
-	    (uint16_t)(ce->hi >> VTD_CTX_HI_DID_SHIFT) != vd->did)
+	if (!ce || !(ce->lo & VTD_CTX_LO_P))
+		return 0; /* already blocked (e.g. a detach whose flush failed before) */
+	if ((uint16_t)(ce->hi >> VTD_CTX_HI_DID_SHIFT) != vd->did)
 		return -ENOENT;
 	ctx_clear(u, ce);
 	d->ndevices--;

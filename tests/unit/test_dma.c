@@ -817,3 +817,25 @@ TEST(space_ids_and_iteration)
 	rm(c);
 	CHECK(dma_space_next(NULL) == NULL);
 }
+
+/* A pin limit set below what the owner already pinned refuses every new
+ * charge (no wrap-around in limit - pinned). */
+TEST(limit_below_pinned_refuses)
+{
+	struct dma_space *s = mk();
+	uint64_t pa = tl_user(4), hpa, un;
+	struct dma_owner_stat os;
+
+	CHECK_EQ(dma_map(s, 0x10000, 0x8000, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_owner_set_limit(s, 0x1000), 0);
+	CHECK_EQ(dma_map(s, 0x20000, 0x8000, DMA_SRC_HPA, pa + 0x8000, RW, &hpa), -ENOMEM);
+	CHECK_EQ(dma_map(s, 0x40000, 0x100000, DMA_SRC_ALLOC, 0, RW, &hpa), -ENOMEM);
+	CHECK_EQ(dma_pin_register(s, pa + 0x8000, 0x8000), -ENOMEM);
+	dma_owner_stat(s, &os);
+	CHECK_EQ(os.pinned, 0x8000);
+	CHECK_EQ(dma_owner_set_limit(s, UINT64_MAX), 0);
+	CHECK_EQ(dma_unmap_all(s, &un), 0);
+	CHECK_EQ(un, 0x8000);
+	rm(s);
+	tl_user_free(pa, 4);
+}

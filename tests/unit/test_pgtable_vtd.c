@@ -1169,7 +1169,9 @@ TEST(stash_reuses_emptied_tables)
 		unsigned lvl, prot;
 
 		iommu_gather_init(&g);
-		CHECK_EQ(vtd_pt_map(&pt, iova, 0x40000000ull + round * 0x1000ull, 0x1000, IOMMU_READ, &g), 0);
+		CHECK_EQ(vtd_pt_map(&pt, iova, 0x40000000ull + round * 0x1000ull, 0x1000,
+				    IOMMU_READ, &g),
+			 0);
 		CHECK_EQ(walk(&pt, iova, &pa, &lvl, &prot), 0);
 		CHECK_EQ(pa, 0x40000000ull + round * 0x1000ull);
 		CHECK_EQ(lvl, 1);

@@ -362,7 +362,9 @@ TEST(context_entries_and_switch)
 	CHECK_EQ(m.wbf, 0);
 
 	CHECK_EQ(ops->detach(a, rid), -ENOENT);
-	CHECK_EQ(ops->detach(b, 0x0018), -ENOENT);
+	nd = m.ndesc;
+	CHECK_EQ(ops->detach(b, 0x0018), 0); /* never attached: already blocked */
+	CHECK_EQ(m.ndesc, nd);		     /* and nothing to invalidate */
 	nd = m.ndesc;
 	CHECK_EQ(ops->detach(b, rid), 0);
 	CHECK_EQ(ce->lo, 0);
@@ -538,5 +540,52 @@ TEST(iommu_command)
 	CHECK_EQ(vtd_test_cmd("iommu faults clear extra"), -EINVAL);
 	CHECK_EQ(vtd_test_cmd("iommu faults bogus"), -EINVAL);
 	u->iu.ops->domain_free(d);
+	vtd_test_teardown();
+}
+
+/* Caching mode: a map that links new tables must not carry IH (the unit
+ * may have cached their non-present state in its paging-structure caches). */
+TEST(cm_map_flush_without_ih)
+{
+	vtd_model_init(&m, VTD_TEST_BASE);
+	m.cap |= VTD_CAP_CM;
+	struct vtd_unit *u = up();
+	const struct iommu_ops *ops = u->iu.ops;
+	struct iommu_domain *a;
+	struct iommu_gather g;
+	void *page = aligned_alloc(4096, 4096);
+
+	CHECK_EQ(ops->domain_alloc(&u->iu, &a), 0);
+	iommu_gather_init(&g);
+	CHECK_EQ(ops->map(a, 0x5000, (uint64_t)(uintptr_t)page, 4096, IOMMU_READ, &g), 0);
+	CHECK_EQ(ops->flush(a, &g), 0);
+	CHECK_EQ(m.desc[m.ndesc - 2].lo & 0xf, 2);	/* an IOTLB invalidation */
+	CHECK_EQ((m.desc[m.ndesc - 2].hi >> 6) & 1, 0); /* without IH */
+	iommu_gather_init(&g);
+	CHECK_EQ(ops->unmap(a, 0x5000, 4096, &g), 0);
+	CHECK_EQ(ops->flush(a, &g), 0);
+	ops->domain_free(a);
+	vtd_test_teardown();
+	free(page);
+}
+
+/* A domain whose final invalidation fails is kept: its DID is not handed
+ * out again (something may still be cached under it). */
+TEST(domain_free_failed_invalidation_keeps_did)
+{
+	vtd_model_init(&m, VTD_TEST_BASE);
+	struct vtd_unit *u = up();
+	const struct iommu_ops *ops = u->iu.ops;
+	struct iommu_domain *a, *b;
+
+	CHECK_EQ(ops->domain_alloc(&u->iu, &a), 0);
+	uint16_t did = vtd_domain_did(a);
+	m.qi_hang = true;
+	ops->domain_free(a);
+	m.qi_hang = false;
+	CHECK_EQ(u->iu.ndomains, 1);
+	CHECK_EQ(ops->domain_alloc(&u->iu, &b), 0);
+	CHECK(vtd_domain_did(b) != did);
+	ops->domain_free(b);
 	vtd_test_teardown();
 }
