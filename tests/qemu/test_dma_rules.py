@@ -225,3 +225,36 @@ def test_bench_dma_runs(s):
     a = s.one("as create")["as"]
     s.err("bench dma %s 4096 10" % a, "EINVAL")  # no device attached
     s.ok("as destroy %s" % a)
+
+
+def test_exhausted_memory(s):
+    """asking for more memory than there is: a clear ENOMEM, and nothing
+    allocated, pinned or mapped is left behind"""
+    r = v.Rig(s)
+    try:
+        before = s.one("mem")
+        s.err("dma map %s 0x40000000 2G alloc" % r.asid, "ENOMEM")
+        over = (int(before["free"]) + (4 << 20)) & ~0xFFF  # just more than is free
+        s.err("dma map %s 0x40000000 %d alloc" % (r.asid, over), "ENOMEM")
+        s.err("bench dma %s 1G 1" % r.asid, "ENOMEM")
+        after = s.one("mem")
+        assert after["free"] == before["free"] and after["pinned"] == before["pinned"], (before, after)
+        assert s.ok("dma list %s" % r.asid) == []
+        # hold on to memory until mem alloc runs dry, then give it back
+        held = []
+        while True:
+            recs, st = s.cmd("mem alloc 64M")
+            if st != "OK":
+                assert st.startswith("ERR ENOMEM"), st
+                break
+            held.append(recs[0]["hpa"])
+        assert held
+        left = int(s.one("mem")["free"])
+        s.err("dma map %s 0x100000 %d alloc" % (r.asid, (left + (1 << 20)) & ~0xFFF), "ENOMEM")
+        assert int(s.one("mem")["free"]) == left
+        for hpa in held:
+            s.ok("mem free %s 64M" % hpa)
+        assert s.one("mem")["free"] == before["free"]
+        r.map(0x100000, 64 << 20)  # works again
+    finally:
+        r.close()
