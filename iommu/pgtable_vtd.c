@@ -123,15 +123,22 @@ struct pool {
 	uint64_t n;
 };
 
-static void pool_drain(struct vtd_pt *pt, struct pool *p)
+/* Gives every page of a chain (linked through its first 8 bytes) back to
+ * the allocator. */
+static void free_chain(struct vtd_pt *pt, uint64_t *head)
 {
-	while (p->head) {
-		uint64_t pa = p->head;
+	while (*head) {
+		uint64_t pa = *head;
 
-		p->head = *table_va(pa);
+		*head = *table_va(pa);
 		pt->alloc.free_page(pt->alloc.ctx, pa);
 		pt->table_pages--;
 	}
+}
+
+static void pool_drain(struct vtd_pt *pt, struct pool *p)
+{
+	free_chain(pt, &p->head);
 	p->n = 0;
 }
 
@@ -214,21 +221,10 @@ static void destroy_table(struct vtd_pt *pt, uint64_t pa, unsigned level)
 	pt->table_pages--;
 }
 
-static void stash_release(struct vtd_pt *pt)
-{
-	while (pt->stash) {
-		uint64_t pa = pt->stash;
-
-		pt->stash = *table_va(pa);
-		pt->alloc.free_page(pt->alloc.ctx, pa);
-		pt->table_pages--;
-	}
-	pt->nstash = 0;
-}
-
 void vtd_pt_destroy(struct vtd_pt *pt)
 {
-	stash_release(pt);
+	free_chain(pt, &pt->stash);
+	pt->nstash = 0;
 	if (!pt->root)
 		return;
 	destroy_table(pt, pt->root, pt->levels);
@@ -237,21 +233,17 @@ void vtd_pt_destroy(struct vtd_pt *pt)
 
 void vtd_pt_free_gathered(struct vtd_pt *pt, struct iommu_gather *g)
 {
-	while (g->freelist) {
+	/* An unlinked table had every entry cleared: all zero but the gather
+	 * link in its first 8 bytes.  Keep up to stash_max for reuse. */
+	while (g->freelist && pt->nstash < pt->stash_max) {
 		uint64_t pa = g->freelist;
 
 		g->freelist = *table_va(pa);
-		/* An unlinked table had every entry cleared: all zero but the
-		 * gather link in its first 8 bytes. */
-		if (pt->nstash < pt->stash_max) {
-			*table_va(pa) = pt->stash;
-			pt->stash = pa;
-			pt->nstash++;
-			continue;
-		}
-		pt->alloc.free_page(pt->alloc.ctx, pa);
-		pt->table_pages--;
+		*table_va(pa) = pt->stash;
+		pt->stash = pa;
+		pt->nstash++;
 	}
+	free_chain(pt, &g->freelist);
 	g->nfree = 0;
 }
 

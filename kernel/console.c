@@ -99,18 +99,26 @@ static void ev_drain(void)
 	}
 }
 
+/* An event line, or during boot (as_event false) a plain log line; queued
+ * when it cannot go out at a line boundary now. */
+static void emit(bool as_event, const char *fmt, va_list ap)
+{
+	if (irq_nesting || !at_line_start) {
+		ev_queue(fmt, ap);
+		return;
+	}
+	if (as_event)
+		out("! ", 2);
+	vout(fmt, ap);
+	out("\n", 1);
+}
+
 void con_event(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (irq_nesting || !at_line_start) {
-		ev_queue(fmt, ap);
-	} else {
-		out("! ", 2);
-		vout(fmt, ap);
-		out("\n", 1);
-	}
+	emit(true, fmt, ap);
 	va_end(ap);
 }
 
@@ -119,14 +127,7 @@ void klog(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (irq_nesting || !at_line_start) {
-		ev_queue(fmt, ap);
-	} else {
-		if (ready) /* after boot, log lines are events */
-			out("! ", 2);
-		vout(fmt, ap);
-		out("\n", 1);
-	}
+	emit(ready, fmt, ap); /* after boot, log lines are events */
 	va_end(ap);
 }
 
