@@ -19,4 +19,4 @@ static int cmd_acpi(int argc, char **argv)
 	return 0;
 }
 
-COMMAND(acpi, "acpi", "acpi", cmd_acpi);
+COMMAND(acpi, "acpi", "acpi                       ACPI tables: sig= addr= len=", cmd_acpi);

@@ -26,7 +26,7 @@ static int cmd_version(int argc, char **argv)
 	con_printf("name=sluice version=%s commit=%s\n", SLUICE_VERSION, SLUICE_COMMIT);
 	return 0;
 }
-COMMAND(version, "version", "version", cmd_version);
+COMMAND(version, "version", "version                    name= version= commit=", cmd_version);
 
 static int cmd_boot(int argc, char **argv)
 {

@@ -65,7 +65,9 @@ static int cmd_irq(int argc, char **argv)
 	}
 	return 0;
 }
-COMMAND(irq, "irq", "irq  (remapped interrupt sources: bdf irte vector dest count)", cmd_irq);
+COMMAND(irq, "irq",
+	"irq                        remapped interrupt sources: bdf irte vector dest count",
+	cmd_irq);
 
 /* argv[2] = "<irte>" or "<unit>:<irte>" → the source. */
 static int find_source(const char *arg, struct ir_source **out)
@@ -115,7 +117,7 @@ static int cmd_irq_retarget(int argc, char **argv)
 	con_printf("irte=%u vector=%u old=%u\n", s->index, nv, old);
 	return 0;
 }
-COMMAND(irq_retarget, "irq retarget", "irq retarget <irte>  (new vector for that source)",
+COMMAND(irq_retarget, "irq retarget", "irq retarget <irte>        a new vector for that source",
 	cmd_irq_retarget);
 
 static int mask_common(int argc, char **argv, bool present)
@@ -137,9 +139,9 @@ static int mask_common(int argc, char **argv, bool present)
 
 static int cmd_irq_mask(int argc, char **argv) { return mask_common(argc, argv, false); }
 static int cmd_irq_unmask(int argc, char **argv) { return mask_common(argc, argv, true); }
-COMMAND(irq_mask, "irq mask", "irq mask <irte>  (IRTE not present: the interrupt is dropped)",
-	cmd_irq_mask);
-COMMAND(irq_unmask, "irq unmask", "irq unmask <irte>  (IRTE present again)", cmd_irq_unmask);
+COMMAND(irq_mask, "irq mask",
+	"irq mask <irte>            IRTE not present: the interrupt is dropped", cmd_irq_mask);
+COMMAND(irq_unmask, "irq unmask", "irq unmask <irte>          IRTE present again", cmd_irq_unmask);
 
 static int cmd_irq_sid(int argc, char **argv)
 {
@@ -160,5 +162,5 @@ static int cmd_irq_sid(int argc, char **argv)
 	con_printf("irte=%u svt=1 sid=0x%04x\n", s->index, rid);
 	return 0;
 }
-COMMAND(irq_sid, "irq sid", "irq sid <irte> <bdf>  (IRTE checks that requester id instead)",
+COMMAND(irq_sid, "irq sid", "irq sid <irte> <bdf>       the IRTE accepts that requester id instead",
 	cmd_irq_sid);

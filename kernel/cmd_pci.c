@@ -163,8 +163,9 @@ int pci_cmd_write(int argc, char **argv)
 	return 0;
 }
 
-COMMAND(lspci, "lspci", "lspci - every PCI function: bdf, id, class, IOMMU unit, group",
+COMMAND(lspci, "lspci", "lspci                      every PCI function: bdf id class unit group",
 	pci_cmd_lspci);
-COMMAND(pci_read, "pci read", "pci read <bdf> <off> <1|2|4> - config-space read", pci_cmd_read);
-COMMAND(pci_write, "pci write", "pci write <bdf> <off> <1|2|4> <value> - config-space write",
+COMMAND(pci_read, "pci read", "pci read <bdf> <off> <1|2|4>          config-space read",
+	pci_cmd_read);
+COMMAND(pci_write, "pci write", "pci write <bdf> <off> <1|2|4> <value> config-space write",
 	pci_cmd_write);

@@ -9,6 +9,7 @@
  * the prompt, where the partial input is redrawn after it).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arch/x86/apic.h"
@@ -218,17 +219,29 @@ void console_exec(char *line)
 	status(rc);
 }
 
+static int by_name(const void *a, const void *b)
+{
+	return strcmp((*(const struct command *const *)a)->name,
+		      (*(const struct command *const *)b)->name);
+}
+
 static int cmd_help(int argc, char **argv)
 {
+	const struct command *list[256];
+	size_t n = 0;
+
 	if (argc > 1)
 		return cmd_fail(-EINVAL, "usage: help");
-	con_printf("commands (numbers: decimal or 0x-hex; sizes take K/M/G; bdf as 00:03.0):\n");
 	// cppcheck-suppress comparePointers
-	for (const struct command *c = __start_sluice_cmds; c < __stop_sluice_cmds; c++)
-		con_printf("  %s\n", c->usage);
+	for (const struct command *c = __start_sluice_cmds; c < __stop_sluice_cmds && n < 256; c++)
+		list[n++] = c;
+	qsort(list, n, sizeof(list[0]), by_name);
+	con_printf("commands (numbers: decimal or 0x-hex; sizes take K/M/G; bdf as 00:03.0):\n");
+	for (size_t i = 0; i < n; i++)
+		con_printf("  %s\n", list[i]->usage);
 	return 0;
 }
-COMMAND(help, "help", "help", cmd_help);
+COMMAND(help, "help", "help                       this list", cmd_help);
 
 static void prompt(void)
 {
