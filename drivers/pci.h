@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/bdf.h"
 #include "lib/err.h"
 
 /* One ECAM window, from an ACPI MCFG allocation entry.  base is the address
@@ -58,15 +59,7 @@ unsigned pci_count(void);
 struct pci_dev *pci_at(unsigned i); /* NULL past the end */
 struct pci_dev *pci_find(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn);
 
-/* "00:03.0" or "0000:00:03.0"; hex fields, dev <= 0x1f, fn <= 7, nothing
- * trailing; otherwise -EINVAL (outputs untouched). */
-int pci_parse_bdf(const char *s, uint16_t *seg, uint8_t *bus, uint8_t *dev, uint8_t *fn) MUST_CHECK;
-/* "bb:dd.f" on segment 0, "ssss:bb:dd.f" otherwise; buf of >= 16 bytes. */
-char *pci_format_bdf(char *buf, size_t len, uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn);
-static inline uint16_t pci_make_rid(uint8_t bus, uint8_t dev, uint8_t fn)
-{
-	return (uint16_t)(bus << 8 | (dev & 0x1f) << 3 | (fn & 7));
-}
+/* bdf text (pci_parse_bdf, pci_format_bdf, pci_make_rid): lib/bdf.h */
 static inline uint16_t pci_dev_rid(const struct pci_dev *d)
 {
 	return pci_make_rid(d->bus, d->dev, d->fn);

@@ -12,6 +12,7 @@
 #include "iommu/vtd/regs.h"
 #include "iommu/vtd/vtd.h"
 #include "kernel/console.h"
+#include "lib/bdf.h"
 
 static void sps_string(uint64_t sizes, char *buf, size_t len)
 {
@@ -68,14 +69,11 @@ static void show_faults(void)
 	for (unsigned i = 0; i < n; i++) {
 		const struct vtd_fault_rec *r = &snap[i];
 
-		if (r->seg)
-			con_printf("unit=%u kind=%s bdf=%04x:%02x:%02x.%u", r->unit,
-				   r->kind == VTD_FAULT_IR ? "ir" : "dma", r->seg, r->sid >> 8,
-				   (r->sid >> 3) & 0x1f, r->sid & 7);
-		else
-			con_printf("unit=%u kind=%s bdf=%02x:%02x.%u", r->unit,
-				   r->kind == VTD_FAULT_IR ? "ir" : "dma", r->sid >> 8,
-				   (r->sid >> 3) & 0x1f, r->sid & 7);
+		char bdf[20];
+
+		con_printf("unit=%u kind=%s bdf=%s", r->unit,
+			   r->kind == VTD_FAULT_IR ? "ir" : "dma",
+			   bdf_format_rid(bdf, sizeof(bdf), r->seg, r->sid));
 		con_printf(" addr=0x%llx reason=0x%x access=%s name=%s\n",
 			   (unsigned long long)r->addr, r->reason, r->is_read ? "r" : "w",
 			   vtd_fault_reason_name(r->reason));

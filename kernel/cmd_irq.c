@@ -15,27 +15,8 @@
 #include "iommu/vtd/ir.h"
 #include "iommu/vtd/vtd.h"
 #include "kernel/console.h"
+#include "lib/bdf.h"
 #include "lib/parse.h"
-
-static void fmt_bdf(char *buf, size_t len, uint16_t seg, uint16_t rid)
-{
-	if (seg)
-		snprintf(buf, len, "%04x:%02x:%02x.%u", seg, rid >> 8, (rid >> 3) & 0x1f, rid & 7);
-	else
-		snprintf(buf, len, "%02x:%02x.%u", rid >> 8, (rid >> 3) & 0x1f, rid & 7);
-}
-
-/* "bb:dd.f" (hex, dev <= 0x1f, fn <= 7) → requester id; -EINVAL else. */
-static int parse_rid(const char *s, uint16_t *rid)
-{
-	unsigned b, d, f;
-	int n = 0;
-
-	if (sscanf(s, "%2x:%2x.%1u%n", &b, &d, &f, &n) != 3 || s[n] || d > 0x1f || f > 7)
-		return -EINVAL;
-	*rid = (uint16_t)(b << 8 | d << 3 | f);
-	return 0;
-}
 
 static const char *kind_name(enum ir_source_kind k)
 {
@@ -51,7 +32,7 @@ static int cmd_irq(int argc, char **argv)
 	for (struct ir_source *s = ir_sources(); s; s = s->next) {
 		char bdf[24];
 
-		fmt_bdf(bdf, sizeof(bdf), s->seg, s->bdf);
+		bdf_format_rid(bdf, sizeof(bdf), s->seg, s->bdf);
 		con_printf("bdf=%s irte=%u vector=%u dest=%u count=%llu kind=%s unit=%u present=%u "
 			   "svt=%u sid=0x%04x",
 			   bdf, s->index, s->vector, (unsigned)s->route.dest,
@@ -154,8 +135,11 @@ static int cmd_irq_sid(int argc, char **argv)
 	rc = find_source(argv[2], &s);
 	if (rc)
 		return rc;
-	if (parse_rid(argv[3], &rid))
-		return cmd_fail(-EINVAL, "bad bdf '%s' (bb:dd.f)", argv[3]);
+	uint16_t seg;
+	uint8_t bus, dev, fn;
+	if (pci_parse_bdf(argv[3], &seg, &bus, &dev, &fn) || seg != s->seg)
+		return cmd_fail(-EINVAL, "bad bdf '%s' (bb:dd.f on the source's segment)", argv[3]);
+	rid = pci_make_rid(bus, dev, fn);
 	rc = ir_source_set_sid(s, rid);
 	if (rc)
 		return cmd_fail(rc, "irte %u could not be changed", s->index);

@@ -17,6 +17,7 @@
 #include "drivers/pci.h"
 #include "hw/hw.h"
 #include "iommu/vtd/regs.h"
+#include "lib/bdf.h"
 #include "iommu/vtd/vtd.h"
 #include "kernel/console.h"
 #include "kernel/time.h"
@@ -64,14 +65,6 @@ const char *vtd_fault_reason_name(uint8_t r)
 	return "unknown";
 }
 
-static void fmt_bdf(char *buf, size_t len, uint16_t seg, uint16_t sid)
-{
-	if (seg)
-		snprintf(buf, len, "%04x:%02x:%02x.%u", seg, sid >> 8, (sid >> 3) & 0x1f, sid & 7);
-	else
-		snprintf(buf, len, "%02x:%02x.%u", sid >> 8, (sid >> 3) & 0x1f, sid & 7);
-}
-
 /* Returns true if the event may be printed now. */
 static bool rate_ok(uint64_t now)
 {
@@ -111,7 +104,7 @@ static void quench(struct vtd_unit *u, uint16_t seg, uint16_t sid)
 			n++;
 		}
 	}
-	fmt_bdf(bdf, sizeof(bdf), seg, sid);
+	bdf_format_rid(bdf, sizeof(bdf), seg, sid);
 	con_event("fault-storm unit=%u bdf=%s action=%s devices=%u", u->iu.index, bdf,
 		  n ? "bus-master-off" : "none", n);
 }
@@ -170,7 +163,7 @@ static void record(struct vtd_unit *u, uint64_t hi, uint64_t lo)
 	r->is_read = hi & VTD_FRCD_HI_T;
 
 	if (rate_ok(now)) {
-		fmt_bdf(bdf, sizeof(bdf), r->seg, r->sid);
+		bdf_format_rid(bdf, sizeof(bdf), r->seg, r->sid);
 		con_event("fault unit=%u kind=%s bdf=%s addr=0x%llx reason=0x%x access=%s name=%s",
 			  r->unit, r->kind == VTD_FAULT_IR ? "ir" : "dma", bdf,
 			  (unsigned long long)r->addr, reason, r->is_read ? "r" : "w",

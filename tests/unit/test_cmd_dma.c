@@ -1,4 +1,4 @@
-// SOURCES: kernel/cmd_dma.c kernel/devices.c dma/dma.c dma/acct.c lib/itree.c kernel/frame.c lib/parse.c drivers/pci.c iommu/iommu.c tests/unit/fake_iommu.c tests/unit/fake_pci.c
+// SOURCES: kernel/cmd_dma.c kernel/devices.c dma/dma.c dma/acct.c lib/itree.c kernel/frame.c lib/parse.c drivers/pci.c iommu/iommu.c tests/unit/fake_iommu.c tests/unit/fake_pci.c lib/bdf.c
 /*
  * tests/unit/test_cmd_dma.c — the `as`, `dma`, `pin` and `bench dma`
  * console commands (kernel/cmd_dma.c) and the device/group glue

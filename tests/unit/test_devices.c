@@ -1,4 +1,4 @@
-// SOURCES: kernel/cmd_edu.c drivers/edu.c kernel/devices.c dma/dma.c dma/acct.c lib/itree.c kernel/frame.c lib/parse.c lib/crc32.c drivers/pci.c iommu/iommu.c tests/unit/fake_iommu.c tests/unit/fake_pci.c
+// SOURCES: kernel/cmd_edu.c drivers/edu.c kernel/devices.c dma/dma.c dma/acct.c lib/itree.c kernel/frame.c lib/parse.c lib/crc32.c drivers/pci.c iommu/iommu.c tests/unit/fake_iommu.c tests/unit/fake_pci.c lib/bdf.c
 #include <stddef.h>
 
 #include "drivers/msi.h"

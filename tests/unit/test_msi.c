@@ -1,4 +1,4 @@
-// SOURCES: drivers/msi.c iommu/vtd/ir.c drivers/pci.c tests/unit/fake_pci.c kernel/frame.c kernel/bootargs.c lib/parse.c
+// SOURCES: drivers/msi.c iommu/vtd/ir.c drivers/pci.c tests/unit/fake_pci.c kernel/frame.c kernel/bootargs.c lib/parse.c lib/bdf.c
 /* tests/unit/test_msi.c — drivers/msi.c against a fake PCI configuration
  * space (fake_pci.c): MSI in remappable format (64-bit and 32-bit forms,
  * mask bits, MME, INTx off), MSI-X entries, the IRTE each gets (SVT forms,

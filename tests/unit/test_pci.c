@@ -1,4 +1,4 @@
-// SOURCES: drivers/pci.c kernel/cmd_pci.c lib/parse.c tests/unit/fake_pci.c
+// SOURCES: drivers/pci.c kernel/cmd_pci.c lib/parse.c tests/unit/fake_pci.c lib/bdf.c
 /*
  * tests/unit/test_pci.c — drivers/pci.c and kernel/cmd_pci.c against a fake
  * ECAM (tests/unit/fake_pci.c) holding this topology:
