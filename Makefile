@@ -22,7 +22,7 @@ HOSTCC := gcc
 CLANG := clang
 
 # The hypervisor's own code, compiled against newlib (not the host libc).
-KDIRS := arch kernel drivers iommu dma lib
+KDIRS := arch kernel drivers iommu dma console lib
 KSRC := $(shell find $(KDIRS) -name '*.c' 2>/dev/null | sort)
 KASM := $(shell find $(KDIRS) -name '*.S' 2>/dev/null | sort)
 BOOTSRC := $(wildcard boot/*.c)

@@ -14,7 +14,7 @@
 
 #include "dma/acct.h"
 #include "dma/dma.h"
-#include "kernel/console.h"
+#include "kernel/log.h"
 #include "kernel/frame.h"
 #include "lib/itree.h"
 

@@ -4,7 +4,7 @@
  * them (replayed on attach), pinning and per-owner charging, SPAPR-style
  * pre-registration and free-page hinting.  Semantics follow VFIO type1 v2
  * with the differences listed in docs/dma.md.  All functions return 0 or a
- * negative errno; the console (kernel/cmd_dma.c) prints them.
+ * negative errno; the console (console/cmd_dma.c) prints them.
  *
  * Single-threaded: every call runs to completion on the console CPU.
  */

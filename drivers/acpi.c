@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "hw/hw.h"
-#include "kernel/console.h"
+#include "kernel/log.h"
 
 #define ACPI_HDR_LEN 36u
 #define RSDP_V1_LEN 20u

@@ -11,7 +11,7 @@
 #include "arch/x86/irq.h"
 #include "drivers/pci_regs.h"
 #include "hw/hw.h"
-#include "kernel/console.h"
+#include "kernel/log.h"
 #include "kernel/time.h"
 
 /* MSI capability layout (PCI Local Bus 3.0 §6.8.1). */

@@ -11,7 +11,7 @@
 #include "hw/hw.h"
 #include "iommu/vtd/ir.h"
 #include "iommu/vtd/vtd.h"
-#include "kernel/console.h"
+#include "kernel/log.h"
 
 static struct ioapic *ioapics;
 static unsigned nioapics;

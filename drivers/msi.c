@@ -12,7 +12,7 @@
 #include "hw/hw.h"
 #include "iommu/vtd/ir.h"
 #include "iommu/vtd/vtd.h"
-#include "kernel/console.h"
+#include "kernel/log.h"
 
 /* Is d's alias the (secondary bus, 0, 0) of a PCIe-to-PCI bridge above it
  * (the rule drivers/pci.c dma_alias() encodes)? */

@@ -14,7 +14,7 @@
 
 #include "drivers/pci_regs.h"
 #include "hw/hw.h"
-#include "kernel/console.h"
+#include "kernel/log.h"
 
 /* One ECAM window plus the buses enumeration has visited in it. */
 struct window {

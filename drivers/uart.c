@@ -1,4 +1,6 @@
 /* drivers/uart.c — 16550 UART on COM1 (see uart.h). */
+#include <string.h>
+
 #include "drivers/uart.h"
 #include "hw/hw.h"
 
@@ -41,16 +43,18 @@ void uart_write(const char *s, size_t n)
 	}
 }
 
-void uart_puts_raw(const char *s)
+void uart_write_raw(const char *s, size_t n)
 {
 	char prev = 0;
 
-	for (; *s; prev = *s++) {
-		if (*s == '\n' && prev != '\r')
+	for (size_t i = 0; i < n; prev = s[i++]) {
+		if (s[i] == '\n' && prev != '\r')
 			uart_putc('\r');
-		uart_putc(*s);
+		uart_putc(s[i]);
 	}
 }
+
+void uart_puts_raw(const char *s) { uart_write_raw(s, strlen(s)); }
 
 int uart_getc(void)
 {

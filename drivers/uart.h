@@ -10,6 +10,7 @@
 void uart_init(void);
 void uart_putc(char c);			  /* raw byte */
 void uart_write(const char *s, size_t n); /* "\n" becomes "\r\n" */
+void uart_write_raw(const char *s, size_t n); /* "\n" not after "\r" becomes "\r\n" */
 void uart_puts_raw(const char *s);	  /* "\n" becomes "\r\n" */
 int uart_getc(void);			  /* a received byte, or -1 */
 /* Receive-data interrupt on (IER.ERBFI) or off. */

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "kernel/bootargs.h"
-#include "kernel/console.h"
+#include "kernel/log.h"
 #include "lib/parse.h"
 
 static char args[1024];

@@ -33,7 +33,7 @@
 #include <string.h>
 
 #include "hw/hw.h"
-#include "kernel/console.h"
+#include "kernel/log.h"
 
 #define MAX_RANGES 256
 #define NR_ORDERS (FRAME_MAX_ORDER + 1)

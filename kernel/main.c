@@ -15,7 +15,8 @@
 #include "drivers/uart.h"
 #include "hw/hw.h"
 #include "kernel/bootargs.h"
-#include "kernel/console.h"
+#include "console/console.h"
+#include "kernel/log.h"
 #include "kernel/frame.h"
 #include "kernel/heap.h"
 #include "kernel/main.h"
@@ -102,6 +103,7 @@ void kmain(struct boot_info *bi)
 	write_cr0(read_cr0() & ~CR0_WP);
 	boot_state.bi = bi;
 	uart_init();
+	log_set_sink(&console_log_sink);
 	uart_puts_raw("\nsluice " SLUICE_VERSION " (" SLUICE_COMMIT ") starting\n");
 	arch_init();
 	bootargs_set(bi->args);

@@ -1,9 +1,10 @@
 /* kernel/panic.c — see panic.h. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "arch/x86/cpu.h"
-#include "drivers/uart.h"
+#include "kernel/log.h"
 #include "kernel/panic.h"
 
 static char pbuf[256];
@@ -17,7 +18,7 @@ void panic_printf(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(pbuf, sizeof(pbuf), fmt, ap);
 	va_end(ap);
-	uart_puts_raw(pbuf);
+	log_raw(pbuf, strlen(pbuf));
 }
 
 /* Frame pointers are kept (-fno-omit-frame-pointer): walk a bounded chain. */
@@ -45,15 +46,14 @@ void panic_end(void)
 
 void panic(const char *fmt, ...)
 {
+	char msg[200];
 	va_list ap;
 
 	panic_begin();
 	va_start(ap, fmt);
-	vsnprintf(pbuf, sizeof(pbuf), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	uart_puts_raw("\r\n! panic ");
-	uart_puts_raw(pbuf);
-	uart_puts_raw("\r\n");
+	panic_printf("\r\n! panic %s\r\n", msg);
 	panic_backtrace((uint64_t)(uintptr_t)__builtin_frame_address(0));
 	panic_end();
 }

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "drivers/uart.h"
 #include "kernel/heap.h"
+#include "kernel/log.h"
 #include "kernel/panic.h"
 
 #undef errno
@@ -43,7 +43,7 @@ int _write(int fd, const char *buf, int len)
 		errno = EBADF;
 		return -1;
 	}
-	uart_write(buf, (size_t)len);
+	log_raw(buf, (size_t)len);
 	return len;
 }
 

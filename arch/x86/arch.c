@@ -12,7 +12,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/irq.h"
 #include "hw/hw.h"
-#include "kernel/console.h"
+#include "kernel/log.h"
 #include "kernel/panic.h"
 
 struct cpu_features cpu_feat;

@@ -13,7 +13,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/paging.h"
 #include "hw/hw.h"
-#include "kernel/console.h"
+#include "kernel/log.h"
 
 #define PTE_P (1ull << 0)
 #define PTE_W (1ull << 1)

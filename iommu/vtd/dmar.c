@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernel/console.h"
+#include "kernel/log.h"
 
 #define DMAR_HDR_LEN 48u       /* ACPI header + HAW, flags, 10 reserved (8.1) */
 #define DMAR_STRUCT_HDR_LEN 4u /* Type (2), Length (2) */

@@ -19,7 +19,7 @@
 #include "iommu/vtd/regs.h"
 #include "lib/bdf.h"
 #include "iommu/vtd/vtd.h"
-#include "kernel/console.h"
+#include "kernel/log.h"
 #include "kernel/time.h"
 
 static struct vtd_fault_rec log_ring[VTD_FAULT_LOG_SIZE];
@@ -70,7 +70,7 @@ static bool rate_ok(uint64_t now)
 {
 	if (!window_valid || now - window_start >= 1000000000ull) {
 		if (suppressed)
-			con_event("fault-suppressed count=%llu", (unsigned long long)suppressed);
+			kevent("fault-suppressed count=%llu", (unsigned long long)suppressed);
 		window_valid = true;
 		window_start = now;
 		window_events = 0;
@@ -105,7 +105,7 @@ static void quench(struct vtd_unit *u, uint16_t seg, uint16_t sid)
 		}
 	}
 	bdf_format_rid(bdf, sizeof(bdf), seg, sid);
-	con_event("fault-storm unit=%u bdf=%s action=%s devices=%u", u->iu.index, bdf,
+	kevent("fault-storm unit=%u bdf=%s action=%s devices=%u", u->iu.index, bdf,
 		  n ? "bus-master-off" : "none", n);
 }
 
@@ -164,7 +164,7 @@ static void record(struct vtd_unit *u, uint64_t hi, uint64_t lo)
 
 	if (rate_ok(now)) {
 		bdf_format_rid(bdf, sizeof(bdf), r->seg, r->sid);
-		con_event("fault unit=%u kind=%s bdf=%s addr=0x%llx reason=0x%x access=%s name=%s",
+		kevent("fault unit=%u kind=%s bdf=%s addr=0x%llx reason=0x%x access=%s name=%s",
 			  r->unit, r->kind == VTD_FAULT_IR ? "ir" : "dma", bdf,
 			  (unsigned long long)r->addr, reason, r->is_read ? "r" : "w",
 			  vtd_fault_reason_name(reason));

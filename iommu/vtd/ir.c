@@ -22,7 +22,7 @@
 #include "iommu/vtd/regs.h"
 #include "iommu/vtd/vtd.h"
 #include "kernel/bootargs.h"
-#include "kernel/console.h"
+#include "kernel/log.h"
 #include "kernel/frame.h"
 #include "kernel/time.h"
 

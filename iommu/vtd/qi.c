@@ -30,7 +30,7 @@
 #include "hw/hw.h"
 #include "iommu/vtd/regs.h"
 #include "iommu/vtd/vtd.h"
-#include "kernel/console.h"
+#include "kernel/log.h"
 #include "kernel/frame.h"
 #include "kernel/time.h"
 

@@ -19,7 +19,7 @@
 #include "iommu/vtd/fault.h"
 #include "iommu/vtd/qi.h"
 #include "iommu/vtd/regs.h"
-#include "kernel/console.h"
+#include "kernel/log.h"
 #include "kernel/frame.h"
 #include "kernel/time.h"
 

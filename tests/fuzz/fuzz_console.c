@@ -1,4 +1,4 @@
-// SOURCES: kernel/lineedit.c lib/parse.c
+// SOURCES: console/lineedit.c lib/parse.c
 /* tests/fuzz/fuzz_console.c — the console's input path: bytes through the
  * line editor, completed lines split into words, every word through the
  * number and size parsers.  Checks the editor's invariants as it goes. */
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernel/lineedit.h"
+#include "console/lineedit.h"
 #include "lib/parse.h"
 
 static struct lineedit le;

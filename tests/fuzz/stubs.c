@@ -1,10 +1,10 @@
 /* tests/fuzz/stubs.c — console output sinks for fuzz targets. */
 #include <stdarg.h>
 
-#include "kernel/console.h"
+#include "console/console.h"
 
 void con_printf(const char *fmt, ...) { (void)fmt; }
-void con_event(const char *fmt, ...) { (void)fmt; }
+void kevent(const char *fmt, ...) { (void)fmt; }
 void klog(const char *fmt, ...) { (void)fmt; }
 int cmd_fail(int err, const char *fmt, ...)
 {

@@ -1,9 +1,9 @@
-/* tests/unit/host_console.c — kernel/console.h output into a buffer. */
+/* tests/unit/host_console.c — console/console.h output into a buffer. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "kernel/console.h"
+#include "console/console.h"
 #include "test.h"
 
 char test_con_buf[65536];
@@ -38,7 +38,7 @@ void con_printf(const char *fmt, ...)
 	va_end(ap);
 }
 
-void con_event(const char *fmt, ...)
+void kevent(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

@@ -1,4 +1,4 @@
-// SOURCES: drivers/acpi.c kernel/cmd_acpi.c tests/unit/acpi_build.c
+// SOURCES: drivers/acpi.c console/cmd_acpi.c tests/unit/acpi_build.c
 /* tests/unit/test_acpi.c — ACPI table walk, MADT/MCFG/FADT/\_S5_ parsing,
  * poweroff/reset register writes and the `acpi` command, over a synthetic
  * "physical memory" image seen through acpi_set_window(). */
@@ -8,7 +8,7 @@
 #include "acpi_build.h"
 #include "drivers/acpi.h"
 #include "fake_hw.h"
-#include "kernel/console.h"
+#include "console/console.h"
 #include "test.h"
 
 #define RSDP_AT 0x10

@@ -1,8 +1,8 @@
-// SOURCES: kernel/cmd_dma.c kernel/devices.c dma/dma.c dma/acct.c lib/itree.c kernel/frame.c lib/parse.c drivers/pci.c iommu/iommu.c tests/unit/fake_iommu.c tests/unit/fake_pci.c lib/bdf.c
+// SOURCES: console/cmd_dma.c dma/devices.c dma/dma.c dma/acct.c lib/itree.c kernel/frame.c lib/parse.c drivers/pci.c iommu/iommu.c tests/unit/fake_iommu.c tests/unit/fake_pci.c lib/bdf.c
 /*
  * tests/unit/test_cmd_dma.c — the `as`, `dma`, `pin` and `bench dma`
- * console commands (kernel/cmd_dma.c) and the device/group glue
- * (kernel/devices.c), driven through the command table with argv arrays
+ * console commands (console/cmd_dma.c) and the device/group glue
+ * (dma/devices.c), driven through the command table with argv arrays
  * against the fake IOMMU driver, a fake ECAM and frames from host memory.
  *
  * PCI: 00:00.0 host bridge, 00:03.0 edu, 00:04.0 endpoint no unit
@@ -14,8 +14,8 @@
 
 #include "drivers/pci.h"
 #include "drivers/pci_regs.h"
-#include "kernel/console.h"
-#include "kernel/devices.h"
+#include "console/console.h"
+#include "dma/devices.h"
 #include "tests/unit/dma_testlib.h"
 #include "tests/unit/fake_pci.h"
 

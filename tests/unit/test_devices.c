@@ -1,4 +1,4 @@
-// SOURCES: kernel/cmd_edu.c drivers/edu.c kernel/devices.c dma/dma.c dma/acct.c lib/itree.c kernel/frame.c lib/parse.c lib/crc32.c drivers/pci.c iommu/iommu.c tests/unit/fake_iommu.c tests/unit/fake_pci.c lib/bdf.c
+// SOURCES: console/cmd_edu.c drivers/edu.c dma/devices.c dma/dma.c dma/acct.c lib/itree.c kernel/frame.c lib/parse.c lib/crc32.c drivers/pci.c iommu/iommu.c tests/unit/fake_iommu.c tests/unit/fake_pci.c lib/bdf.c
 #include <stddef.h>
 
 #include "drivers/msi.h"
@@ -33,7 +33,7 @@ void msi_disable_remapped(struct ir_source *s) { (void)s; }
 
 /*
  * tests/unit/test_devices.c — the edu driver (drivers/edu.c) and the `edu`
- * commands (kernel/cmd_edu.c) against a register model of QEMU 7.2's edu
+ * commands (console/cmd_edu.c) against a register model of QEMU 7.2's edu
  * that performs each DMA at once through the fake IOMMU's tables, records a
  * "VT-d fault" for every access the tables refuse, and fails the test for
  * any transfer QEMU 7.2 would abort on (0 bytes, or end >= 0x41000).
@@ -51,8 +51,8 @@ void msi_disable_remapped(struct ir_source *s) { (void)s; }
 #include "drivers/pci_regs.h"
 #include "hw/hw.h"
 #include "iommu/vtd/fault.h"
-#include "kernel/console.h"
-#include "kernel/devices.h"
+#include "console/console.h"
+#include "dma/devices.h"
 #include "lib/crc32.h"
 #include "tests/unit/dma_testlib.h"
 #include "tests/unit/fake_hw.h"

@@ -1,4 +1,4 @@
-// SOURCES: iommu/vtd/ir.c iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c kernel/frame.c kernel/cmd_iommu.c kernel/cmd_irq.c kernel/bootargs.c lib/parse.c tests/unit/vtd_model.c lib/bdf.c
+// SOURCES: iommu/vtd/ir.c iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c kernel/frame.c console/cmd_iommu.c console/cmd_irq.c kernel/bootargs.c lib/parse.c tests/unit/vtd_model.c lib/bdf.c
 /* tests/unit/test_ir.c — VT-d interrupt remapping (iommu/vtd/ir.c) and the
  * `irq` command: IRTE encoding, the allocator, bring-up order against the
  * QEMU-like register model (vtd_model.c), IEC invalidation after every
@@ -13,7 +13,7 @@
 #include "iommu/vtd/ir.h"
 #include "iommu/vtd/qi.h"
 #include "iommu/vtd/regs.h"
-#include "kernel/console.h"
+#include "console/console.h"
 #include "kernel/frame.h"
 #include "test.h"
 #include "vtd_model.h"

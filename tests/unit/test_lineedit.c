@@ -1,8 +1,8 @@
-// SOURCES: kernel/lineedit.c
+// SOURCES: console/lineedit.c
 /* tests/unit/test_lineedit.c — the console line editor. */
 #include <string.h>
 
-#include "kernel/lineedit.h"
+#include "console/lineedit.h"
 #include "test.h"
 
 static struct lineedit le;

@@ -1,6 +1,6 @@
-// SOURCES: drivers/pci.c kernel/cmd_pci.c lib/parse.c tests/unit/fake_pci.c lib/bdf.c
+// SOURCES: drivers/pci.c console/cmd_pci.c lib/parse.c tests/unit/fake_pci.c lib/bdf.c
 /*
- * tests/unit/test_pci.c — drivers/pci.c and kernel/cmd_pci.c against a fake
+ * tests/unit/test_pci.c — drivers/pci.c and console/cmd_pci.c against a fake
  * ECAM (tests/unit/fake_pci.c) holding this topology:
  *
  * segment 0, ECAM 0xb0000000, buses 0x00-0x3f

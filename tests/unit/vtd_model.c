@@ -509,7 +509,7 @@ void vtd_model_inject_fault(uint16_t sid, uint64_t addr, uint8_t reason, bool is
 #include "arch/x86/irq.h"
 #include "drivers/pci.h"
 #include "iommu/vtd/fault.h"
-#include "kernel/console.h"
+#include "console/console.h"
 #include "kernel/frame.h"
 
 struct pci_dev vtd_test_pci[VTD_TEST_NPCI];

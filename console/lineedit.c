@@ -1,7 +1,7 @@
-/* kernel/lineedit.c — see lineedit.h. */
+/* console/lineedit.c — see lineedit.h. */
 #include <string.h>
 
-#include "kernel/lineedit.h"
+#include "console/lineedit.h"
 
 void le_reset(struct lineedit *le)
 {

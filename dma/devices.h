@@ -1,11 +1,11 @@
 /*
- * kernel/devices.h — glue from a PCI device (as the console names it, by
+ * dma/devices.h — glue from a PCI device (as the console names it, by
  * bdf) to the dma layer's struct dma_group: one persistent group per PCI
  * isolation group, created on first use, holding the IOMMU unit that
  * translates it and every requester ID its members' DMA can carry.
  */
-#ifndef SLUICE_KERNEL_DEVICES_H
-#define SLUICE_KERNEL_DEVICES_H
+#ifndef SLUICE_DMA_DEVICES_H
+#define SLUICE_DMA_DEVICES_H
 
 #include "dma/dma.h"
 #include "drivers/pci.h"

@@ -1,12 +1,12 @@
 /*
- * kernel/cmd_power.c — poweroff and reboot.  Poweroff enters ACPI S5
+ * console/cmd_power.c — poweroff and reboot.  Poweroff enters ACPI S5
  * (SLP_TYP from the DSDT's \_S5_); reboot uses the FADT reset register,
  * then the PCI reset port 0xCF9, then the keyboard controller.
  */
 #include "drivers/acpi.h"
 #include "drivers/uart.h"
 #include "hw/hw.h"
-#include "kernel/console.h"
+#include "console/console.h"
 #include "kernel/time.h"
 
 static int cmd_poweroff(int argc, char **argv)

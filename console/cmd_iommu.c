@@ -1,5 +1,5 @@
 /*
- * kernel/cmd_iommu.c — the `iommu` console commands (shared/CONSOLE.md):
+ * console/cmd_iommu.c — the `iommu` console commands (shared/CONSOLE.md):
  *   iommu                 one record per VT-d unit
  *   iommu faults          the fault log, then total=<n>
  *   iommu faults clear    empties the log
@@ -11,7 +11,7 @@
 #include "iommu/vtd/qi.h"
 #include "iommu/vtd/regs.h"
 #include "iommu/vtd/vtd.h"
-#include "kernel/console.h"
+#include "console/console.h"
 #include "lib/bdf.h"
 
 static void sps_string(uint64_t sizes, char *buf, size_t len)

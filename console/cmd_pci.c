@@ -1,5 +1,5 @@
 /*
- * kernel/cmd_pci.c - console commands over drivers/pci: `lspci`,
+ * console/cmd_pci.c - console commands over drivers/pci: `lspci`,
  * `pci read <bdf> <off> <1|2|4>`, `pci write <bdf> <off> <1|2|4> <value>`.
  * Output shapes are the contract in shared/CONSOLE.md.
  */
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "drivers/pci.h"
-#include "kernel/console.h"
+#include "console/console.h"
 #include "lib/err.h"
 #include "lib/parse.h"
 

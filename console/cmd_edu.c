@@ -1,5 +1,5 @@
 /*
- * kernel/cmd_edu.c — the `edu` console commands (shared/CONSOLE.md, "The
+ * console/cmd_edu.c — the `edu` console commands (shared/CONSOLE.md, "The
  * edu test device"): DMA between an IOVA of the device's address space and
  * the device's buffer, with status=fault taken from the VT-d fault log, and
  * the device's MSI.
@@ -24,9 +24,9 @@
 #include "drivers/edu.h"
 #include "hw/hw.h"
 #include "iommu/vtd/fault.h"
-#include "kernel/console.h"
+#include "console/console.h"
 #include "kernel/platform.h"
-#include "kernel/devices.h"
+#include "dma/devices.h"
 #include "lib/crc32.h"
 #include "lib/parse.h"
 

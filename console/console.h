@@ -1,5 +1,5 @@
 /*
- * kernel/console.h — the serial console: output primitives and the command
+ * console/console.h — the serial console: output primitives and the command
  * table.  The contract for what appears on the wire is ../shared/CONSOLE.md.
  *
  * A command is a function taking the words of the line (argv[0] is the
@@ -15,10 +15,12 @@
  * Commands register themselves with COMMAND(); the linker gathers them.
  * In host tests con_printf() writes to a buffer the test can read.
  */
-#ifndef SLUICE_KERNEL_CONSOLE_H
-#define SLUICE_KERNEL_CONSOLE_H
+#ifndef SLUICE_CONSOLE_CONSOLE_H
+#define SLUICE_CONSOLE_CONSOLE_H
 
 #include <stdarg.h>
+
+#include "kernel/log.h"
 
 struct command {
 	const char *name;  /* first word, or "word1 word2" for sub-commands */
@@ -33,16 +35,12 @@ struct command {
 
 /* Output text; the caller writes whole lines ending in "\n". */
 void con_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* An asynchronous event: printed as "! <text>\n" on a line of its own,
- * never inside another line; the prompt is redrawn if the user was typing.
- * The caller gives the text without "! " and without the newline. */
-void con_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Records the message for the ERR status line; returns err unchanged. */
 int cmd_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* A log line from a subsystem (ACPI, PCI, IOMMU bring-up...): a plain line
- * during boot, an event line ("! <text>") once the prompt is up.  No "\n". */
-void klog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The sink kernel/log.h writes klog()/kevent() lines and raw bytes to;
+ * bring-up installs it with log_set_sink(). */
+extern const struct log_sink console_log_sink;
 
 /* Runs one command line (already edited); prints its output and status. */
 void console_exec(char *line);

@@ -1,5 +1,5 @@
 /*
- * kernel/cmd_general.c — general console commands: version, boot, cpu, mem
+ * console/cmd_general.c — general console commands: version, boot, cpu, mem
  * (and mem alloc/free/fill/crc).
  */
 #include <string.h>
@@ -10,7 +10,7 @@
 #include "arch/x86/paging.h"
 #include "hw/hw.h"
 #include "kernel/bootargs.h"
-#include "kernel/console.h"
+#include "console/console.h"
 #include "kernel/frame.h"
 #include "kernel/heap.h"
 #include "kernel/main.h"

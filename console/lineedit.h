@@ -1,11 +1,11 @@
 /*
- * kernel/lineedit.h — the console's line editor, pure logic (host-tested and
+ * console/lineedit.h — the console's line editor, pure logic (host-tested and
  * fuzzed).  Bytes go in one at a time; it says what to echo and when a line
  * is complete.  Lines of LINE_MAX bytes or more, control characters and
  * escape sequences make the line invalid (the console answers ERR).
  */
-#ifndef SLUICE_KERNEL_LINEEDIT_H
-#define SLUICE_KERNEL_LINEEDIT_H
+#ifndef SLUICE_CONSOLE_LINEEDIT_H
+#define SLUICE_CONSOLE_LINEEDIT_H
 
 #include <stdbool.h>
 #include <stddef.h>

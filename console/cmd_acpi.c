@@ -1,10 +1,10 @@
 /*
- * kernel/cmd_acpi.c — the `acpi` console command: one record per ACPI table
+ * console/cmd_acpi.c — the `acpi` console command: one record per ACPI table
  * sluice found (CONSOLE.md), `valid=0` added for a table that failed its
  * length or checksum checks.
  */
 #include "drivers/acpi.h"
-#include "kernel/console.h"
+#include "console/console.h"
 
 static int cmd_acpi(int argc, char **argv)
 {

@@ -1,5 +1,5 @@
 /*
- * kernel/devices.c — one persistent struct dma_group per PCI isolation
+ * dma/devices.c — one persistent struct dma_group per PCI isolation
  * group (see devices.h).  The requester IDs of a group are every member's
  * own RID plus its alias RID: VT-d looks up a context entry by the source-id
  * a request carries (VT-d 3.4.3), and a device behind a PCIe-to-PCI bridge
@@ -12,7 +12,7 @@
  * ranges.
  */
 #include "drivers/edu.h"
-#include "kernel/devices.h"
+#include "dma/devices.h"
 
 #include <stdio.h>
 #include <stdlib.h>

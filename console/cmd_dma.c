@@ -1,5 +1,5 @@
 /*
- * kernel/cmd_dma.c — the console commands of the DMA memory manager:
+ * console/cmd_dma.c — the console commands of the DMA memory manager:
  * `as ...` (address spaces and the devices attached to them), `dma ...`
  * (mappings), `pin ...` (pre-registration and the owner's pin limit) and
  * `bench dma`.  Syntax, keys and errno names are the contract in
@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "dma/dma.h"
-#include "kernel/console.h"
-#include "kernel/devices.h"
+#include "console/console.h"
+#include "dma/devices.h"
 #include "kernel/frame.h"
 #include "kernel/time.h"
 #include "lib/parse.h"

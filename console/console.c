@@ -1,5 +1,5 @@
 /*
- * kernel/console.c — the serial console: output, events, the command table
+ * console/console.c — the serial console: output, events, the command table
  * and the read-eval loop.  The wire format is ../shared/CONSOLE.md.
  *
  * Output rules kept here: every command gets exactly one status line; event
@@ -17,8 +17,8 @@
 #include "arch/x86/irq.h"
 #include "drivers/uart.h"
 #include "hw/hw.h"
-#include "kernel/console.h"
-#include "kernel/lineedit.h"
+#include "console/console.h"
+#include "console/lineedit.h"
 #include "lib/parse.h"
 
 #define PROMPT "sluice> "
@@ -114,23 +114,12 @@ static void emit(bool as_event, const char *fmt, va_list ap)
 	out("\n", 1);
 }
 
-void con_event(const char *fmt, ...)
+static void log_emit(bool event, const char *fmt, va_list ap)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	emit(true, fmt, ap);
-	va_end(ap);
+	emit(event || ready, fmt, ap); /* after boot, log lines are events */
 }
 
-void klog(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	emit(ready, fmt, ap); /* after boot, log lines are events */
-	va_end(ap);
-}
+const struct log_sink console_log_sink = {.emit = log_emit, .raw = uart_write_raw};
 
 int cmd_fail(int err, const char *fmt, ...)
 {

@@ -1,5 +1,5 @@
 /*
- * kernel/cmd_irq.c — the `irq` console commands (shared/CONSOLE.md):
+ * console/cmd_irq.c — the `irq` console commands (shared/CONSOLE.md):
  *   irq                      one record per remapped interrupt source
  *   irq retarget <irte>      moves the source to a new vector
  *   irq mask <irte>          clears the IRTE's present bit (drops it)
@@ -14,7 +14,7 @@
 #include "arch/x86/irq.h"
 #include "iommu/vtd/ir.h"
 #include "iommu/vtd/vtd.h"
-#include "kernel/console.h"
+#include "console/console.h"
 #include "lib/bdf.h"
 #include "lib/parse.h"
 
