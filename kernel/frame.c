@@ -357,20 +357,64 @@ struct frame *frame_run(uint64_t pa, uint64_t *n)
 
 /* Adds delta (+1 or -1) to the pins of [pfn, pfn + count), all managed:
  * the rollback of a partly done pin or unpin (stats untouched). */
+/* What a pin or unpin pass did, for its rollback and the running total. */
+struct pin_walk {
+	uint64_t done;	  /* frames changed so far */
+	uint64_t crossed; /* frames whose count left zero (pin) or reached it (unpin) */
+};
+
+/* One run of frame_pin: +1 on each frame until one cannot take a pin. */
+static int pin_run(struct frame *f, uint64_t n, void *arg)
+{
+	struct pin_walk *w = arg;
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t p = f[i].pins;
+
+		if (f[i].tag == FRAME_FREE || p == UINT32_MAX) {
+			w->done += i;
+			return f[i].tag == FRAME_FREE ? -EFAULT : -EOVERFLOW;
+		}
+		w->crossed += p == 0;
+		f[i].pins = p + 1;
+	}
+	w->done += n;
+	return 0;
+}
+
+/* One run of frame_unpin: -1 on each frame until one is not pinned. */
+static int unpin_run(struct frame *f, uint64_t n, void *arg)
+{
+	struct pin_walk *w = arg;
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t p = f[i].pins;
+
+		if (p == 0) {
+			w->done += i;
+			return -EINVAL;
+		}
+		w->crossed += p == 1;
+		f[i].pins = p - 1;
+	}
+	w->done += n;
+	return 0;
+}
+
+/* Rollback of a partial pass: delta (+1 or -1 as uint32_t) on every frame. */
+static int add_run(struct frame *f, uint64_t n, void *arg)
+{
+	uint32_t delta = *(const uint32_t *)arg;
+
+	for (uint64_t i = 0; i < n; i++)
+		f[i].pins += delta;
+	return 0;
+}
+
 static void pins_add(uint64_t pfn, uint64_t count, uint32_t delta)
 {
-	while (count) {
-		struct range *r = range_of(pfn);
-		uint64_t n = pfn_end(r) - pfn;
-		struct frame *f = rec_of(r, pfn);
-
-		if (n > count)
-			n = count;
-		for (uint64_t i = 0; i < n; i++)
-			f[i].pins += delta;
-		pfn += n;
-		count -= n;
-	}
+	/* Only frames a pass just changed: they are managed, this cannot fail. */
+	(void)for_each_run(pfn, count, add_run, &delta);
 }
 
 /*
@@ -382,88 +426,37 @@ static void pins_add(uint64_t pfn, uint64_t count, uint32_t delta)
  */
 int frame_pin(uint64_t pa, uint64_t size)
 {
-	uint64_t pfn, count, done = 0, newly = 0;
-	int err = 0;
+	struct pin_walk w = {0, 0};
+	uint64_t pfn, count;
+	int err;
 
 	if (!frame_span(pa, size, &pfn, &count))
 		return -EINVAL;
-	while (done < count) {
-		struct range *r = range_of(pfn + done);
-		uint64_t n, i;
-		struct frame *f;
-
-		if (!r) {
-			err = -EFAULT;
-			break;
-		}
-		f = rec_of(r, pfn + done);
-		n = pfn_end(r) - (pfn + done);
-		if (n > count - done)
-			n = count - done;
-		for (i = 0; i < n; i++) {
-			uint32_t p = f[i].pins;
-
-			if (f[i].tag == FRAME_FREE || p == UINT32_MAX)
-				break;
-			newly += p == 0;
-			f[i].pins = p + 1;
-		}
-		done += i;
-		if (i < n) {
-			err = f[i].tag == FRAME_FREE ? -EFAULT : -EOVERFLOW;
-			break;
-		}
-	}
+	err = for_each_run(pfn, count, pin_run, &w);
 	if (err) {
 		/* All or nothing: take back the pins already added. */
-		pins_add(pfn, done, (uint32_t)-1);
+		pins_add(pfn, w.done, (uint32_t)-1);
 		return err;
 	}
-	stats.pinned += newly << FRAME_SHIFT;
+	stats.pinned += w.crossed << FRAME_SHIFT;
 	return 0;
 }
 
 void frame_unpin(uint64_t pa, uint64_t size)
 {
-	uint64_t pfn = 0, count = 0, done = 0, gone = 0;
-	bool bad = false;
+	struct pin_walk w = {0, 0};
+	uint64_t pfn = 0, count = 0;
 
-	if (!frame_span(pa, size, &pfn, &count))
-		bad = true;
-	while (!bad && done < count) {
-		struct range *r = range_of(pfn + done);
-		uint64_t n, i;
-		struct frame *f;
-
-		if (!r) {
-			bad = true;
-			break;
-		}
-		f = rec_of(r, pfn + done);
-		n = pfn_end(r) - (pfn + done);
-		if (n > count - done)
-			n = count - done;
-		for (i = 0; i < n; i++) {
-			uint32_t p = f[i].pins;
-
-			if (p == 0)
-				break;
-			gone += p == 1;
-			f[i].pins = p - 1;
-		}
-		done += i;
-		if (i < n)
-			bad = true;
-	}
-	if (bad) {
+	if (!frame_span(pa, size, &pfn, &count) || for_each_run(pfn, count, unpin_run, &w)) {
 		/* A caller bug: say so and change nothing rather than let a
 		 * pin count wrap and free a frame a device can still reach. */
-		pins_add(pfn, done, 1);
+		if (w.done)
+			pins_add(pfn, w.done, 1);
 		klog("frame: unpin of unpinned or unmanaged range %#llx+%#llx ignored",
 		     (unsigned long long)pa, (unsigned long long)size);
 		return;
 	}
-	stats.pinned -= gone << FRAME_SHIFT;
+	stats.pinned -= w.crossed << FRAME_SHIFT;
 }
 
 static int tag_check(struct frame *f, uint64_t n, void *arg)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "tests/unit/dma_testlib.h"
+#include "rng.h"
 
 #define K4 0x1000ull
 #define NPOOL 64 /* contiguous user frames for hpa sources */
@@ -51,17 +52,9 @@ static uint64_t owner_limit[2] = {40 * K4, 20 * K4};
 static struct iommu_unit *units[2];
 static struct dma_group grp[NGRP];
 static int grp_space[NGRP]; /* -1 = none */
-static uint64_t rs;
 static unsigned long step;
 static const unsigned map_limit = 12;
 
-static uint64_t rnd(void)
-{
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return rs;
-}
 static unsigned rn(unsigned n) { return (unsigned)(rnd() % n); }
 
 /* ---------------------------------------------------------- model math */
@@ -573,7 +566,7 @@ TEST(model_random_ops)
 	tl_setup();
 	fake_iommu_reset();
 	m0 = tl_mem();
-	rs = seed | 1;
+	rng_seed(seed | 1);
 	pool = tl_user(6);
 	for (int i = 0; i < NSING; i++)
 		single[i] = tl_user(0);

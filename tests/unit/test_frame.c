@@ -15,6 +15,7 @@
 #include "hw/hw.h"
 #include "kernel/frame.h"
 #include "test.h"
+#include "rng.h"
 
 #define KiB (1ull << 10)
 #define MiB (1ull << 20)
@@ -45,15 +46,6 @@ static uint64_t fresh(void)
 	madvise((void *)(uintptr_t)a, ARENA_SIZE, MADV_DONTNEED);
 	frame_init();
 	return a;
-}
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
 }
 
 static void shuffle(uint64_t *v, size_t n)

@@ -5,17 +5,9 @@
 
 #include "lib/itree.h"
 #include "test.h"
+#include "rng.h"
 
 #define N 600
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
 
 TEST(itree_empty)
 {

@@ -12,6 +12,7 @@
 #include "hw/hw.h"
 #include "iommu/pgtable_vtd.h"
 #include "test.h"
+#include "rng.h"
 
 #define K4 PGSIZE_4K
 #define M2 PGSIZE_2M
@@ -992,15 +993,6 @@ struct ref {
 	uint64_t *pa; /* 0 = absent, else pa | 1 */
 	unsigned char *prot;
 };
-
-static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void)
-{
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
-}
 
 /* A page-granular range inside the region, biased toward big aligned ones. */
 static void rnd_range(const struct ref *r, uint64_t *iova, uint64_t *size)
