@@ -168,6 +168,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
 		--suppress=missingIncludeSystem --suppress=unusedFunction \
 		-DHOST_TEST -DMUST_CHECK= -I. $(KDIRS) boot
+	python3 tools/check_layers.py
 
 clean:
 	rm -rf $(B)/k $(B)/unit $(B)/fuzz $(B)/bench $(B)/sluice.* $(B)/esp.img
