@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tools/check_layers.py — fails on an #include that points up the layer map.
 
-The map (../shared/DESIGN.md), bottom to top; an include may only point to
+The map (docs/layers.md), bottom to top; an include may only point to
 the same rank or below:
 
   0  lib/  hw/  boot/boot_info.h (the loader's hand-over record)
