@@ -1,4 +1,4 @@
-/* tests/unit/host_console.c — console/console.h output into a buffer. */
+/* tests/unit/host_console.c — console/console.h and kernel/log.h output into a buffer. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

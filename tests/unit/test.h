@@ -45,7 +45,7 @@ extern int test_current_failed;
 		}                                                                                \
 	} while (0)
 
-/* Console output captured by host_console.c (con_printf, con_event). */
+/* Console output captured by host_console.c (con_printf, klog, kevent). */
 extern char test_con_buf[65536];
 extern size_t test_con_len;
 void test_con_reset(void);
