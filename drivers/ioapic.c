@@ -182,8 +182,7 @@ int ioapic_route_isa_remapped(unsigned isa_irq, struct vtd_unit *u, irq_handler_
 	s->owner = io;
 	s->on_retarget = retarget_rte;
 	s->route.level = level; /* 5.1.5.1: IRTE TM must match the RTE's */
-	/* QEMU skips the IOAPIC's SID check (notes §1.5); real hardware
-	 * does not, and the SID is what the DMAR scope says. */
+	/* VT-d 9.10 SVT=1 with the DMAR scope's source-id: real hardware checks it (QEMU skips). */
 	s->route.svt = IR_SVT_SID;
 	s->route.sq = IR_SQ_ALL;
 	s->route.sid = io->sid;

@@ -66,8 +66,9 @@ uint64_t ioapic_read_rte(const struct ioapic *io, unsigned pin);
  * and trigger from the override; ISA default active-high edge), an IRTE on
  * u (SVT=1 with the IOAPIC's source-id), the RTE in remappable format, then
  * unmasked.  -EINVAL: isa_irq > 15; -ENOENT: no IOAPIC has the GSI;
- * -ENODEV: the IOAPIC's source-id is unknown (no DMAR scope names it, IR
- * refused as vtd-rules §4.7 asks) or IR is off on u; -EBUSY: pin routed. */
+ * -ENODEV: the IOAPIC's source-id is unknown (VT-d 8.3.1: only a DMAR
+ * IOAPIC scope gives it, and without it the IRTE cannot validate) or IR is
+ * off on u; -EBUSY: pin routed. */
 int ioapic_route_isa_remapped(unsigned isa_irq, struct vtd_unit *u, irq_handler_fn fn, void *ctx,
 			      struct ir_source **out) MUST_CHECK;
 /* Masks the pin, leaves the IRTE not present and frees it and the vector. */

@@ -80,9 +80,7 @@ int msi_enable_remapped(struct pci_dev *d, struct vtd_unit *u, irq_handler_fn fn
 		return rc;
 
 	bool is64 = ctrl & PCI_MSI_FLAGS_64BIT, maskbit = ctrl & PCI_MSI_FLAGS_MASKBIT;
-	/* Remappable format (5.1.2.2): address carries the handle with
-	 * SHV=1, data the subhandle 0; the upper address must be 0 (QEMU
-	 * drops the message otherwise, notes §1.5). */
+	/* VT-d 5.1.2.2: handle in the address, subhandle in the data; upper address 0 (0xFEEx_xxxx). */
 	pci_write(d, c + PCI_MSI_ADDRESS_LO, 4, ir_msi_addr(s->index));
 	if (is64) {
 		pci_write(d, c + PCI_MSI_ADDRESS_HI, 4, 0);

@@ -26,8 +26,7 @@
 #include "kernel/frame.h"
 #include "kernel/time.h"
 
-/* How long the CFI probe waits for GSTS.CFIS (real hardware answers in
- * microseconds; QEMU 7.2 never does, notes §0.6). */
+/* CFI probe bound: hardware shows GSTS.CFIS (VT-d 11.4.5) in microseconds; QEMU 7.2 never. */
 #define IR_CFI_PROBE_NS (1000ull * 1000)
 
 struct ir_unit {
@@ -92,8 +91,7 @@ int ir_choose_eime(bool cpu_x2apic, uint64_t ecap, uint8_t dmar_flags, uint32_t 
 		   bool *eime)
 {
 	if (!cpu_x2apic) {
-		/* xAPIC LAPICs take 8-bit destinations; EIME=1 would deliver
-		 * x2APIC-format messages they cannot decode (vtd-rules §4.2). */
+		/* VT-d 9.10: EIME=1 destinations are x2APIC ids, which xAPIC LAPICs cannot take. */
 		*eime = false;
 		return 0;
 	}
@@ -131,7 +129,7 @@ int ir_irte_encode(const struct ir_route *r, bool eime, uint64_t *lo, uint64_t *
 	case 7: /* 9.10 DLM encodings */ break;
 	default: return -EINVAL;
 	}
-	/* Every sluice IRTE validates its source (vtd-rules §4.22). */
+	/* VT-d 9.10: SVT=0 would accept any requester, so every IRTE validates its source. */
 	if (r->svt == IR_SVT_SID) {
 		if (r->sq > 3)
 			return -EINVAL;
@@ -205,8 +203,8 @@ static bool cas128(volatile uint64_t *p, uint64_t olo, uint64_t ohi, uint64_t nl
 
 /*
  * Stores one IRTE so that hardware, which fetches the 128-bit entry as one
- * unit, never sees half an update (vtd-rules §4.10; VT-d 9.10 and 9.11 ask
- * for 128-bit atomic updates of present entries):
+ * unit, never sees half an update (VT-d 9.10 and 9.11 ask for 128-bit
+ * atomic updates of present entries):
  *  - not present now: high qword first, compiler barrier (x86 keeps stores
  *    in order), then the low qword holding P;
  *  - present and only one qword changes: that single aligned 64-bit store is
@@ -238,9 +236,8 @@ static void irte_store(struct ir_unit *iu, unsigned idx, uint64_t lo, uint64_t h
 	vtd_sync(iu->u, (const void *)e, 16);
 }
 
-/* 6.5.2.7: invalidate the cached copies of entries [idx, idx + 2^im), then
- * read a register so interrupts already remapped with the old entry have
- * drained (vtd-rules §4.18, Xen queue_invalidate_iec_sync). */
+/* VT-d 6.5.2.7: invalidate cached entries [idx, idx + 2^im); a register read then drains
+ * interrupts already remapped with the old entry. */
 static int iec_flush(struct ir_unit *iu, unsigned idx, unsigned im)
 {
 	struct qi_desc d = qi_iec_index((uint16_t)idx, im);
@@ -389,10 +386,10 @@ static uint32_t gsts(const struct vtd_unit *u) { return mmio_read32(u->base + VT
 
 /*
  * Compatibility-format interrupts bypass the IRT entirely, so a device could
- * inject any vector with them (vtd-rules §3.8, §4.22).  11.4.4 GCMD.CFI=0
- * blocks them (with IRTA.EIME=1 they are blocked regardless).  Firmware may
- * have left CFI set: clear it.  Some hardware does not implement CFI at all
- * (QEMU 7.2, notes §0.6): a set is never reflected in GSTS.CFIS.  We probe
+ * inject any vector with them (VT-d 5.1.2.1).  11.4.4 GCMD.CFI=0 blocks them
+ * (with IRTA.EIME=1 they are blocked regardless).  Firmware may have left
+ * CFI set: clear it.  Some hardware does not implement CFI at all (QEMU
+ * 7.2): a set is never reflected in GSTS.CFIS.  We probe
  * by setting it (harmless: IRE is still off, so every interrupt is in
  * compatibility format anyway) and warn once where blocking is impossible.
  */
@@ -446,7 +443,7 @@ int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 		     u->iu.index);
 		return -ENOTSUP;
 	}
-	/* vtd-rules §4.4: IR needs QI (IEC invalidation has no register form). */
+	/* VT-d 6.5.2.7: the IEC is invalidated only through the queue, so IR needs QI. */
 	if (!u->qi_on) {
 		klog("vtd%u: interrupt remapping needs queued invalidation, which is off",
 		     u->iu.index);
@@ -503,9 +500,7 @@ int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 	rc = vtd_gcmd(u, VTD_GCMD_SIRTP, true);
 	if (rc)
 		goto fail;
-	/* vtd-rules §4.5 (Xen enable_intremap): after SIRTP the IEC may hold
-	 * entries of the old table; invalidate it globally unless CAP.ESIRTPS
-	 * says SIRTP did. */
+	/* VT-d 11.4.4 SIRTP: the IEC may hold old-table entries; flush it unless CAP.ESIRTPS did. */
 	if (!(u->cap & VTD_CAP_ESIRTPS)) {
 		struct qi_desc d = qi_iec_global();
 
@@ -557,8 +552,7 @@ int ir_disable(struct vtd_unit *u)
 	if (rc)
 		return rc;
 	u->iu.intr_remap = false;
-	/* vtd-rules §4.2 (Xen disable_intremap): clear IRTA.EIME so a later
-	 * owner running xAPIC does not get x2APIC-format deliveries. */
+	/* VT-d 11.4.9.2: EIME cleared so a later xAPIC owner gets no x2APIC-format deliveries. */
 	mmio_write64(u->base + VTD_IRTA_REG, mmio_read64(u->base + VTD_IRTA_REG) & ~VTD_IRTA_EIME);
 	for (struct ir_unit **pp = &ir_units; *pp; pp = &(*pp)->next)
 		if (*pp == iu) {

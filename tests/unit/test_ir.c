@@ -325,7 +325,7 @@ TEST(enable_x2apic_eime_and_opt_out)
 	CHECK_EQ(lo >> 32, 0x1234);
 	ir_free(u, idx, 1);
 	CHECK_EQ(ir_disable(u), 0);
-	CHECK_EQ(m.irta & VTD_IRTA_EIME, 0); /* cleared on disable (rule 4.2) */
+	CHECK_EQ(m.irta & VTD_IRTA_EIME, 0); /* VT-d 11.4.9.2: cleared on disable */
 	down();
 
 	up(0, VTD_ECAP_EIM, 0, false);
