@@ -113,14 +113,8 @@ unsigned edu_chunks(uint32_t len, unsigned i, uint32_t *xoff, uint32_t *clen)
 
 static int wait_idle(struct edu *e)
 {
-	uint64_t dl = deadline_after_ns(EDU_DMA_TIMEOUT_NS);
-
-	while (mmio_read64(e->mmio + EDU_REG_DMA_CMD) & EDU_DMA_CMD_START) {
-		if (deadline_passed(dl))
-			return -ETIMEDOUT;
-		cpu_pause();
-	}
-	return 0;
+	return poll_until(!(mmio_read64(e->mmio + EDU_REG_DMA_CMD) & EDU_DMA_CMD_START),
+			  EDU_DMA_TIMEOUT_NS);
 }
 
 int edu_dma(struct edu *e, bool to_ram, uint64_t addr, uint32_t off, uint32_t len)
@@ -196,7 +190,7 @@ static int msi_setup(struct edu *e, struct vtd_unit *u)
 
 int edu_irq(struct edu *e, struct vtd_unit *ir_unit, uint64_t timeout_ns, struct edu_irq_result *r)
 {
-	uint64_t before, dl;
+	uint64_t before;
 	int err;
 
 	if (e->vector < 0 && (err = msi_setup(e, ir_unit)))
@@ -204,10 +198,7 @@ int edu_irq(struct edu *e, struct vtd_unit *ir_unit, uint64_t timeout_ns, struct
 	before = e->irqs;
 	/* With MSI enabled every write leaving irq_status != 0 sends one MSI. */
 	mmio_write32(e->mmio + EDU_REG_IRQ_RAISE, 1);
-	dl = deadline_after_ns(timeout_ns);
-	while (e->irqs == before && !deadline_passed(dl))
-		cpu_pause();
-	r->delivered = e->irqs != before;
+	r->delivered = poll_until(e->irqs != before, timeout_ns) == 0;
 	/* a retarget (irq retarget) moves the source to another vector */
 	r->vector = e->src ? e->src->vector : (unsigned)e->vector;
 	r->irte = e->irte;
