@@ -16,6 +16,7 @@
 #include "iommu/vtd/ir.h"
 #include "drivers/ioapic.h"
 #include "drivers/uart.h"
+#include "arch/x86/apic.h"
 #include "arch/x86/irq.h"
 #include "iommu/vtd/vtd.h"
 #include "kernel/bootargs.h"
@@ -204,15 +205,18 @@ static void uart_rx_isr(unsigned vector, void *ctx)
 }
 
 /* Interrupt remapping on every unit (QI is on by now), then the IOAPIC in
- * remappable format with its DMAR source-id, then the UART's IRQ 4. */
+ * remappable format with its DMAR source-id, then the UART's IRQ 4.  The
+ * boot argument ir_entries is read here only; ir_enable() clamps it. */
 static void ir_step(void)
 {
-	struct ir_cfg cfg;
+	struct ir_cfg cfg = {
+		.entries = bootarg_u64("ir_entries", 0),
+		.x2apic = apic_x2apic_mode(),
+		.dmar_flags = dmar->flags,
+	};
 	unsigned on = 0;
 	int rc;
 
-	ir_cfg_from_boot(&cfg, dmar->flags);
-	cfg.entries = (unsigned)bootarg_u64("ir_entries", 0);
 	for (struct vtd_unit *u = vtd_units(); u; u = u->next) {
 		rc = ir_enable(u, &cfg);
 		if (rc)

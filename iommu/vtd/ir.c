@@ -15,13 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86/apic.h"
 #include "hw/hw.h"
 #include "iommu/vtd/dmar.h"
 #include "iommu/vtd/qi.h"
 #include "iommu/vtd/regs.h"
 #include "iommu/vtd/vtd.h"
-#include "kernel/bootargs.h"
 #include "kernel/log.h"
 #include "kernel/frame.h"
 #include "kernel/time.h"
@@ -76,16 +74,6 @@ static unsigned log2_ceil(unsigned n)
 }
 
 /* ------------------------------------------------------------ pure parts */
-
-void ir_cfg_from_boot(struct ir_cfg *cfg, uint8_t dmar_flags)
-{
-	uint64_t n = bootarg_u64("ir_entries", IR_DEFAULT_ENTRIES);
-
-	/* out-of-range values are clamped (and logged) by ir_enable */
-	cfg->entries = n > (1u << 20) ? (1u << 20) : (unsigned)n;
-	cfg->x2apic = apic_x2apic_mode();
-	cfg->dmar_flags = dmar_flags;
-}
 
 int ir_choose_eime(bool cpu_x2apic, uint64_t ecap, uint8_t dmar_flags, uint32_t dest_apic_id,
 		   bool *eime)
@@ -428,7 +416,8 @@ static void unit_free(struct ir_unit *iu)
 int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 {
 	struct ir_unit *iu;
-	unsigned want = cfg->entries ? cfg->entries : IR_DEFAULT_ENTRIES;
+	uint64_t asked = cfg->entries ? cfg->entries : IR_DEFAULT_ENTRIES;
+	unsigned want;
 	bool eime;
 	int rc;
 
@@ -460,13 +449,13 @@ int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 	if (cfg->dmar_flags & DMAR_FLAG_X2APIC_OPT_OUT && cfg->x2apic)
 		klog("vtd%u: DMAR X2APIC_OPT_OUT: IRT in xAPIC format (EIME=0)", u->iu.index);
 
-	if (want > IR_MAX_ENTRIES || want < IR_MIN_ENTRIES || (want & (want - 1))) {
-		unsigned n = want > IR_MAX_ENTRIES   ? IR_MAX_ENTRIES
-			     : want < IR_MIN_ENTRIES ? IR_MIN_ENTRIES
-						     : 1u << log2_ceil(want);
-		klog("vtd%u: ir_entries=%u adjusted to %u", u->iu.index, want, n);
-		want = n;
-	}
+	/* 11.4.9.2: IRTA.S gives 2^(S+1) entries, S <= 15. */
+	want = asked > IR_MAX_ENTRIES	? IR_MAX_ENTRIES
+	       : asked < IR_MIN_ENTRIES ? IR_MIN_ENTRIES
+					: 1u << log2_ceil((unsigned)asked);
+	if (want != asked)
+		klog("vtd%u: ir_entries=%llu adjusted to %u", u->iu.index,
+		     (unsigned long long)asked, want);
 
 	/* Take-over left IR off (vtd.c takeover); if not, do it here. */
 	if (gsts(u) & VTD_GSTS_IRES) {

@@ -4,10 +4,9 @@
  * IRTE updates that hardware never sees half-written, and a registry of the
  * remapped interrupt sources the `irq` command lists.
  *
- * Bring-up, per unit, after vtd_unit_init() turned QI on:
+ * Bring-up (kernel/platform.c), per unit, after vtd_unit_init() turned QI on:
  *
- *     struct ir_cfg cfg;
- *     ir_cfg_from_boot(&cfg, dmar->flags);   // ir_entries=, x2APIC mode
+ *     struct ir_cfg cfg = {entries, x2apic, dmar->flags};
  *     if (ir_enable(u, &cfg) == 0) ...        // sets u->iu.intr_remap
  *
  * Routing an interrupt: ir_alloc() an index (or a 2^n block for multi-vector
@@ -77,8 +76,9 @@ struct vtd_unit;
 
 /* What a unit's bring-up needs from the platform. */
 struct ir_cfg {
-	unsigned entries;   /* 0 = IR_DEFAULT_ENTRIES; rounded up to a power of
-	                     two, clamped to [IR_MIN_ENTRIES, IR_MAX_ENTRIES] */
+	uint64_t entries;   /* boot argument ir_entries; 0 = IR_DEFAULT_ENTRIES;
+	                       rounded up to a power of two, clamped to
+	                       [IR_MIN_ENTRIES, IR_MAX_ENTRIES] (logged) */
 	bool x2apic;	    /* the CPU's LAPIC runs in x2APIC mode */
 	uint8_t dmar_flags; /* DMAR header flags: INTR_REMAP is required,
 	                       X2APIC_OPT_OUT honoured */
@@ -98,10 +98,6 @@ struct ir_route {
 	uint16_t sid; /* requester id, or start<<8|end bus with SVT=2 */
 };
 
-/* Fills cfg: entries from the boot argument `ir_entries`, x2apic from the
- * LAPIC's mode, and the DMAR flags given. */
-void ir_cfg_from_boot(struct ir_cfg *cfg, uint8_t dmar_flags);
-
 /* Whether a unit uses IRTA.EIME (x2APIC destinations).  -ENOTSUP when the
  * CPU runs x2APIC and the unit lacks ECAP.EIM (and the firmware did not opt
  * out); with X2APIC_OPT_OUT the unit runs xAPIC-format (EIME=0), which only
@@ -114,7 +110,9 @@ int ir_choose_eime(bool cpu_x2apic, uint64_t ecap, uint8_t dmar_flags, uint32_t 
  * (GCMD.CFI clear; a warning where hardware cannot block them), IRE.  QI must
  * be on.  Sets u->iu.intr_remap.  -ENOTSUP: no ECAP.IR / no DMAR INTR_REMAP /
  * no EIM where needed; -EINVAL: QI off; -EBUSY: already on; -ENOMEM;
- * -ETIMEDOUT: hardware did not follow (then IR is left off). */
+ * -ETIMEDOUT: hardware did not follow (then IR is left off).  The table size
+ * in cfg->entries is adjusted (and logged) if it is not a power of two in
+ * range. */
 int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg) MUST_CHECK;
 /* IRE off, IRTA.EIME cleared, table freed.  -EBUSY while entries are
  * allocated; -ENOENT if IR is not on; -ETIMEDOUT (table kept). */

@@ -1,4 +1,4 @@
-// SOURCES: drivers/ioapic.c iommu/vtd/ir.c iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c kernel/frame.c console/cmd_iommu.c kernel/bootargs.c lib/parse.c tests/unit/vtd_model.c lib/bdf.c
+// SOURCES: drivers/ioapic.c iommu/vtd/ir.c iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c kernel/frame.c console/cmd_iommu.c lib/parse.c tests/unit/vtd_model.c lib/bdf.c
 /* tests/unit/test_ioapic.c — drivers/ioapic.c against a fake IOAPIC
  * (IOREGSEL at +0, IOWIN at +0x10) and the VT-d register model: masking at
  * boot, remappable RTE encoding, ISA routing through overrides, the IRTE it
@@ -16,7 +16,6 @@
 
 uint64_t irq_count(unsigned vector) { return 0; }
 uint32_t irq_dest_apic_id(void) { return 1; }
-bool apic_x2apic_mode(void) { return false; }
 
 /* ---- MADT stub: one IOAPIC (id 0, 24 pins) at 0xfec00000, a second
  * address where nothing answers, ISA overrides as QEMU's q35 has them. */

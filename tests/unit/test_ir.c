@@ -1,4 +1,4 @@
-// SOURCES: iommu/vtd/ir.c iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c kernel/frame.c console/cmd_iommu.c console/cmd_irq.c kernel/bootargs.c lib/parse.c tests/unit/vtd_model.c lib/bdf.c
+// SOURCES: iommu/vtd/ir.c iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c kernel/frame.c console/cmd_iommu.c console/cmd_irq.c lib/parse.c tests/unit/vtd_model.c lib/bdf.c
 /* tests/unit/test_ir.c — VT-d interrupt remapping (iommu/vtd/ir.c) and the
  * `irq` command: IRTE encoding, the allocator, bring-up order against the
  * QEMU-like register model (vtd_model.c), IEC invalidation after every
@@ -8,7 +8,6 @@
 
 #include "fake_hw.h"
 #include "hw/hw.h"
-#include "kernel/bootargs.h"
 #include "iommu/vtd/dmar.h"
 #include "iommu/vtd/ir.h"
 #include "iommu/vtd/qi.h"
@@ -20,10 +19,8 @@
 
 /* ---- stubs for arch/x86 (irq_alloc_vector & co are in vtd_model.c) */
 static uint32_t apic_id_stub;
-static bool x2apic_stub;
 uint64_t irq_count(unsigned vector) { return vector * 10ull; }
 uint32_t irq_dest_apic_id(void) { return apic_id_stub; }
-bool apic_x2apic_mode(void) { return x2apic_stub; }
 
 static struct vtd_model m;
 static struct vtd_unit *u;
@@ -38,7 +35,6 @@ static void up(uint64_t cap_or, uint64_t ecap_or, uint64_t ecap_clear, bool no_q
 	vtd_test_frames();
 	fake_tsc_step = 1000; /* bounded polls end quickly */
 	apic_id_stub = 0;
-	x2apic_stub = false;
 	vtd_model_init(&m, VTD_TEST_BASE);
 	m.cap |= cap_or;
 	m.ecap = (m.ecap | ecap_or) & ~ecap_clear;
@@ -341,10 +337,22 @@ TEST(enable_x2apic_eime_and_opt_out)
 
 TEST(enable_entries_rounding)
 {
+	/* the boot argument as parsed (any 64-bit number) reaches ir_enable,
+	 * which alone rounds, clamps and logs it */
 	static const struct {
-		unsigned in, out, s;
+		uint64_t in;
+		unsigned out, s;
+		const char *log;
 	} cases[] = {
-		{0, 4096, 11}, {1000, 1024, 9}, {70000, 65536, 15}, {10, 256, 7}, {256, 256, 7}};
+		{0, 4096, 11, NULL},
+		{512, 512, 8, NULL},
+		{1000, 1024, 9, "vtd0: ir_entries=1000 adjusted to 1024"},
+		{70000, 65536, 15, "vtd0: ir_entries=70000 adjusted to 65536"},
+		{10, 256, 7, "vtd0: ir_entries=10 adjusted to 256"},
+		{256, 256, 7, NULL},
+		{1ull << 32, 65536, 15, "vtd0: ir_entries=4294967296 adjusted to 65536"},
+		{~0ull, 65536, 15, "vtd0: ir_entries=18446744073709551615 adjusted to 65536"},
+	};
 
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ir_cfg c = cfg_default;
@@ -353,26 +361,13 @@ TEST(enable_entries_rounding)
 		CHECK_EQ(ir_enable(u, &c), 0);
 		CHECK_EQ(ir_entries(u), cases[i].out);
 		CHECK_EQ(m.irta_latched & 0xf, cases[i].s);
+		if (cases[i].log)
+			CHECK(strstr(test_con_buf, cases[i].log));
+		else
+			CHECK(!strstr(test_con_buf, "adjusted"));
 		CHECK_EQ(ir_disable(u), 0);
 		down();
 	}
-}
-
-TEST(cfg_from_boot)
-{
-	struct ir_cfg c;
-
-	bootargs_set("foo ir_entries=512 bar");
-	x2apic_stub = true;
-	ir_cfg_from_boot(&c, DMAR_FLAG_INTR_REMAP);
-	CHECK_EQ(c.entries, 512);
-	CHECK(c.x2apic);
-	CHECK_EQ(c.dmar_flags, DMAR_FLAG_INTR_REMAP);
-	bootargs_set("");
-	x2apic_stub = false;
-	ir_cfg_from_boot(&c, 0);
-	CHECK_EQ(c.entries, IR_DEFAULT_ENTRIES);
-	CHECK(!c.x2apic);
 }
 
 TEST(enable_hardware_stuck)

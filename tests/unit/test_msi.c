@@ -1,4 +1,4 @@
-// SOURCES: drivers/msi.c iommu/vtd/ir.c drivers/pci.c tests/unit/fake_pci.c kernel/frame.c kernel/bootargs.c lib/parse.c lib/bdf.c
+// SOURCES: drivers/msi.c iommu/vtd/ir.c drivers/pci.c tests/unit/fake_pci.c kernel/frame.c lib/parse.c lib/bdf.c
 /* tests/unit/test_msi.c — drivers/msi.c against a fake PCI configuration
  * space (fake_pci.c): MSI in remappable format (64-bit and 32-bit forms,
  * mask bits, MME, INTx off), MSI-X entries, the IRTE each gets (SVT forms,
@@ -77,7 +77,6 @@ int irq_alloc_vector(irq_handler_fn fn, void *ctx) { return vec_fail ? vec_fail 
 void irq_free_vector(unsigned v) { vec_freed++; }
 uint64_t irq_count(unsigned v) { return 0; }
 uint32_t irq_dest_apic_id(void) { return 2; }
-bool apic_x2apic_mode(void) { return false; }
 
 /* ---- the PCI topology */
 #define ECAM 0xb0000000ull
