@@ -3,14 +3,14 @@
  * Register layout: QEMU docs/specs/edu.txt and hw/misc/edu.c (7.2).
  */
 #include "drivers/edu.h"
-#include "drivers/msi.h"
-#include "iommu/vtd/ir.h"
 
 #include <stdlib.h>
 
 #include "arch/x86/irq.h"
+#include "drivers/msi.h"
 #include "drivers/pci_regs.h"
 #include "hw/hw.h"
+#include "iommu/iommu.h"
 #include "kernel/log.h"
 #include "kernel/time.h"
 
@@ -29,7 +29,7 @@ struct edu {
 	uint64_t mmio;
 	int vector; /* -1 until the MSI is programmed (compatibility format) */
 	int irte;
-	struct ir_source *src; /* remapped MSI: IRTE and vector live here */
+	struct iommu_irq_route *src; /* remapped MSI: entry and vector live here */
 	volatile uint64_t irqs;
 	struct edu *next;
 };
@@ -148,10 +148,10 @@ static void edu_isr(unsigned vector, void *ctx)
 	e->irqs++;
 }
 
-/* The one place that chooses the MSI format: remappable, through an IRTE
- * with source validation, whenever the unit translating edu has interrupt
- * remapping on; compatibility format only where there is none (noiommu). */
-static int msi_setup(struct edu *e, struct vtd_unit *u)
+/* The one place that chooses the MSI format: through an interrupt route
+ * with source validation whenever the unit translating edu remaps
+ * interrupts; compatibility format only where there is none (noiommu). */
+static int msi_setup(struct edu *e, struct iommu_unit *u)
 {
 	struct pci_dev *d = e->pci;
 	unsigned cap = d->cap_msi;
@@ -160,7 +160,7 @@ static int msi_setup(struct edu *e, struct vtd_unit *u)
 
 	if (!cap)
 		return -ENOTSUP;
-	if (u && ir_enabled(u)) {
+	if (iommu_irq_remapping(u)) {
 		int rc = msi_enable_remapped(d, u, edu_isr, e, &e->src);
 		if (rc)
 			return rc;
@@ -188,7 +188,8 @@ static int msi_setup(struct edu *e, struct vtd_unit *u)
 	return 0;
 }
 
-int edu_irq(struct edu *e, struct vtd_unit *ir_unit, uint64_t timeout_ns, struct edu_irq_result *r)
+int edu_irq(struct edu *e, struct iommu_unit *ir_unit, uint64_t timeout_ns,
+	    struct edu_irq_result *r)
 {
 	uint64_t before;
 	int err;
@@ -216,7 +217,7 @@ void edu_release_irq(struct pci_dev *d)
 	if (!e || e->vector < 0)
 		return;
 	if (e->src) {
-		msi_disable_remapped(e->src); /* IRTE left not present, vector freed */
+		msi_disable_remapped(e->src); /* entry left not present, vector freed */
 		e->src = NULL;
 	} else {
 		unsigned cap = d->cap_msi;

@@ -240,10 +240,10 @@ static void ir_step(void)
 		if (ioapic_set_sid(madt->ioapics[i].id, sid) == 0 && !uart_unit)
 			uart_unit = platform_drhd_unit(drhd);
 	}
-	if (!on || !uart_unit || !ir_enabled(uart_unit))
+	if (!on || !uart_unit || !iommu_irq_remapping(&uart_unit->iu))
 		return;
-	struct ir_source *src;
-	rc = ioapic_route_isa_remapped(4, uart_unit, uart_rx_isr, NULL, &src);
+	struct iommu_irq_route *src;
+	rc = ioapic_route_isa_remapped(4, &uart_unit->iu, uart_rx_isr, NULL, &src);
 	if (rc) {
 		klog("ir: serial IRQ 4 not routed (%s)", err_name(rc));
 		return;
