@@ -268,8 +268,8 @@ static int cmd_edu(int argc, char **argv)
 		return do_write(e, g, iova, (uint32_t)len, (uint8_t)byte);
 
 	struct edu_irq_result r;
-	rc = edu_irq(e, platform_unit_for(edu_pci(e)->seg, edu_pci(e)->alias_rid),
-		     EDU_IRQ_TIMEOUT_NS, &r);
+	rc = edu_irq(e, iommu_unit_for(edu_pci(e)->seg, edu_pci(e)->alias_rid), EDU_IRQ_TIMEOUT_NS,
+		     &r);
 	if (rc == -ENOTSUP)
 		return cmd_fail(rc, "%.40s has no MSI capability", argv[1]);
 	if (rc == -ENOSPC)

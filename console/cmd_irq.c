@@ -1,6 +1,6 @@
 /*
  * console/cmd_irq.c — the `irq` console commands (shared/CONSOLE.md):
- *   irq                      one record per remapped interrupt source
+ *   irq                      one record per interrupt route (iommu/iommu.h)
  *   irq retarget <irte>      moves the source to a new vector
  *   irq mask <irte>          clears the IRTE's present bit (drops it)
  *   irq unmask <irte>        sets it again
@@ -12,15 +12,14 @@
 #include <string.h>
 
 #include "arch/x86/irq.h"
-#include "iommu/vtd/ir.h"
-#include "iommu/vtd/vtd.h"
 #include "console/console.h"
+#include "iommu/iommu.h"
 #include "lib/bdf.h"
 #include "lib/parse.h"
 
-static const char *kind_name(enum ir_source_kind k)
+static const char *kind_name(enum iommu_irq_kind k)
 {
-	return k == IR_SRC_MSI ? "msi" : k == IR_SRC_MSIX ? "msix" : "ioapic";
+	return k == IOMMU_IRQ_MSI ? "msi" : k == IOMMU_IRQ_MSIX ? "msix" : "ioapic";
 }
 
 static int cmd_irq(int argc, char **argv)
@@ -29,19 +28,19 @@ static int cmd_irq(int argc, char **argv)
 		return cmd_fail(
 			-EINVAL,
 			"usage: irq | irq retarget|mask|unmask <irte> | irq sid <irte> <bdf>");
-	for (struct ir_source *s = ir_sources(); s; s = s->next) {
+	for (struct iommu_irq_route *r = iommu_irq_routes(); r; r = r->next) {
 		char bdf[24];
 
-		bdf_format_rid(bdf, sizeof(bdf), s->seg, s->bdf);
+		bdf_format_rid(bdf, sizeof(bdf), r->seg, r->bdf);
 		con_printf("bdf=%s irte=%u vector=%u dest=%u count=%llu kind=%s unit=%u present=%u "
 			   "svt=%u sid=0x%04x",
-			   bdf, s->index, s->vector, (unsigned)s->route.dest,
-			   (unsigned long long)irq_count(s->vector), kind_name(s->kind),
-			   s->u->iu.index, s->present ? 1u : 0u, s->route.svt, s->route.sid);
-		if (s->kind == IR_SRC_IOAPIC)
-			con_printf(" gsi=%u", s->gsi);
-		else if (s->kind == IR_SRC_MSIX)
-			con_printf(" entry=%u", s->gsi);
+			   bdf, r->index, r->vector, (unsigned)r->entry.dest,
+			   (unsigned long long)irq_count(r->vector), kind_name(r->kind),
+			   r->unit->index, r->present ? 1u : 0u, r->entry.src_check, r->entry.sid);
+		if (r->kind == IOMMU_IRQ_IOAPIC)
+			con_printf(" gsi=%u", r->gsi);
+		else if (r->kind == IOMMU_IRQ_MSIX)
+			con_printf(" entry=%u", r->gsi);
 		con_printf("\n");
 	}
 	return 0;
@@ -50,8 +49,8 @@ COMMAND(irq, "irq",
 	"irq                        remapped interrupt sources: bdf irte vector dest count",
 	cmd_irq);
 
-/* argv[2] = "<irte>" or "<unit>:<irte>" → the source. */
-static int find_source(const char *arg, struct ir_source **out)
+/* argv[2] = "<irte>" or "<unit>:<irte>" → the route. */
+static int find_route(const char *arg, struct iommu_irq_route **out)
 {
 	char buf[32];
 	const char *idx = arg;
@@ -69,10 +68,10 @@ static int find_source(const char *arg, struct ir_source **out)
 		unit = (int)v;
 		idx = colon + 1;
 	}
-	if (parse_u64_max(idx, IR_MAX_ENTRIES - 1, &v))
+	if (parse_u64_max(idx, IOMMU_IRQ_MAX_ENTRIES - 1, &v))
 		return cmd_fail(-EINVAL, "bad irte '%s' (an index below %u, or <unit>:<index>)",
-				arg, IR_MAX_ENTRIES);
-	int rc = ir_source_find(unit, (unsigned)v, out);
+				arg, IOMMU_IRQ_MAX_ENTRIES);
+	int rc = iommu_irq_route_find(unit, (unsigned)v, out);
 	if (rc == -ENOENT)
 		return cmd_fail(rc, "no remapped source uses irte %s (see `irq`)", arg);
 	if (rc)
@@ -82,20 +81,20 @@ static int find_source(const char *arg, struct ir_source **out)
 
 static int cmd_irq_retarget(int argc, char **argv)
 {
-	struct ir_source *s;
+	struct iommu_irq_route *r;
 	unsigned old, nv;
 	int rc;
 
 	if (argc != 3)
 		return cmd_fail(-EINVAL, "usage: irq retarget <irte>");
-	rc = find_source(argv[2], &s);
+	rc = find_route(argv[2], &r);
 	if (rc)
 		return rc;
-	old = s->vector;
-	rc = ir_source_retarget(s, &nv);
+	old = r->vector;
+	rc = iommu_irq_route_retarget(r, &nv);
 	if (rc)
-		return cmd_fail(rc, "retarget of irte %u failed", s->index);
-	con_printf("irte=%u vector=%u old=%u\n", s->index, nv, old);
+		return cmd_fail(rc, "retarget of irte %u failed", r->index);
+	con_printf("irte=%u vector=%u old=%u\n", r->index, nv, old);
 	return 0;
 }
 COMMAND(irq_retarget, "irq retarget", "irq retarget <irte>        a new vector for that source",
@@ -103,18 +102,18 @@ COMMAND(irq_retarget, "irq retarget", "irq retarget <irte>        a new vector f
 
 static int mask_common(int argc, char **argv, bool present)
 {
-	struct ir_source *s;
+	struct iommu_irq_route *r;
 	int rc;
 
 	if (argc != 3)
 		return cmd_fail(-EINVAL, "usage: irq %s <irte>", present ? "unmask" : "mask");
-	rc = find_source(argv[2], &s);
+	rc = find_route(argv[2], &r);
 	if (rc)
 		return rc;
-	rc = ir_source_set_present(s, present);
+	rc = iommu_irq_route_set_present(r, present);
 	if (rc)
-		return cmd_fail(rc, "irte %u could not be changed", s->index);
-	con_printf("irte=%u present=%u\n", s->index, present ? 1u : 0u);
+		return cmd_fail(rc, "irte %u could not be changed", r->index);
+	con_printf("irte=%u present=%u\n", r->index, present ? 1u : 0u);
 	return 0;
 }
 
@@ -126,24 +125,24 @@ COMMAND(irq_unmask, "irq unmask", "irq unmask <irte>          IRTE present again
 
 static int cmd_irq_sid(int argc, char **argv)
 {
-	struct ir_source *s;
+	struct iommu_irq_route *r;
 	uint16_t rid;
 	int rc;
 
 	if (argc != 4)
 		return cmd_fail(-EINVAL, "usage: irq sid <irte> <bb:dd.f>");
-	rc = find_source(argv[2], &s);
+	rc = find_route(argv[2], &r);
 	if (rc)
 		return rc;
 	uint16_t seg;
 	uint8_t bus, dev, fn;
-	if (pci_parse_bdf(argv[3], &seg, &bus, &dev, &fn) || seg != s->seg)
+	if (pci_parse_bdf(argv[3], &seg, &bus, &dev, &fn) || seg != r->seg)
 		return cmd_fail(-EINVAL, "bad bdf '%s' (bb:dd.f on the source's segment)", argv[3]);
 	rid = pci_make_rid(bus, dev, fn);
-	rc = ir_source_set_sid(s, rid);
+	rc = iommu_irq_route_set_sid(r, rid);
 	if (rc)
-		return cmd_fail(rc, "irte %u could not be changed", s->index);
-	con_printf("irte=%u svt=1 sid=0x%04x\n", s->index, rid);
+		return cmd_fail(rc, "irte %u could not be changed", r->index);
+	con_printf("irte=%u svt=1 sid=0x%04x\n", r->index, rid);
 	return 0;
 }
 COMMAND(irq_sid, "irq sid", "irq sid <irte> <bdf>       the IRTE accepts that requester id instead",

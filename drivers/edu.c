@@ -3,14 +3,14 @@
  * Register layout: QEMU docs/specs/edu.txt and hw/misc/edu.c (7.2).
  */
 #include "drivers/edu.h"
-#include "drivers/msi.h"
-#include "iommu/vtd/ir.h"
 
 #include <stdlib.h>
 
 #include "arch/x86/irq.h"
+#include "drivers/msi.h"
 #include "drivers/pci_regs.h"
 #include "hw/hw.h"
+#include "iommu/iommu.h"
 #include "kernel/log.h"
 #include "kernel/time.h"
 
@@ -29,7 +29,7 @@ struct edu {
 	uint64_t mmio;
 	int vector; /* -1 until the MSI is programmed (compatibility format) */
 	int irte;
-	struct ir_source *src; /* remapped MSI: IRTE and vector live here */
+	struct iommu_irq_route *src; /* remapped MSI: entry and vector live here */
 	volatile uint64_t irqs;
 	struct edu *next;
 };
@@ -113,14 +113,8 @@ unsigned edu_chunks(uint32_t len, unsigned i, uint32_t *xoff, uint32_t *clen)
 
 static int wait_idle(struct edu *e)
 {
-	uint64_t dl = deadline_after_ns(EDU_DMA_TIMEOUT_NS);
-
-	while (mmio_read64(e->mmio + EDU_REG_DMA_CMD) & EDU_DMA_CMD_START) {
-		if (deadline_passed(dl))
-			return -ETIMEDOUT;
-		cpu_pause();
-	}
-	return 0;
+	return poll_until(!(mmio_read64(e->mmio + EDU_REG_DMA_CMD) & EDU_DMA_CMD_START),
+			  EDU_DMA_TIMEOUT_NS);
 }
 
 int edu_dma(struct edu *e, bool to_ram, uint64_t addr, uint32_t off, uint32_t len)
@@ -154,10 +148,10 @@ static void edu_isr(unsigned vector, void *ctx)
 	e->irqs++;
 }
 
-/* The one place that chooses the MSI format: remappable, through an IRTE
- * with source validation, whenever the unit translating edu has interrupt
- * remapping on; compatibility format only where there is none (noiommu). */
-static int msi_setup(struct edu *e, struct vtd_unit *u)
+/* The one place that chooses the MSI format: through an interrupt route
+ * with source validation whenever the unit translating edu remaps
+ * interrupts; compatibility format only where there is none (noiommu). */
+static int msi_setup(struct edu *e, struct iommu_unit *u)
 {
 	struct pci_dev *d = e->pci;
 	unsigned cap = d->cap_msi;
@@ -166,7 +160,7 @@ static int msi_setup(struct edu *e, struct vtd_unit *u)
 
 	if (!cap)
 		return -ENOTSUP;
-	if (u && ir_enabled(u)) {
+	if (iommu_irq_remapping(u)) {
 		int rc = msi_enable_remapped(d, u, edu_isr, e, &e->src);
 		if (rc)
 			return rc;
@@ -194,9 +188,10 @@ static int msi_setup(struct edu *e, struct vtd_unit *u)
 	return 0;
 }
 
-int edu_irq(struct edu *e, struct vtd_unit *ir_unit, uint64_t timeout_ns, struct edu_irq_result *r)
+int edu_irq(struct edu *e, struct iommu_unit *ir_unit, uint64_t timeout_ns,
+	    struct edu_irq_result *r)
 {
-	uint64_t before, dl;
+	uint64_t before;
 	int err;
 
 	if (e->vector < 0 && (err = msi_setup(e, ir_unit)))
@@ -204,10 +199,7 @@ int edu_irq(struct edu *e, struct vtd_unit *ir_unit, uint64_t timeout_ns, struct
 	before = e->irqs;
 	/* With MSI enabled every write leaving irq_status != 0 sends one MSI. */
 	mmio_write32(e->mmio + EDU_REG_IRQ_RAISE, 1);
-	dl = deadline_after_ns(timeout_ns);
-	while (e->irqs == before && !deadline_passed(dl))
-		cpu_pause();
-	r->delivered = e->irqs != before;
+	r->delivered = poll_until(e->irqs != before, timeout_ns) == 0;
 	/* a retarget (irq retarget) moves the source to another vector */
 	r->vector = e->src ? e->src->vector : (unsigned)e->vector;
 	r->irte = e->irte;
@@ -225,7 +217,7 @@ void edu_release_irq(struct pci_dev *d)
 	if (!e || e->vector < 0)
 		return;
 	if (e->src) {
-		msi_disable_remapped(e->src); /* IRTE left not present, vector freed */
+		msi_disable_remapped(e->src); /* entry left not present, vector freed */
 		e->src = NULL;
 	} else {
 		unsigned cap = d->cap_msi;

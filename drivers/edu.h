@@ -69,19 +69,19 @@ int edu_dma(struct edu *e, bool to_ram, uint64_t addr, uint32_t off, uint32_t le
 struct edu_irq_result {
 	bool delivered;
 	unsigned vector;
-	int irte; /* remapping table index, -1 = compatibility format */
+	int irte; /* the route's entry index, -1 = compatibility format */
 };
+struct iommu_unit;
 /* Makes the device raise its MSI (programming it on first use) and waits
- * up to timeout_ns for the handler to run.  The MSI is remappable, through
- * an IRTE on ir_unit, when ir_unit has interrupt remapping on; compatibility
+ * up to timeout_ns for the handler to run.  The MSI goes through an
+ * interrupt route on ir_unit when ir_unit remaps interrupts; compatibility
  * format otherwise (no IOMMU).  -ENOTSUP: no MSI capability; -ENOSPC: no
- * free vector or IRTE. */
-struct vtd_unit;
-/* Tears down the MSI sluice set up for d (if d is an edu): the IRTE is
- * left not present and freed, the vector freed.  The next edu_irq sets it
- * up again. */
-void edu_release_irq(struct pci_dev *d);
-int edu_irq(struct edu *e, struct vtd_unit *ir_unit, uint64_t timeout_ns,
+ * free vector or remapping entry. */
+int edu_irq(struct edu *e, struct iommu_unit *ir_unit, uint64_t timeout_ns,
 	    struct edu_irq_result *r) MUST_CHECK;
+/* Tears down the MSI sluice set up for d (if d is an edu): the route's
+ * entry is left not present and freed, the vector freed.  The next edu_irq
+ * sets it up again. */
+void edu_release_irq(struct pci_dev *d);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * drivers/ioapic.c — I/O APICs: masked at boot, ISA interrupts routed in
- * remappable format (VT-d 5.1.5.1) through ir.c.  Owns the IOAPIC list and
- * the RTEs; the IRTEs belong to iommu/vtd/ir.c.
+ * drivers/ioapic.c — I/O APICs: masked at boot, ISA interrupts routed
+ * through the IOMMU core's interrupt routes.  Owns the IOAPIC list and the
+ * RTEs; the routes' entries belong to the unit's driver.
  */
 #include "drivers/ioapic.h"
 
@@ -9,8 +9,7 @@
 
 #include "drivers/acpi.h"
 #include "hw/hw.h"
-#include "iommu/vtd/ir.h"
-#include "iommu/vtd/vtd.h"
+#include "iommu/iommu.h"
 #include "kernel/log.h"
 
 static struct ioapic *ioapics;
@@ -100,22 +99,10 @@ int ioapic_set_sid(uint8_t id, uint16_t sid)
 	return -ENOENT;
 }
 
-uint64_t ioapic_rte_remapped(unsigned index, bool level, bool active_low, uint8_t vector,
-			     bool masked)
-{
-	/* 5.1.5.1: format bit 48 = 1, index[14:0] in 63:49, index[15] in bit
-	 * 11, bits 10:8 zero, trigger (15) and polarity (13) as the pin
-	 * needs, vector = the IRTE's (EOI matching of level interrupts). */
-	return ((uint64_t)(index & 0x7fff) << IOAPIC_RTE_IR_INDEX_SHIFT) | IOAPIC_RTE_IR_FORMAT |
-	       ((index >> 15) & 1 ? IOAPIC_RTE_IR_INDEX15 : 0) | (level ? IOAPIC_RTE_LEVEL : 0) |
-	       (active_low ? IOAPIC_RTE_POLARITY_LOW : 0) | (masked ? IOAPIC_RTE_MASKED : 0) |
-	       vector;
-}
-
 static bool pin_routed(const struct ioapic *io, unsigned pin)
 {
-	for (struct ir_source *s = ir_sources(); s; s = s->next)
-		if (s->kind == IR_SRC_IOAPIC && s->gsi == io->gsi_base + pin)
+	for (struct iommu_irq_route *r = iommu_irq_routes(); r; r = r->next)
+		if (r->kind == IOMMU_IRQ_IOAPIC && r->gsi == io->gsi_base + pin)
 			return true;
 	return false;
 }
@@ -130,10 +117,10 @@ static struct ioapic *ioapic_for_gsi(uint32_t gsi, unsigned *pin)
 	return NULL;
 }
 
-static int retarget_rte(struct ir_source *s, unsigned new_vector)
+static int retarget_rte(struct iommu_irq_route *r, unsigned new_vector)
 {
 	unsigned pin;
-	struct ioapic *io = ioapic_for_gsi(s->gsi, &pin);
+	struct ioapic *io = ioapic_for_gsi(r->gsi, &pin);
 
 	if (!io)
 		return -ENOENT;
@@ -143,13 +130,13 @@ static int retarget_rte(struct ir_source *s, unsigned new_vector)
 	return 0;
 }
 
-int ioapic_route_isa_remapped(unsigned isa_irq, struct vtd_unit *u, irq_handler_fn fn, void *ctx,
-			      struct ir_source **out)
+int ioapic_route_isa_remapped(unsigned isa_irq, struct iommu_unit *u, irq_handler_fn fn, void *ctx,
+			      struct iommu_irq_route **out)
 {
 	uint16_t flags = 0;
 	unsigned pin;
 	struct ioapic *io;
-	struct ir_source *s;
+	struct iommu_irq_route *r;
 	int rc;
 
 	if (isa_irq > 15)
@@ -163,7 +150,7 @@ int ioapic_route_isa_remapped(unsigned isa_irq, struct vtd_unit *u, irq_handler_
 		     io->id, isa_irq);
 		return -ENODEV;
 	}
-	if (!ir_enabled(u))
+	if (!iommu_irq_remapping(u))
 		return -ENODEV;
 	if (pin_routed(io, pin))
 		return -EBUSY;
@@ -171,42 +158,35 @@ int ioapic_route_isa_remapped(unsigned isa_irq, struct vtd_unit *u, irq_handler_
 	 * for ISA is active-high, edge. */
 	bool active_low = (flags & ACPI_MADT_POLARITY_MASK) == ACPI_MADT_POLARITY_LOW;
 	bool level = (flags & ACPI_MADT_TRIGGER_MASK) == ACPI_MADT_TRIGGER_LEVEL;
+	/* VT-d 9.10 SVT=1 with the DMAR scope's source-id: real hardware checks it (QEMU skips). */
+	struct iommu_irq_source src = {
+		.kind = IOMMU_IRQ_IOAPIC,
+		.seg = u->segment,
+		.rid = io->sid,
+		.alias = io->sid,
+		.gsi = gsi,
+		.level = level, /* VT-d 5.1.5.1: the entry's trigger must match the RTE's */
+		.owner = io,
+		.on_retarget = retarget_rte,
+	};
 
-	rc = ir_source_new(u, fn, ctx, &s);
+	rc = iommu_irq_route_alloc(u, &src, fn, ctx, &r);
 	if (rc)
 		return rc;
-	s->kind = IR_SRC_IOAPIC;
-	s->seg = u->iu.segment;
-	s->bdf = io->sid;
-	s->gsi = gsi;
-	s->owner = io;
-	s->on_retarget = retarget_rte;
-	s->route.level = level; /* 5.1.5.1: IRTE TM must match the RTE's */
-	/* QEMU skips the IOAPIC's SID check (notes §1.5); real hardware
-	 * does not, and the SID is what the DMAR scope says. */
-	s->route.svt = IR_SVT_SID;
-	s->route.sq = IR_SQ_ALL;
-	s->route.sid = io->sid;
-	rc = ir_source_commit(s);
-	if (rc) {
-		ir_source_destroy(s);
-		return rc;
-	}
-	write_rte(io, pin,
-		  ioapic_rte_remapped(s->index, level, active_low, (uint8_t)s->vector, false));
-	ir_source_register(s);
-	*out = s;
+	write_rte(io, pin, iommu_irq_route_ioapic_rte(r, active_low, false));
+	iommu_irq_route_register(r);
+	*out = r;
 	return 0;
 }
 
-void ioapic_unroute(struct ir_source *s)
+void ioapic_unroute(struct iommu_irq_route *r)
 {
 	unsigned pin;
-	struct ioapic *io = ioapic_for_gsi(s->gsi, &pin);
+	struct ioapic *io = ioapic_for_gsi(r->gsi, &pin);
 
 	if (io) {
 		io_write(io, IOAPIC_REG_RTE(pin), (uint32_t)IOAPIC_RTE_MASKED);
 		io_write(io, IOAPIC_REG_RTE(pin) + 1, 0);
 	}
-	ir_source_destroy(s);
+	iommu_irq_route_free(r);
 }

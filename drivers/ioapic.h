@@ -1,8 +1,9 @@
 /*
  * drivers/ioapic.h — the I/O APICs named by the MADT: every redirection
- * entry masked at boot, and ISA interrupts routed in remappable format
- * (VT-d 5.1.5.1) through an IRTE on the unit whose DMAR scope lists the
- * IOAPIC.  Compatibility-format RTEs are never written.
+ * entry masked at boot, and ISA interrupts routed through an interrupt
+ * route (iommu/iommu.h) on the unit whose DMAR scope lists the IOAPIC, with
+ * the RTE the unit composes for it (VT-d: remappable format, 5.1.5.1).
+ * Compatibility-format RTEs are never written.
  */
 #ifndef SLUICE_DRIVERS_IOAPIC_H
 #define SLUICE_DRIVERS_IOAPIC_H
@@ -10,11 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arch/x86/irq.h"
+#include "iommu/iommu.h"
 #include "lib/err.h"
-
-struct vtd_unit;
-struct ir_source;
 
 /* MMIO window (82093AA datasheet 3.1): IOREGSEL at +0, IOWIN at +0x10. */
 #define IOAPIC_IOREGSEL 0x00
@@ -24,15 +22,12 @@ struct ir_source;
 #define IOAPIC_REG_RTE(pin) (0x10 + 2 * (pin)) /* low dword; high at +1 */
 #define IOAPIC_MAX_PINS 240
 
-/* Redirection entry bits (82093AA 3.2.4; remappable format: VT-d 5.1.5.1). */
+/* Redirection entry bits (82093AA 3.2.4). */
 #define IOAPIC_RTE_VECTOR_MASK 0xffull
 #define IOAPIC_RTE_POLARITY_LOW (1ull << 13)
 #define IOAPIC_RTE_REMOTE_IRR (1ull << 14)
 #define IOAPIC_RTE_LEVEL (1ull << 15)
 #define IOAPIC_RTE_MASKED (1ull << 16)
-#define IOAPIC_RTE_IR_INDEX15 (1ull << 11) /* interrupt index[15] */
-#define IOAPIC_RTE_IR_FORMAT (1ull << 48)  /* 1 = remappable */
-#define IOAPIC_RTE_IR_INDEX_SHIFT 49	   /* index[14:0] in 63:49 */
 
 struct ioapic {
 	uint8_t id;
@@ -54,24 +49,20 @@ const struct ioapic *ioapic_at(unsigned i);
  * IOAPIC. */
 int ioapic_set_sid(uint8_t id, uint16_t sid) MUST_CHECK;
 
-/* A remappable-format RTE (pure): IRTE index, trigger and polarity (which
- * must match the IRTE), vector = the IRTE's vector (5.1.5.1: the IOAPIC
- * matches EOIs of level-triggered interrupts against it). */
-uint64_t ioapic_rte_remapped(unsigned index, bool level, bool active_low, uint8_t vector,
-			     bool masked);
-
 uint64_t ioapic_read_rte(const struct ioapic *io, unsigned pin);
 
 /* ISA IRQ isa_irq → GSI through the interrupt source overrides (polarity
- * and trigger from the override; ISA default active-high edge), an IRTE on
- * u (SVT=1 with the IOAPIC's source-id), the RTE in remappable format, then
- * unmasked.  -EINVAL: isa_irq > 15; -ENOENT: no IOAPIC has the GSI;
- * -ENODEV: the IOAPIC's source-id is unknown (no DMAR scope names it, IR
- * refused as vtd-rules §4.7 asks) or IR is off on u; -EBUSY: pin routed. */
-int ioapic_route_isa_remapped(unsigned isa_irq, struct vtd_unit *u, irq_handler_fn fn, void *ctx,
-			      struct ir_source **out) MUST_CHECK;
-/* Masks the pin, leaves the IRTE not present and frees it and the vector. */
-void ioapic_unroute(struct ir_source *s);
+ * and trigger from the override; ISA default active-high edge), a route on
+ * u (source check: the IOAPIC's source-id), the RTE the unit composes for
+ * it, then unmasked.  -EINVAL: isa_irq > 15; -ENOENT: no IOAPIC has the
+ * GSI; -ENODEV: the IOAPIC's source-id is unknown (VT-d 8.3.1: only a DMAR
+ * IOAPIC scope gives it, and without it the route cannot validate) or u does
+ * not remap interrupts; -EBUSY: pin routed. */
+int ioapic_route_isa_remapped(unsigned isa_irq, struct iommu_unit *u, irq_handler_fn fn, void *ctx,
+			      struct iommu_irq_route **out) MUST_CHECK;
+/* Masks the pin, leaves the route's entry not present and frees it and the
+ * vector. */
+void ioapic_unroute(struct iommu_irq_route *r);
 
 /* Tests: forget every IOAPIC (frees the table). */
 void ioapic_reset(void);

@@ -1,7 +1,8 @@
 /*
- * drivers/msi.c — MSI / MSI-X capability programming in remappable format
- * (VT-d 5.1.2.2) for sluice's own devices.  Owns nothing but the sources it
- * allocates; the IRTEs belong to iommu/vtd/ir.c.
+ * drivers/msi.c — MSI / MSI-X capability programming for sluice's own
+ * devices, with the messages of the IOMMU core's interrupt routes.  Owns
+ * nothing but the routes it allocates; their entries belong to the unit's
+ * driver.
  */
 #include "drivers/msi.h"
 
@@ -10,8 +11,7 @@
 #include "drivers/pci.h"
 #include "drivers/pci_regs.h"
 #include "hw/hw.h"
-#include "iommu/vtd/ir.h"
-#include "iommu/vtd/vtd.h"
+#include "iommu/iommu.h"
 #include "kernel/log.h"
 
 /* Is d's alias the (secondary bus, 0, 0) of a PCIe-to-PCI bridge above it
@@ -25,28 +25,22 @@ static bool alias_takeover(const struct pci_dev *d)
 	return false;
 }
 
-/* Vector + IRTE + route for d; the caller programs the device. */
-static int source_new(struct pci_dev *d, struct vtd_unit *u, irq_handler_fn fn, void *ctx,
-		      enum ir_source_kind kind, struct ir_source **out)
+/* Vector + entry + route for d; the caller programs the device. */
+static int route_new(struct pci_dev *d, struct iommu_unit *u, irq_handler_fn fn, void *ctx,
+		     enum iommu_irq_kind kind, unsigned entry, struct iommu_irq_route **out)
 {
-	struct ir_source *s;
-	int rc = ir_source_new(u, fn, ctx, &s);
+	struct iommu_irq_source src = {
+		.kind = kind,
+		.seg = d->seg,
+		.rid = pci_dev_rid(d),
+		.alias = d->alias_rid,
+		.takeover = alias_takeover(d),
+		.gsi = entry,
+		.level = false, /* MSIs are edge (PCI 3.0 6.8) */
+		.owner = d,
+	};
 
-	if (rc)
-		return rc;
-	s->kind = kind;
-	s->seg = d->seg;
-	s->bdf = pci_dev_rid(d);
-	s->owner = d;
-	s->route.level = false; /* MSIs are edge (PCI 3.0 6.8) */
-	ir_route_source(&s->route, pci_dev_rid(d), d->alias_rid, alias_takeover(d));
-	rc = ir_source_commit(s);
-	if (rc) {
-		ir_source_destroy(s);
-		return rc;
-	}
-	*out = s;
-	return 0;
+	return iommu_irq_route_alloc(u, &src, fn, ctx, out);
 }
 
 static void intx_off(struct pci_dev *d)
@@ -59,11 +53,12 @@ static void intx_off(struct pci_dev *d)
 
 /* ------------------------------------------------------------ MSI */
 
-int msi_enable_remapped(struct pci_dev *d, struct vtd_unit *u, irq_handler_fn fn, void *ctx,
-			struct ir_source **out)
+int msi_enable_remapped(struct pci_dev *d, struct iommu_unit *u, irq_handler_fn fn, void *ctx,
+			struct iommu_irq_route **out)
 {
 	unsigned c = d->cap_msi;
-	struct ir_source *s;
+	struct iommu_irq_route *r;
+	struct iommu_msi_msg msg;
 	uint32_t ctrl;
 	int rc;
 
@@ -75,20 +70,18 @@ int msi_enable_remapped(struct pci_dev *d, struct vtd_unit *u, irq_handler_fn fn
 	/* PCI 3.0 6.8: MSI and MSI-X must not be enabled together. */
 	if (d->cap_msix && (pci_read(d, d->cap_msix + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_ENABLE))
 		return -EBUSY;
-	rc = source_new(d, u, fn, ctx, IR_SRC_MSI, &s);
+	rc = route_new(d, u, fn, ctx, IOMMU_IRQ_MSI, 0, &r);
 	if (rc)
 		return rc;
 
 	bool is64 = ctrl & PCI_MSI_FLAGS_64BIT, maskbit = ctrl & PCI_MSI_FLAGS_MASKBIT;
-	/* Remappable format (5.1.2.2): address carries the handle with
-	 * SHV=1, data the subhandle 0; the upper address must be 0 (QEMU
-	 * drops the message otherwise, notes §1.5). */
-	pci_write(d, c + PCI_MSI_ADDRESS_LO, 4, ir_msi_addr(s->index));
+	iommu_irq_route_msi(r, &msg);
+	pci_write(d, c + PCI_MSI_ADDRESS_LO, 4, msg.addr_lo);
 	if (is64) {
-		pci_write(d, c + PCI_MSI_ADDRESS_HI, 4, 0);
-		pci_write(d, c + PCI_MSI_DATA_64, 2, ir_msi_data(0));
+		pci_write(d, c + PCI_MSI_ADDRESS_HI, 4, msg.addr_hi);
+		pci_write(d, c + PCI_MSI_DATA_64, 2, msg.data);
 	} else {
-		pci_write(d, c + PCI_MSI_DATA_32, 2, ir_msi_data(0));
+		pci_write(d, c + PCI_MSI_DATA_32, 2, msg.data);
 	}
 	/* Only message 0 exists for us: mask the others where we can. */
 	if (maskbit)
@@ -97,14 +90,14 @@ int msi_enable_remapped(struct pci_dev *d, struct vtd_unit *u, irq_handler_fn fn
 	/* Multiple Message Enable 000b: one message; then enable. */
 	ctrl = (ctrl & ~PCI_MSI_FLAGS_QSIZE) | PCI_MSI_FLAGS_ENABLE;
 	pci_write(d, c + PCI_MSI_FLAGS, 2, ctrl);
-	ir_source_register(s);
-	*out = s;
+	iommu_irq_route_register(r);
+	*out = r;
 	return 0;
 }
 
-void msi_disable_remapped(struct ir_source *s)
+void msi_disable_remapped(struct iommu_irq_route *r)
 {
-	struct pci_dev *d = s->owner;
+	struct pci_dev *d = r->owner;
 	unsigned c = d->cap_msi;
 	uint32_t ctrl = pci_read(d, c + PCI_MSI_FLAGS, 2);
 
@@ -112,7 +105,7 @@ void msi_disable_remapped(struct ir_source *s)
 		pci_write(d, c + ((ctrl & PCI_MSI_FLAGS_64BIT) ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32),
 			  4, ~0u);
 	pci_write(d, c + PCI_MSI_FLAGS, 2, ctrl & ~(PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE));
-	ir_source_destroy(s);
+	iommu_irq_route_free(r);
 }
 
 /* ------------------------------------------------------------ MSI-X */
@@ -134,21 +127,22 @@ static int msix_entry_addr(struct pci_dev *d, unsigned entry, uint64_t *addr)
 	return 0;
 }
 
-static unsigned msix_users(const struct pci_dev *d, const struct ir_source *except)
+static unsigned msix_users(const struct pci_dev *d, const struct iommu_irq_route *except)
 {
 	unsigned n = 0;
 
-	for (struct ir_source *s = ir_sources(); s; s = s->next)
-		if (s != except && s->kind == IR_SRC_MSIX && s->owner == d)
+	for (struct iommu_irq_route *r = iommu_irq_routes(); r; r = r->next)
+		if (r != except && r->kind == IOMMU_IRQ_MSIX && r->owner == d)
 			n++;
 	return n;
 }
 
-int msix_enable_remapped(struct pci_dev *d, struct vtd_unit *u, unsigned entry, irq_handler_fn fn,
-			 void *ctx, struct ir_source **out)
+int msix_enable_remapped(struct pci_dev *d, struct iommu_unit *u, unsigned entry, irq_handler_fn fn,
+			 void *ctx, struct iommu_irq_route **out)
 {
 	unsigned c = d->cap_msix;
-	struct ir_source *s;
+	struct iommu_irq_route *r;
+	struct iommu_msi_msg msg;
 	uint64_t ea;
 	int rc;
 
@@ -159,13 +153,12 @@ int msix_enable_remapped(struct pci_dev *d, struct vtd_unit *u, unsigned entry, 
 		return rc;
 	if (d->cap_msi && (pci_read(d, d->cap_msi + PCI_MSI_FLAGS, 2) & PCI_MSI_FLAGS_ENABLE))
 		return -EBUSY;
-	for (struct ir_source *o = ir_sources(); o; o = o->next)
-		if (o->kind == IR_SRC_MSIX && o->owner == d && o->gsi == entry)
+	for (struct iommu_irq_route *o = iommu_irq_routes(); o; o = o->next)
+		if (o->kind == IOMMU_IRQ_MSIX && o->owner == d && o->gsi == entry)
 			return -EBUSY;
-	rc = source_new(d, u, fn, ctx, IR_SRC_MSIX, &s);
+	rc = route_new(d, u, fn, ctx, IOMMU_IRQ_MSIX, entry, &r);
 	if (rc)
 		return rc;
-	s->gsi = entry;
 
 	uint32_t ctrl = pci_read(d, c + PCI_MSIX_FLAGS, 2);
 	if (!(ctrl & PCI_MSIX_FLAGS_ENABLE)) {
@@ -184,28 +177,29 @@ int msix_enable_remapped(struct pci_dev *d, struct vtd_unit *u, unsigned entry, 
 	}
 	/* An entry is written only while masked (6.8.2.9). */
 	mmio_write32(ea + PCI_MSIX_ENTRY_CTRL, PCI_MSIX_ENTRY_CTRL_MASKBIT);
-	mmio_write32(ea + PCI_MSIX_ENTRY_ADDR_LO, ir_msi_addr(s->index));
-	mmio_write32(ea + PCI_MSIX_ENTRY_ADDR_HI, 0);
-	mmio_write32(ea + PCI_MSIX_ENTRY_DATA, ir_msi_data(0));
+	iommu_irq_route_msi(r, &msg);
+	mmio_write32(ea + PCI_MSIX_ENTRY_ADDR_LO, msg.addr_lo);
+	mmio_write32(ea + PCI_MSIX_ENTRY_ADDR_HI, msg.addr_hi);
+	mmio_write32(ea + PCI_MSIX_ENTRY_DATA, msg.data);
 	mmio_write32(ea + PCI_MSIX_ENTRY_CTRL, 0);
 	ctrl = pci_read(d, c + PCI_MSIX_FLAGS, 2);
 	pci_write(d, c + PCI_MSIX_FLAGS, 2,
 		  (ctrl | PCI_MSIX_FLAGS_ENABLE) & ~PCI_MSIX_FLAGS_MASKALL);
-	ir_source_register(s);
-	*out = s;
+	iommu_irq_route_register(r);
+	*out = r;
 	return 0;
 }
 
-void msix_disable_remapped(struct ir_source *s)
+void msix_disable_remapped(struct iommu_irq_route *r)
 {
-	struct pci_dev *d = s->owner;
+	struct pci_dev *d = r->owner;
 	uint64_t ea;
 
-	if (msix_entry_addr(d, s->gsi, &ea) == 0)
+	if (msix_entry_addr(d, r->gsi, &ea) == 0)
 		mmio_write32(ea + PCI_MSIX_ENTRY_CTRL, PCI_MSIX_ENTRY_CTRL_MASKBIT);
-	if (!msix_users(d, s)) {
+	if (!msix_users(d, r)) {
 		uint32_t ctrl = pci_read(d, d->cap_msix + PCI_MSIX_FLAGS, 2);
 		pci_write(d, d->cap_msix + PCI_MSIX_FLAGS, 2, ctrl & ~PCI_MSIX_FLAGS_ENABLE);
 	}
-	ir_source_destroy(s);
+	iommu_irq_route_free(r);
 }

@@ -1,9 +1,10 @@
 /*
- * drivers/msi.h — MSI and MSI-X for sluice's own devices, always in
- * remappable format through a VT-d IRTE (iommu/vtd/ir.h): one vector, one
- * IRTE with source validation, the device's capability programmed with the
- * remappable address/data, then enabled.  Compatibility format is never
- * written here (only the IOMMU's own fault event uses it, vtd.c).
+ * drivers/msi.h — MSI and MSI-X for sluice's own devices, always through an
+ * interrupt route of the IOMMU core (iommu/iommu.h): one vector, one entry
+ * with source validation, the device's capability programmed with the
+ * message the unit composes for it (VT-d: remappable format), then enabled.
+ * Compatibility format is never written here (only the IOMMU's own fault
+ * event uses it, vtd.c).
  */
 #ifndef SLUICE_DRIVERS_MSI_H
 #define SLUICE_DRIVERS_MSI_H
@@ -11,12 +12,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arch/x86/irq.h"
+#include "iommu/iommu.h"
 #include "lib/err.h"
 
 struct pci_dev;
-struct vtd_unit;
-struct ir_source;
 
 /* MSI capability (PCI Local Bus 3.0 6.8.1), offsets from cap_msi. */
 #define PCI_MSI_FLAGS 0x02 /* Message Control, 16 bits */
@@ -46,27 +45,28 @@ struct ir_source;
 #define PCI_MSIX_ENTRY_CTRL_MASKBIT 0x1u
 #define PCI_COMMAND_INTX_DISABLE 0x0400u
 
-/* Allocates a vector (handler fn(vector, ctx)) and an IRTE on u, writes the
- * IRTE (this CPU, fixed, edge, SVT from the device's requester id / bridge
- * alias), programs d's MSI capability in remappable format (64- or 32-bit
- * address form, per-vector mask bits if present: all but message 0 masked,
- * Multiple Message Enable = 0, i.e. one message), turns INTx off and
- * enables MSI.  *out is the registered source (listed by `irq`).
- * -ENOTSUP: no MSI capability; -ENODEV: IR is off on u; -EBUSY: MSI or
- * MSI-X already enabled; -ENOSPC / -ENOMEM. */
-int msi_enable_remapped(struct pci_dev *d, struct vtd_unit *u, irq_handler_fn fn, void *ctx,
-			struct ir_source **out) MUST_CHECK;
-/* Disables MSI (masking every vector first where it can), leaves the IRTE
- * not present and frees it, frees the vector and the source. */
-void msi_disable_remapped(struct ir_source *s);
+/* Allocates a route on u (a vector with handler fn(vector, ctx), an entry:
+ * this CPU, fixed, edge, source check from the device's requester id /
+ * bridge alias), programs d's MSI capability with the route's message (64-
+ * or 32-bit address form, per-vector mask bits if present: all but message
+ * 0 masked, Multiple Message Enable = 0, i.e. one message), turns INTx off
+ * and enables MSI.  *out is the registered route (listed by `irq`).
+ * -ENOTSUP: no MSI capability; -ENODEV: u does not remap interrupts;
+ * -EBUSY: MSI or MSI-X already enabled; -ENOSPC / -ENOMEM. */
+int msi_enable_remapped(struct pci_dev *d, struct iommu_unit *u, irq_handler_fn fn, void *ctx,
+			struct iommu_irq_route **out) MUST_CHECK;
+/* Disables MSI (masking every vector first where it can), leaves the
+ * route's entry not present and frees it, the vector and the route. */
+void msi_disable_remapped(struct iommu_irq_route *r);
 
-/* MSI-X: table entry `entry` of d gets its own vector and IRTE.  The
- * table's BAR must be a memory BAR with decode on.  -EINVAL: entry beyond
- * the table or a bad BAR; -EBUSY: MSI is enabled, or that entry is in use. */
-int msix_enable_remapped(struct pci_dev *d, struct vtd_unit *u, unsigned entry, irq_handler_fn fn,
-			 void *ctx, struct ir_source **out) MUST_CHECK;
-/* Masks the entry, frees its IRTE and vector; MSI-X is turned off with the
- * device's last entry. */
-void msix_disable_remapped(struct ir_source *s);
+/* MSI-X: table entry `entry` of d gets its own route (vector and entry).
+ * The table's BAR must be a memory BAR with decode on.  -EINVAL: entry
+ * beyond the table or a bad BAR; -EBUSY: MSI is enabled, or that entry is
+ * in use. */
+int msix_enable_remapped(struct pci_dev *d, struct iommu_unit *u, unsigned entry, irq_handler_fn fn,
+			 void *ctx, struct iommu_irq_route **out) MUST_CHECK;
+/* Masks the entry, frees its route; MSI-X is turned off with the device's
+ * last entry. */
+void msix_disable_remapped(struct iommu_irq_route *r);
 
 #endif

@@ -16,6 +16,7 @@
 #include "iommu/vtd/ir.h"
 #include "drivers/ioapic.h"
 #include "drivers/uart.h"
+#include "arch/x86/apic.h"
 #include "arch/x86/irq.h"
 #include "iommu/vtd/vtd.h"
 #include "kernel/bootargs.h"
@@ -204,15 +205,18 @@ static void uart_rx_isr(unsigned vector, void *ctx)
 }
 
 /* Interrupt remapping on every unit (QI is on by now), then the IOAPIC in
- * remappable format with its DMAR source-id, then the UART's IRQ 4. */
+ * remappable format with its DMAR source-id, then the UART's IRQ 4.  The
+ * boot argument ir_entries is read here only; ir_enable() clamps it. */
 static void ir_step(void)
 {
-	struct ir_cfg cfg;
+	struct ir_cfg cfg = {
+		.entries = bootarg_u64("ir_entries", 0),
+		.x2apic = apic_x2apic_mode(),
+		.dmar_flags = dmar->flags,
+	};
 	unsigned on = 0;
 	int rc;
 
-	ir_cfg_from_boot(&cfg, dmar->flags);
-	cfg.entries = (unsigned)bootarg_u64("ir_entries", 0);
 	for (struct vtd_unit *u = vtd_units(); u; u = u->next) {
 		rc = ir_enable(u, &cfg);
 		if (rc)
@@ -236,10 +240,10 @@ static void ir_step(void)
 		if (ioapic_set_sid(madt->ioapics[i].id, sid) == 0 && !uart_unit)
 			uart_unit = platform_drhd_unit(drhd);
 	}
-	if (!on || !uart_unit || !ir_enabled(uart_unit))
+	if (!on || !uart_unit || !iommu_irq_remapping(&uart_unit->iu))
 		return;
-	struct ir_source *src;
-	rc = ioapic_route_isa_remapped(4, uart_unit, uart_rx_isr, NULL, &src);
+	struct iommu_irq_route *src;
+	rc = ioapic_route_isa_remapped(4, &uart_unit->iu, uart_rx_isr, NULL, &src);
 	if (rc) {
 		klog("ir: serial IRQ 4 not routed (%s)", err_name(rc));
 		return;

@@ -1,7 +1,8 @@
 /*
  * iommu/vtd/ir.c — VT-d interrupt remapping: owns each unit's interrupt
  * remapping table (IRT), its bring-up (IRTA, SIRTP, IEC, CFI, IRE), the IRTE
- * allocator, IRTE writes, and the registry of remapped sources.
+ * allocator and IRTE writes, and offers them to the IOMMU core as the unit's
+ * struct iommu_irq_ops (the core keeps the registry of routes).
  *
  * Spec references are to the Intel VT-d Architecture Specification (rev.
  * 4.x): 5.1 interrupt remapping, 9.10 IRTE format, 11.4.4/11.4.5 GCMD/GSTS,
@@ -15,19 +16,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86/apic.h"
+#include "drivers/ioapic.h"
 #include "hw/hw.h"
 #include "iommu/vtd/dmar.h"
 #include "iommu/vtd/qi.h"
 #include "iommu/vtd/regs.h"
 #include "iommu/vtd/vtd.h"
-#include "kernel/bootargs.h"
 #include "kernel/log.h"
 #include "kernel/frame.h"
 #include "kernel/time.h"
 
-/* How long the CFI probe waits for GSTS.CFIS (real hardware answers in
- * microseconds; QEMU 7.2 never does, notes §0.6). */
+/* CFI probe bound: hardware shows GSTS.CFIS (VT-d 11.4.5) in microseconds; QEMU 7.2 never. */
 #define IR_CFI_PROBE_NS (1000ull * 1000)
 
 struct ir_unit {
@@ -43,7 +42,6 @@ struct ir_unit {
 };
 
 static struct ir_unit *ir_units;
-static struct ir_source *sources;
 static bool cfi_warned;
 
 static struct ir_unit *unit_of(const struct vtd_unit *u)
@@ -78,22 +76,11 @@ static unsigned log2_ceil(unsigned n)
 
 /* ------------------------------------------------------------ pure parts */
 
-void ir_cfg_from_boot(struct ir_cfg *cfg, uint8_t dmar_flags)
-{
-	uint64_t n = bootarg_u64("ir_entries", IR_DEFAULT_ENTRIES);
-
-	/* out-of-range values are clamped (and logged) by ir_enable */
-	cfg->entries = n > (1u << 20) ? (1u << 20) : (unsigned)n;
-	cfg->x2apic = apic_x2apic_mode();
-	cfg->dmar_flags = dmar_flags;
-}
-
 int ir_choose_eime(bool cpu_x2apic, uint64_t ecap, uint8_t dmar_flags, uint32_t dest_apic_id,
 		   bool *eime)
 {
 	if (!cpu_x2apic) {
-		/* xAPIC LAPICs take 8-bit destinations; EIME=1 would deliver
-		 * x2APIC-format messages they cannot decode (vtd-rules §4.2). */
+		/* VT-d 9.10: EIME=1 destinations are x2APIC ids, which xAPIC LAPICs cannot take. */
 		*eime = false;
 		return 0;
 	}
@@ -114,7 +101,7 @@ int ir_choose_eime(bool cpu_x2apic, uint64_t ecap, uint8_t dmar_flags, uint32_t 
 	return 0;
 }
 
-int ir_irte_encode(const struct ir_route *r, bool eime, uint64_t *lo, uint64_t *hi)
+int ir_irte_encode(const struct iommu_irq_entry *r, bool eime, uint64_t *lo, uint64_t *hi)
 {
 	uint64_t l, h;
 
@@ -131,12 +118,12 @@ int ir_irte_encode(const struct ir_route *r, bool eime, uint64_t *lo, uint64_t *
 	case 7: /* 9.10 DLM encodings */ break;
 	default: return -EINVAL;
 	}
-	/* Every sluice IRTE validates its source (vtd-rules §4.22). */
-	if (r->svt == IR_SVT_SID) {
-		if (r->sq > 3)
+	/* VT-d 9.10: SVT=0 would accept any requester, so every IRTE validates its source. */
+	if (r->src_check == IR_SVT_SID) {
+		if (r->src_qual > 3)
 			return -EINVAL;
-	} else if (r->svt == IR_SVT_BUS) {
-		if (r->sq || (r->sid >> 8) > (r->sid & 0xff))
+	} else if (r->src_check == IR_SVT_BUS) {
+		if (r->src_qual || (r->sid >> 8) > (r->sid & 0xff))
 			return -EINVAL; /* start bus above end bus */
 	} else {
 		return -EINVAL;
@@ -153,30 +140,11 @@ int ir_irte_encode(const struct ir_route *r, bool eime, uint64_t *lo, uint64_t *
 			return -ERANGE;
 		l |= (uint64_t)r->dest << IRTE_LO_DST_XAPIC_SHIFT;
 	}
-	h = (uint64_t)r->sid | ((uint64_t)r->sq << IRTE_HI_SQ_SHIFT) |
-	    ((uint64_t)r->svt << IRTE_HI_SVT_SHIFT);
+	h = (uint64_t)r->sid | ((uint64_t)r->src_qual << IRTE_HI_SQ_SHIFT) |
+	    ((uint64_t)r->src_check << IRTE_HI_SVT_SHIFT);
 	*lo = l;
 	*hi = h;
 	return 0;
-}
-
-void ir_route_source(struct ir_route *r, uint16_t rid, uint16_t alias, bool takeover)
-{
-	uint8_t bus = (uint8_t)(rid >> 8), abus = (uint8_t)(alias >> 8);
-
-	r->sq = IR_SQ_ALL;
-	if (alias != rid && takeover) {
-		/* PCIe-to-PCI/X Bridge Spec 2.3: the bridge takes requests over
-		 * with (secondary bus, 0, 0), or passes the original id through
-		 * in PCI-X mode: check the bus range (9.10 SVT=10b). */
-		uint8_t lo = abus < bus ? abus : bus, hi = abus < bus ? bus : abus;
-
-		r->svt = IR_SVT_BUS;
-		r->sid = (uint16_t)(lo << 8 | hi);
-	} else {
-		r->svt = IR_SVT_SID;
-		r->sid = alias;
-	}
 }
 
 uint32_t ir_msi_addr(unsigned handle)
@@ -188,6 +156,17 @@ uint32_t ir_msi_addr(unsigned handle)
 }
 
 uint32_t ir_msi_data(unsigned subhandle) { return subhandle & 0xffffu; }
+
+uint64_t ir_ioapic_rte(unsigned index, bool level, bool active_low, uint8_t vector, bool masked)
+{
+	/* 5.1.5.1: format bit 48 = 1, index[14:0] in 63:49, index[15] in bit
+	 * 11, bits 10:8 zero, trigger (15) and polarity (13) as the pin
+	 * needs, vector = the IRTE's (EOI matching of level interrupts). */
+	return ((uint64_t)(index & 0x7fff) << IR_RTE_INDEX_SHIFT) | IR_RTE_FORMAT |
+	       ((index >> 15) & 1 ? IR_RTE_INDEX15 : 0) | (level ? IOAPIC_RTE_LEVEL : 0) |
+	       (active_low ? IOAPIC_RTE_POLARITY_LOW : 0) | (masked ? IOAPIC_RTE_MASKED : 0) |
+	       vector;
+}
 
 /* ------------------------------------------------------------ entries */
 
@@ -205,8 +184,8 @@ static bool cas128(volatile uint64_t *p, uint64_t olo, uint64_t ohi, uint64_t nl
 
 /*
  * Stores one IRTE so that hardware, which fetches the 128-bit entry as one
- * unit, never sees half an update (vtd-rules §4.10; VT-d 9.10 and 9.11 ask
- * for 128-bit atomic updates of present entries):
+ * unit, never sees half an update (VT-d 9.10 and 9.11 ask for 128-bit
+ * atomic updates of present entries):
  *  - not present now: high qword first, compiler barrier (x86 keeps stores
  *    in order), then the low qword holding P;
  *  - present and only one qword changes: that single aligned 64-bit store is
@@ -238,9 +217,8 @@ static void irte_store(struct ir_unit *iu, unsigned idx, uint64_t lo, uint64_t h
 	vtd_sync(iu->u, (const void *)e, 16);
 }
 
-/* 6.5.2.7: invalidate the cached copies of entries [idx, idx + 2^im), then
- * read a register so interrupts already remapped with the old entry have
- * drained (vtd-rules §4.18, Xen queue_invalidate_iec_sync). */
+/* VT-d 6.5.2.7: invalidate cached entries [idx, idx + 2^im); a register read then drains
+ * interrupts already remapped with the old entry. */
 static int iec_flush(struct ir_unit *iu, unsigned idx, unsigned im)
 {
 	struct qi_desc d = qi_iec_index((uint16_t)idx, im);
@@ -258,7 +236,8 @@ static bool is_used(const struct ir_unit *iu, unsigned i)
 	return iu->used[i / 64] & (1ull << (i % 64));
 }
 
-static int entry_update(struct vtd_unit *u, unsigned index, const struct ir_route *r, bool present)
+static int entry_update(struct vtd_unit *u, unsigned index, const struct iommu_irq_entry *r,
+			bool present)
 {
 	struct ir_unit *iu = unit_of(u);
 	uint64_t lo, hi;
@@ -277,9 +256,9 @@ static int entry_update(struct vtd_unit *u, unsigned index, const struct ir_rout
 	return iec_flush(iu, index, 0);
 }
 
-int ir_set(struct vtd_unit *u, unsigned index, const struct ir_route *r)
+int ir_set(struct vtd_unit *u, unsigned index, const struct iommu_irq_entry *e)
 {
-	return entry_update(u, index, r, true);
+	return entry_update(u, index, e, true);
 }
 
 int ir_set_present(struct vtd_unit *u, unsigned index, bool present)
@@ -383,16 +362,60 @@ int ir_free(struct vtd_unit *u, unsigned index, unsigned count)
 	return 0;
 }
 
+/* ------------------------------------------------------------ core ops */
+
+/* struct iommu_unit is the first member of struct vtd_unit. */
+static struct vtd_unit *vtd_of(const struct iommu_unit *iu) { return (struct vtd_unit *)iu; }
+
+static int op_alloc(struct iommu_unit *iu, unsigned count, unsigned *index)
+{
+	return ir_alloc(vtd_of(iu), count, index);
+}
+
+static int op_free(struct iommu_unit *iu, unsigned index, unsigned count)
+{
+	return ir_free(vtd_of(iu), index, count);
+}
+
+static int op_write(struct iommu_unit *iu, unsigned index, const struct iommu_irq_entry *e,
+		    bool present)
+{
+	return entry_update(vtd_of(iu), index, e, present);
+}
+
+static void op_compose_msi(const struct iommu_unit *iu, unsigned index, unsigned sub,
+			   struct iommu_msi_msg *msg)
+{
+	/* VT-d 5.1.2.2: handle in the address, subhandle in the data; upper address 0 (0xFEEx_xxxx). */
+	msg->addr_lo = ir_msi_addr(index);
+	msg->addr_hi = 0;
+	msg->data = ir_msi_data(sub);
+}
+
+static uint64_t op_compose_ioapic_rte(const struct iommu_unit *iu, unsigned index,
+				      const struct iommu_irq_entry *e, bool active_low, bool masked)
+{
+	return ir_ioapic_rte(index, e->level, active_low, e->vector, masked);
+}
+
+static const struct iommu_irq_ops vtd_irq_ops = {
+	.alloc = op_alloc,
+	.free = op_free,
+	.write = op_write,
+	.compose_msi = op_compose_msi,
+	.compose_ioapic_rte = op_compose_ioapic_rte,
+};
+
 /* ------------------------------------------------------------ bring-up */
 
 static uint32_t gsts(const struct vtd_unit *u) { return mmio_read32(u->base + VTD_GSTS_REG); }
 
 /*
  * Compatibility-format interrupts bypass the IRT entirely, so a device could
- * inject any vector with them (vtd-rules §3.8, §4.22).  11.4.4 GCMD.CFI=0
- * blocks them (with IRTA.EIME=1 they are blocked regardless).  Firmware may
- * have left CFI set: clear it.  Some hardware does not implement CFI at all
- * (QEMU 7.2, notes §0.6): a set is never reflected in GSTS.CFIS.  We probe
+ * inject any vector with them (VT-d 5.1.2.1).  11.4.4 GCMD.CFI=0 blocks them
+ * (with IRTA.EIME=1 they are blocked regardless).  Firmware may have left
+ * CFI set: clear it.  Some hardware does not implement CFI at all (QEMU
+ * 7.2): a set is never reflected in GSTS.CFIS.  We probe
  * by setting it (harmless: IRE is still off, so every interrupt is in
  * compatibility format anyway) and warn once where blocking is impossible.
  */
@@ -431,7 +454,8 @@ static void unit_free(struct ir_unit *iu)
 int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 {
 	struct ir_unit *iu;
-	unsigned want = cfg->entries ? cfg->entries : IR_DEFAULT_ENTRIES;
+	uint64_t asked = cfg->entries ? cfg->entries : IR_DEFAULT_ENTRIES;
+	unsigned want;
 	bool eime;
 	int rc;
 
@@ -446,7 +470,7 @@ int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 		     u->iu.index);
 		return -ENOTSUP;
 	}
-	/* vtd-rules §4.4: IR needs QI (IEC invalidation has no register form). */
+	/* VT-d 6.5.2.7: the IEC is invalidated only through the queue, so IR needs QI. */
 	if (!u->qi_on) {
 		klog("vtd%u: interrupt remapping needs queued invalidation, which is off",
 		     u->iu.index);
@@ -463,13 +487,13 @@ int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 	if (cfg->dmar_flags & DMAR_FLAG_X2APIC_OPT_OUT && cfg->x2apic)
 		klog("vtd%u: DMAR X2APIC_OPT_OUT: IRT in xAPIC format (EIME=0)", u->iu.index);
 
-	if (want > IR_MAX_ENTRIES || want < IR_MIN_ENTRIES || (want & (want - 1))) {
-		unsigned n = want > IR_MAX_ENTRIES   ? IR_MAX_ENTRIES
-			     : want < IR_MIN_ENTRIES ? IR_MIN_ENTRIES
-						     : 1u << log2_ceil(want);
-		klog("vtd%u: ir_entries=%u adjusted to %u", u->iu.index, want, n);
-		want = n;
-	}
+	/* 11.4.9.2: IRTA.S gives 2^(S+1) entries, S <= 15. */
+	want = asked > IR_MAX_ENTRIES	? IR_MAX_ENTRIES
+	       : asked < IR_MIN_ENTRIES ? IR_MIN_ENTRIES
+					: 1u << log2_ceil((unsigned)asked);
+	if (want != asked)
+		klog("vtd%u: ir_entries=%llu adjusted to %u", u->iu.index,
+		     (unsigned long long)asked, want);
 
 	/* Take-over left IR off (vtd.c takeover); if not, do it here. */
 	if (gsts(u) & VTD_GSTS_IRES) {
@@ -503,9 +527,7 @@ int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 	rc = vtd_gcmd(u, VTD_GCMD_SIRTP, true);
 	if (rc)
 		goto fail;
-	/* vtd-rules §4.5 (Xen enable_intremap): after SIRTP the IEC may hold
-	 * entries of the old table; invalidate it globally unless CAP.ESIRTPS
-	 * says SIRTP did. */
+	/* VT-d 11.4.4 SIRTP: the IEC may hold old-table entries; flush it unless CAP.ESIRTPS did. */
 	if (!(u->cap & VTD_CAP_ESIRTPS)) {
 		struct qi_desc d = qi_iec_global();
 
@@ -532,6 +554,7 @@ int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 	}
 	iu->next = ir_units;
 	ir_units = iu;
+	u->iu.irq_ops = &vtd_irq_ops;
 	u->iu.intr_remap = true;
 	klog("vtd%u: interrupt remapping on: entries=%u eime=%u irt=0x%llx", u->iu.index, want,
 	     eime, (unsigned long long)iu->table_pa);
@@ -557,8 +580,8 @@ int ir_disable(struct vtd_unit *u)
 	if (rc)
 		return rc;
 	u->iu.intr_remap = false;
-	/* vtd-rules §4.2 (Xen disable_intremap): clear IRTA.EIME so a later
-	 * owner running xAPIC does not get x2APIC-format deliveries. */
+	u->iu.irq_ops = NULL;
+	/* VT-d 11.4.9.2: EIME cleared so a later xAPIC owner gets no x2APIC-format deliveries. */
 	mmio_write64(u->base + VTD_IRTA_REG, mmio_read64(u->base + VTD_IRTA_REG) & ~VTD_IRTA_EIME);
 	for (struct ir_unit **pp = &ir_units; *pp; pp = &(*pp)->next)
 		if (*pp == iu) {
@@ -567,160 +590,4 @@ int ir_disable(struct vtd_unit *u)
 		}
 	unit_free(iu);
 	return 0;
-}
-
-/* ------------------------------------------------------------ sources */
-
-int ir_source_new(struct vtd_unit *u, irq_handler_fn fn, void *ctx, struct ir_source **out)
-{
-	struct ir_source *s;
-	int v, rc;
-
-	if (!ir_enabled(u))
-		return -ENODEV;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	v = irq_alloc_vector(fn, ctx);
-	if (v < 0) {
-		free(s);
-		return v;
-	}
-	rc = ir_alloc(u, 1, &s->index);
-	if (rc) {
-		irq_free_vector((unsigned)v);
-		free(s);
-		return rc;
-	}
-	s->u = u;
-	s->count = 1;
-	s->vector = (unsigned)v;
-	s->fn = fn;
-	s->ctx = ctx;
-	s->route.vector = (uint8_t)v;
-	s->route.dest = irq_dest_apic_id();
-	s->route.dlm = IR_DLM_FIXED;
-	*out = s;
-	return 0;
-}
-
-int ir_source_commit(struct ir_source *s)
-{
-	int rc = ir_set(s->u, s->index, &s->route);
-
-	if (rc)
-		return rc;
-	s->present = true;
-	return 0;
-}
-
-void ir_source_destroy(struct ir_source *s)
-{
-	ir_source_unregister(s);
-	/* Entry not present (and zeroed) before the vector can be reused. */
-	/* a stale cached IRTE could still deliver the old vector: keep the
-	 * vector (and its handler) unless the entries were really freed */
-	if (ir_free(s->u, s->index, s->count) == 0 && s->vector)
-		irq_free_vector(s->vector);
-	free(s);
-}
-
-void ir_source_register(struct ir_source *s)
-{
-	struct ir_source **pp = &sources;
-
-	s->next = NULL;
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = s;
-}
-
-void ir_source_unregister(struct ir_source *s)
-{
-	for (struct ir_source **pp = &sources; *pp; pp = &(*pp)->next)
-		if (*pp == s) {
-			*pp = s->next;
-			s->next = NULL;
-			return;
-		}
-}
-
-struct ir_source *ir_sources(void) { return sources; }
-
-int ir_source_find(int unit, unsigned index, struct ir_source **out)
-{
-	struct ir_source *found = NULL;
-
-	for (struct ir_source *s = sources; s; s = s->next) {
-		if (index < s->index || index >= s->index + (s->count ? s->count : 1))
-			continue;
-		if (unit >= 0 && s->u->iu.index != (unsigned)unit)
-			continue;
-		if (found)
-			return -EINVAL;
-		found = s;
-	}
-	if (!found)
-		return -ENOENT;
-	*out = found;
-	return 0;
-}
-
-int ir_source_retarget(struct ir_source *s, unsigned *new_vector)
-{
-	struct ir_route r = s->route;
-	int v = irq_alloc_vector(s->fn, s->ctx);
-	int rc;
-
-	if (v < 0)
-		return v;
-	r.vector = (uint8_t)v;
-	rc = entry_update(s->u, s->index, &r, s->present);
-	if (rc)
-		goto undo;
-	if (s->on_retarget) {
-		rc = s->on_retarget(s, (unsigned)v);
-		if (rc) {
-			/* Back to the old vector, which is still installed. */
-			if (entry_update(s->u, s->index, &s->route, s->present))
-				klog("vtd%u: irte %u could not be restored", s->u->iu.index,
-				     s->index);
-			goto undo;
-		}
-	}
-	unsigned old = s->vector;
-	s->route = r;
-	s->vector = (unsigned)v;
-	/* The old vector keeps its handler until here, so an interrupt that
-	 * was already in flight with it is still handled. */
-	if (old)
-		irq_free_vector(old);
-	*new_vector = (unsigned)v;
-	return 0;
-undo:
-	irq_free_vector((unsigned)v);
-	return rc;
-}
-
-int ir_source_set_present(struct ir_source *s, bool present)
-{
-	int rc = entry_update(s->u, s->index, &s->route, present);
-
-	if (!rc)
-		s->present = present;
-	return rc;
-}
-
-int ir_source_set_sid(struct ir_source *s, uint16_t sid)
-{
-	struct ir_route r = s->route;
-	int rc;
-
-	r.svt = IR_SVT_SID;
-	r.sq = IR_SQ_ALL;
-	r.sid = sid;
-	rc = entry_update(s->u, s->index, &r, s->present);
-	if (!rc)
-		s->route = r;
-	return rc;
 }

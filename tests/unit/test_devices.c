@@ -2,24 +2,12 @@
 #include <stddef.h>
 
 #include "drivers/msi.h"
-#include "iommu/vtd/ir.h"
-#include "kernel/platform.h"
 
-/* No VT-d unit in this test: edu's MSI takes the compatibility path (the
- * remapped path is proved in QEMU, tests/qemu/test_irq.py). */
-struct vtd_unit *platform_unit_for(uint16_t seg, uint16_t rid)
-{
-	(void)seg;
-	(void)rid;
-	return NULL;
-}
-bool ir_enabled(const struct vtd_unit *u)
-{
-	(void)u;
-	return false;
-}
-int msi_enable_remapped(struct pci_dev *d, struct vtd_unit *u, irq_handler_fn fn, void *ctx,
-			struct ir_source **out)
+/* No unit in this test remaps interrupts (the fake units have no irq_ops):
+ * edu's MSI takes the compatibility path (the remapped path is proved in
+ * QEMU, tests/qemu/test_irq.py). */
+int msi_enable_remapped(struct pci_dev *d, struct iommu_unit *u, irq_handler_fn fn, void *ctx,
+			struct iommu_irq_route **out)
 {
 	(void)d;
 	(void)u;
@@ -29,7 +17,7 @@ int msi_enable_remapped(struct pci_dev *d, struct vtd_unit *u, irq_handler_fn fn
 	return -ENOTSUP;
 }
 
-void msi_disable_remapped(struct ir_source *s) { (void)s; }
+void msi_disable_remapped(struct iommu_irq_route *r) { (void)r; }
 
 /*
  * tests/unit/test_devices.c — the edu driver (drivers/edu.c) and the `edu`

@@ -1,8 +1,9 @@
-// SOURCES: drivers/ioapic.c iommu/vtd/ir.c iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c kernel/frame.c console/cmd_iommu.c kernel/bootargs.c lib/parse.c tests/unit/vtd_model.c lib/bdf.c
+// SOURCES: drivers/ioapic.c iommu/irq_route.c iommu/vtd/ir.c iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c kernel/frame.c console/cmd_iommu.c lib/parse.c tests/unit/vtd_model.c lib/bdf.c
 /* tests/unit/test_ioapic.c — drivers/ioapic.c against a fake IOAPIC
  * (IOREGSEL at +0, IOWIN at +0x10) and the VT-d register model: masking at
- * boot, remappable RTE encoding, ISA routing through overrides, the IRTE it
- * gets, retarget, tear-down and every refusal. */
+ * boot, remappable RTE encoding, ISA routing through overrides, the
+ * interrupt route and the IRTE it gets, retarget, tear-down and every
+ * refusal. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,6 @@
 
 uint64_t irq_count(unsigned vector) { return 0; }
 uint32_t irq_dest_apic_id(void) { return 1; }
-bool apic_x2apic_mode(void) { return false; }
 
 /* ---- MADT stub: one IOAPIC (id 0, 24 pins) at 0xfec00000, a second
  * address where nothing answers, ISA overrides as QEMU's q35 has them. */
@@ -117,7 +117,7 @@ static void setup(bool with_ir)
 
 static void teardown(void)
 {
-	CHECK(ir_sources() == NULL);
+	CHECK(iommu_irq_routes() == NULL);
 	if (ir_enabled(u))
 		CHECK_EQ(ir_disable(u), 0);
 	ioapic_reset();
@@ -150,7 +150,7 @@ TEST(init_masks_everything)
 
 TEST(rte_remappable_encoding)
 {
-	uint64_t r = ioapic_rte_remapped(0x8005, true, true, 0x41, false);
+	uint64_t r = ir_ioapic_rte(0x8005, true, true, 0x41, false);
 
 	CHECK_EQ(r & 0xff, 0x41);		/* vector = IRTE vector */
 	CHECK_EQ((r >> 8) & 7, 0);		/* bits 10:8 zero */
@@ -161,26 +161,26 @@ TEST(rte_remappable_encoding)
 	CHECK_EQ((r >> 17) & 0x7fffffffull, 0); /* reserved 47:17 */
 	CHECK_EQ((r >> 48) & 1, 1);		/* remappable format */
 	CHECK_EQ(r >> 49, 5);			/* index[14:0] */
-	r = ioapic_rte_remapped(3, false, false, 0x22, true);
+	r = ir_ioapic_rte(3, false, false, 0x22, true);
 	CHECK_EQ(r, 0x22ull | IOAPIC_RTE_MASKED | 1ull << 48 | 3ull << 49);
 }
 
 TEST(route_isa4_edge_through_irte)
 {
-	struct ir_source *s;
+	struct iommu_irq_route *s;
 	uint64_t lo, hi;
 
 	setup(true);
 	CHECK_EQ(ioapic_init(), 1);
 	CHECK_EQ(ioapic_set_sid(0, 0xff00), 0);
 	ioa.nlog = 0;
-	CHECK_EQ(ioapic_route_isa_remapped(4, u, h, NULL, &s), 0);
-	CHECK_EQ(s->kind, IR_SRC_IOAPIC);
+	CHECK_EQ(ioapic_route_isa_remapped(4, &u->iu, h, NULL, &s), 0);
+	CHECK_EQ(s->kind, IOMMU_IRQ_IOAPIC);
 	CHECK_EQ(s->gsi, 4);
 	CHECK_EQ(s->bdf, 0xff00);
-	CHECK(ir_sources() == s);
+	CHECK(iommu_irq_routes() == s);
 	uint64_t r = rte(4);
-	CHECK_EQ(r, ioapic_rte_remapped(s->index, false, false, (uint8_t)s->vector, false));
+	CHECK_EQ(r, ir_ioapic_rte(s->index, false, false, (uint8_t)s->vector, false));
 	CHECK_EQ(ir_get(u, s->index, &lo, &hi), 0);
 	CHECK_EQ(lo, 1ull | (uint64_t)s->vector << 16 | 1ull << 40); /* edge, dest 1 */
 	CHECK_EQ(hi, 0xff00ull | 1ull << 18);			     /* SVT=1, IOAPIC SID */
@@ -195,14 +195,14 @@ TEST(route_isa4_edge_through_irte)
 	/* retarget: IRTE and the RTE's vector follow */
 	vtd_test_irq_result = 0x66;
 	unsigned nv;
-	CHECK_EQ(ir_source_retarget(s, &nv), 0);
+	CHECK_EQ(iommu_irq_route_retarget(s, &nv), 0);
 	CHECK_EQ(nv, 0x66);
 	CHECK_EQ(rte(4) & 0xff, 0x66);
 	CHECK_EQ(rte(4) & IOAPIC_RTE_MASKED, 0);
 	CHECK_EQ(ir_get(u, s->index, &lo, &hi), 0);
 	CHECK_EQ((lo >> 16) & 0xff, 0x66);
 
-	CHECK_EQ(ioapic_route_isa_remapped(4, u, h, NULL, &s), -EBUSY);
+	CHECK_EQ(ioapic_route_isa_remapped(4, &u->iu, h, NULL, &s), -EBUSY);
 	unsigned idx = s->index;
 	ioapic_unroute(s);
 	CHECK(rte(4) & IOAPIC_RTE_MASKED);
@@ -213,21 +213,21 @@ TEST(route_isa4_edge_through_irte)
 
 TEST(route_uses_overrides)
 {
-	struct ir_source *s9, *s0;
+	struct iommu_irq_route *s9, *s0;
 	uint64_t lo, hi;
 
 	setup(true);
 	CHECK_EQ(ioapic_init(), 1);
 	CHECK_EQ(ioapic_set_sid(0, 0xf0f8), 0);
-	CHECK_EQ(ioapic_route_isa_remapped(9, u, h, NULL, &s9), 0);
+	CHECK_EQ(ioapic_route_isa_remapped(9, &u->iu, h, NULL, &s9), 0);
 	CHECK(rte(9) & IOAPIC_RTE_LEVEL);
 	CHECK(rte(9) & IOAPIC_RTE_POLARITY_LOW);
 	CHECK_EQ(ir_get(u, s9->index, &lo, &hi), 0);
 	CHECK(lo & IRTE_LO_TM); /* trigger matches the RTE */
 	CHECK_EQ(hi & 0xffff, 0xf0f8);
-	CHECK_EQ(ioapic_route_isa_remapped(0, u, h, NULL, &s0), 0);
+	CHECK_EQ(ioapic_route_isa_remapped(0, &u->iu, h, NULL, &s0), 0);
 	CHECK_EQ(s0->gsi, 2);
-	CHECK(rte(2) & IOAPIC_RTE_IR_FORMAT);
+	CHECK(rte(2) & IR_RTE_FORMAT);
 	CHECK(rte(0) & IOAPIC_RTE_MASKED); /* pin 0 untouched */
 	ioapic_unroute(s9);
 	ioapic_unroute(s0);
@@ -236,31 +236,31 @@ TEST(route_uses_overrides)
 
 TEST(route_refusals)
 {
-	struct ir_source *s;
+	struct iommu_irq_route *s;
 
 	setup(true);
 	CHECK_EQ(ioapic_init(), 1);
-	CHECK_EQ(ioapic_route_isa_remapped(16, u, h, NULL, &s), -EINVAL);
-	CHECK_EQ(ioapic_route_isa_remapped(4, u, h, NULL, &s), -ENODEV); /* no SID yet */
+	CHECK_EQ(ioapic_route_isa_remapped(16, &u->iu, h, NULL, &s), -EINVAL);
+	CHECK_EQ(ioapic_route_isa_remapped(4, &u->iu, h, NULL, &s), -ENODEV); /* no SID yet */
 	CHECK(strstr(test_con_buf, "no DMAR IOAPIC scope"));
 	CHECK(rte(4) & IOAPIC_RTE_MASKED);
 	CHECK_EQ(ioapic_set_sid(0, 0xff00), 0);
 	madt_isos[0].gsi = 40; /* IRQ0 → a GSI nobody has */
-	CHECK_EQ(ioapic_route_isa_remapped(0, u, h, NULL, &s), -ENOENT);
+	CHECK_EQ(ioapic_route_isa_remapped(0, &u->iu, h, NULL, &s), -ENOENT);
 	madt_isos[0].gsi = 2;
 	vtd_test_irq_result = -ENOSPC;
-	CHECK_EQ(ioapic_route_isa_remapped(4, u, h, NULL, &s), -ENOSPC);
+	CHECK_EQ(ioapic_route_isa_remapped(4, &u->iu, h, NULL, &s), -ENOSPC);
 	vtd_test_irq_result = 0x40;
 	unsigned freed = vtd_test_irq_freed;
 	m.qi_hang = true; /* IEC never completes: the IRTE (not present) and
 			     the vector stay held until it can be invalidated */
-	CHECK_EQ(ioapic_route_isa_remapped(4, u, h, NULL, &s), -ETIMEDOUT);
+	CHECK_EQ(ioapic_route_isa_remapped(4, &u->iu, h, NULL, &s), -ETIMEDOUT);
 	m.qi_hang = false;
 	CHECK_EQ(vtd_test_irq_freed, freed);
 	CHECK_EQ(ir_free(u, 0, 1), 0);
 	CHECK(rte(4) & IOAPIC_RTE_MASKED);
-	CHECK(ir_sources() == NULL);
+	CHECK(iommu_irq_routes() == NULL);
 	CHECK_EQ(ir_disable(u), 0);
-	CHECK_EQ(ioapic_route_isa_remapped(4, u, h, NULL, &s), -ENODEV); /* IR off */
+	CHECK_EQ(ioapic_route_isa_remapped(4, &u->iu, h, NULL, &s), -ENODEV); /* IR off */
 	teardown();
 }

@@ -1,14 +1,14 @@
-// SOURCES: iommu/vtd/ir.c iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c kernel/frame.c console/cmd_iommu.c console/cmd_irq.c kernel/bootargs.c lib/parse.c tests/unit/vtd_model.c lib/bdf.c
-/* tests/unit/test_ir.c — VT-d interrupt remapping (iommu/vtd/ir.c) and the
+// SOURCES: iommu/vtd/ir.c iommu/irq_route.c iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c kernel/frame.c console/cmd_iommu.c console/cmd_irq.c lib/parse.c tests/unit/vtd_model.c lib/bdf.c
+/* tests/unit/test_ir.c — VT-d interrupt remapping (iommu/vtd/ir.c), the
+ * IOMMU core's interrupt routes on top of it (iommu/irq_route.c) and the
  * `irq` command: IRTE encoding, the allocator, bring-up order against the
  * QEMU-like register model (vtd_model.c), IEC invalidation after every
- * change, present-entry updates, sources, retarget/mask/sid. */
+ * change, present-entry updates, routes, retarget/mask/sid. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "fake_hw.h"
 #include "hw/hw.h"
-#include "kernel/bootargs.h"
 #include "iommu/vtd/dmar.h"
 #include "iommu/vtd/ir.h"
 #include "iommu/vtd/qi.h"
@@ -20,10 +20,8 @@
 
 /* ---- stubs for arch/x86 (irq_alloc_vector & co are in vtd_model.c) */
 static uint32_t apic_id_stub;
-static bool x2apic_stub;
 uint64_t irq_count(unsigned vector) { return vector * 10ull; }
 uint32_t irq_dest_apic_id(void) { return apic_id_stub; }
-bool apic_x2apic_mode(void) { return x2apic_stub; }
 
 static struct vtd_model m;
 static struct vtd_unit *u;
@@ -38,7 +36,6 @@ static void up(uint64_t cap_or, uint64_t ecap_or, uint64_t ecap_clear, bool no_q
 	vtd_test_frames();
 	fake_tsc_step = 1000; /* bounded polls end quickly */
 	apic_id_stub = 0;
-	x2apic_stub = false;
 	vtd_model_init(&m, VTD_TEST_BASE);
 	m.cap |= cap_or;
 	m.ecap = (m.ecap | ecap_or) & ~ecap_clear;
@@ -48,8 +45,8 @@ static void up(uint64_t cap_or, uint64_t ecap_or, uint64_t ecap_clear, bool no_q
 
 static void down(void)
 {
-	while (ir_sources())
-		ir_source_unregister(ir_sources());
+	while (iommu_irq_routes())
+		iommu_irq_route_unregister(iommu_irq_routes());
 	if (u && ir_enabled(u)) {
 		/* a failed test may leave entries: free them so IR goes off
 		 * before the unit is freed */
@@ -76,16 +73,16 @@ static unsigned count_str(const char *hay, const char *needle)
 
 TEST(irte_encode_xapic_every_field)
 {
-	struct ir_route r = {.vector = 0x41,
-			     .dest = 0xa5,
-			     .level = true,
-			     .logical = true,
-			     .dlm = 1,
-			     .rh = true,
-			     .fpd = true,
-			     .svt = IR_SVT_SID,
-			     .sq = 2,
-			     .sid = 0x0310};
+	struct iommu_irq_entry r = {.vector = 0x41,
+				    .dest = 0xa5,
+				    .level = true,
+				    .logical = true,
+				    .dlm = 1,
+				    .rh = true,
+				    .fpd = true,
+				    .src_check = IR_SVT_SID,
+				    .src_qual = 2,
+				    .sid = 0x0310};
 	uint64_t lo, hi;
 
 	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), 0);
@@ -104,7 +101,8 @@ TEST(irte_encode_xapic_every_field)
 	CHECK_EQ((hi >> 18) & 3, 1); /* SVT */
 	CHECK_EQ(hi & IRTE_HI_RSVD, 0);
 
-	r = (struct ir_route){.vector = 0x20, .dest = 3, .svt = IR_SVT_SID, .sid = 0x10};
+	r = (struct iommu_irq_entry){
+		.vector = 0x20, .dest = 3, .src_check = IR_SVT_SID, .sid = 0x10};
 	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), 0);
 	CHECK_EQ(lo, 1ull | 0x20ull << 16 | 3ull << 40); /* edge, fixed, physical */
 	CHECK_EQ(hi, 0x10ull | 1ull << 18);
@@ -112,7 +110,8 @@ TEST(irte_encode_xapic_every_field)
 
 TEST(irte_encode_x2apic_dest)
 {
-	struct ir_route r = {.vector = 0x30, .dest = 0x12345678, .svt = IR_SVT_SID, .sid = 1};
+	struct iommu_irq_entry r = {
+		.vector = 0x30, .dest = 0x12345678, .src_check = IR_SVT_SID, .sid = 1};
 	uint64_t lo, hi;
 
 	CHECK_EQ(ir_irte_encode(&r, true, &lo, &hi), 0);
@@ -127,7 +126,7 @@ TEST(irte_encode_x2apic_dest)
 
 TEST(irte_encode_bus_range_and_refusals)
 {
-	struct ir_route r = {.vector = 0x30, .svt = IR_SVT_BUS, .sid = 0x0205};
+	struct iommu_irq_entry r = {.vector = 0x30, .src_check = IR_SVT_BUS, .sid = 0x0205};
 	uint64_t lo = 7, hi = 7;
 
 	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), 0);
@@ -135,16 +134,16 @@ TEST(irte_encode_bus_range_and_refusals)
 	r.sid = 0x0502; /* start above end */
 	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), -EINVAL);
 	r.sid = 0x0205;
-	r.sq = 1; /* SQ means nothing with SVT=2 */
+	r.src_qual = 1; /* SQ means nothing with SVT=2 */
 	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), -EINVAL);
-	r = (struct ir_route){.vector = 0x30, .svt = IR_SVT_NONE};
+	r = (struct iommu_irq_entry){.vector = 0x30, .src_check = IR_SVT_NONE};
 	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), -EINVAL); /* no validation: refused */
-	r.svt = 3;
+	r.src_check = 3;
 	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), -EINVAL);
-	r.svt = IR_SVT_SID;
-	r.sq = 4;
+	r.src_check = IR_SVT_SID;
+	r.src_qual = 4;
 	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), -EINVAL);
-	r.sq = 0;
+	r.src_qual = 0;
 	r.vector = 15;
 	CHECK_EQ(ir_irte_encode(&r, false, &lo, &hi), -EINVAL);
 	r.vector = 16;
@@ -157,24 +156,31 @@ TEST(irte_encode_bus_range_and_refusals)
 
 TEST(route_source_forms)
 {
-	struct ir_route r = {0};
+	struct iommu_irq_entry r = {.src_qual = 3};
 
-	ir_route_source(&r, 0x0010, 0x0010, false); /* 00:02.0, no alias */
-	CHECK_EQ(r.svt, IR_SVT_SID);
-	CHECK_EQ(r.sq, 0);
+	iommu_irq_source_check(&r, 0x0010, 0x0010, false); /* 00:02.0, no alias */
+	CHECK_EQ(r.src_check, IR_SVT_SID);
+	CHECK_EQ(r.src_qual, 0);
 	CHECK_EQ(r.sid, 0x0010);
 	/* 02:01.0 behind a PCIe-to-PCI bridge whose secondary bus is 2 */
-	ir_route_source(&r, 0x0208, 0x0200, true);
-	CHECK_EQ(r.svt, IR_SVT_BUS);
+	iommu_irq_source_check(&r, 0x0208, 0x0200, true);
+	CHECK_EQ(r.src_check, IR_SVT_BUS);
 	CHECK_EQ(r.sid, 0x0202);
 	/* 03:01.0 one bridge further down */
-	ir_route_source(&r, 0x0308, 0x0200, true);
-	CHECK_EQ(r.svt, IR_SVT_BUS);
+	iommu_irq_source_check(&r, 0x0308, 0x0200, true);
+	CHECK_EQ(r.src_check, IR_SVT_BUS);
 	CHECK_EQ(r.sid, 0x0203);
 	/* a conventional bridge 00:1e.0 forwards with its own id */
-	ir_route_source(&r, 0x0508, 0x00f0, false);
-	CHECK_EQ(r.svt, IR_SVT_SID);
+	iommu_irq_source_check(&r, 0x0508, 0x00f0, false);
+	CHECK_EQ(r.src_check, IR_SVT_SID);
 	CHECK_EQ(r.sid, 0x00f0);
+	/* the IOAPIC: its DMAR source-id as both */
+	iommu_irq_source_check(&r, 0xff00, 0xff00, false);
+	CHECK_EQ(r.src_check, IR_SVT_SID);
+	CHECK_EQ(r.sid, 0xff00);
+	/* the core's values are what VT-d writes into SVT (and `irq` prints) */
+	CHECK_EQ(IOMMU_IRQ_SRC_RID, 1);
+	CHECK_EQ(IOMMU_IRQ_SRC_BUS, 2);
 }
 
 TEST(msi_address_format)
@@ -318,14 +324,15 @@ TEST(enable_x2apic_eime_and_opt_out)
 	/* EIME=1 blocks compatibility format by itself: no CFI probe. */
 	CHECK_EQ(count_str(test_con_buf, "cannot block"), 0);
 	CHECK_EQ(ir_alloc(u, 1, &idx), 0);
-	struct ir_route r = {.vector = 0x50, .dest = 0x1234, .svt = IR_SVT_SID, .sid = 0x10};
+	struct iommu_irq_entry r = {
+		.vector = 0x50, .dest = 0x1234, .src_check = IR_SVT_SID, .sid = 0x10};
 	CHECK_EQ(ir_set(u, idx, &r), 0);
 	uint64_t lo, hi;
 	CHECK_EQ(ir_get(u, idx, &lo, &hi), 0);
 	CHECK_EQ(lo >> 32, 0x1234);
 	ir_free(u, idx, 1);
 	CHECK_EQ(ir_disable(u), 0);
-	CHECK_EQ(m.irta & VTD_IRTA_EIME, 0); /* cleared on disable (rule 4.2) */
+	CHECK_EQ(m.irta & VTD_IRTA_EIME, 0); /* VT-d 11.4.9.2: cleared on disable */
 	down();
 
 	up(0, VTD_ECAP_EIM, 0, false);
@@ -341,10 +348,22 @@ TEST(enable_x2apic_eime_and_opt_out)
 
 TEST(enable_entries_rounding)
 {
+	/* the boot argument as parsed (any 64-bit number) reaches ir_enable,
+	 * which alone rounds, clamps and logs it */
 	static const struct {
-		unsigned in, out, s;
+		uint64_t in;
+		unsigned out, s;
+		const char *log;
 	} cases[] = {
-		{0, 4096, 11}, {1000, 1024, 9}, {70000, 65536, 15}, {10, 256, 7}, {256, 256, 7}};
+		{0, 4096, 11, NULL},
+		{512, 512, 8, NULL},
+		{1000, 1024, 9, "vtd0: ir_entries=1000 adjusted to 1024"},
+		{70000, 65536, 15, "vtd0: ir_entries=70000 adjusted to 65536"},
+		{10, 256, 7, "vtd0: ir_entries=10 adjusted to 256"},
+		{256, 256, 7, NULL},
+		{1ull << 32, 65536, 15, "vtd0: ir_entries=4294967296 adjusted to 65536"},
+		{~0ull, 65536, 15, "vtd0: ir_entries=18446744073709551615 adjusted to 65536"},
+	};
 
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ir_cfg c = cfg_default;
@@ -353,26 +372,13 @@ TEST(enable_entries_rounding)
 		CHECK_EQ(ir_enable(u, &c), 0);
 		CHECK_EQ(ir_entries(u), cases[i].out);
 		CHECK_EQ(m.irta_latched & 0xf, cases[i].s);
+		if (cases[i].log)
+			CHECK(strstr(test_con_buf, cases[i].log));
+		else
+			CHECK(!strstr(test_con_buf, "adjusted"));
 		CHECK_EQ(ir_disable(u), 0);
 		down();
 	}
-}
-
-TEST(cfg_from_boot)
-{
-	struct ir_cfg c;
-
-	bootargs_set("foo ir_entries=512 bar");
-	x2apic_stub = true;
-	ir_cfg_from_boot(&c, DMAR_FLAG_INTR_REMAP);
-	CHECK_EQ(c.entries, 512);
-	CHECK(c.x2apic);
-	CHECK_EQ(c.dmar_flags, DMAR_FLAG_INTR_REMAP);
-	bootargs_set("");
-	x2apic_stub = false;
-	ir_cfg_from_boot(&c, 0);
-	CHECK_EQ(c.entries, IR_DEFAULT_ENTRIES);
-	CHECK(!c.x2apic);
 }
 
 TEST(enable_hardware_stuck)
@@ -519,7 +525,8 @@ TEST(set_clear_iec_and_drain)
 	CHECK_EQ(ir_alloc(u, 8, &tmp), 0);
 	CHECK_EQ(ir_alloc(u, 1, &idx), 0);
 	CHECK_EQ(idx, 8);
-	struct ir_route r = {.vector = 0x44, .dest = 1, .svt = IR_SVT_SID, .sid = 0x0010};
+	struct iommu_irq_entry r = {
+		.vector = 0x44, .dest = 1, .src_check = IR_SVT_SID, .sid = 0x0010};
 
 	CHECK_EQ(ir_set(u, 9, &r), -EINVAL); /* not allocated */
 	CHECK_EQ(ir_set(u, 5000, &r), -EINVAL);
@@ -543,8 +550,8 @@ TEST(set_clear_iec_and_drain)
 	CHECK_EQ(hi, 0x10ull | 1ull << 18);
 
 	/* bad route: nothing written */
-	struct ir_route bad = r;
-	bad.svt = 0;
+	struct iommu_irq_entry bad = r;
+	bad.src_check = 0;
 	CHECK_EQ(ir_set(u, idx, &bad), -EINVAL);
 	CHECK_EQ(ir_get(u, idx, &lo, &hi), 0);
 	CHECK_EQ(hi, 0x10ull | 1ull << 18);
@@ -603,34 +610,118 @@ TEST(iec_failure_reported)
 	up(0, 0, 0, false);
 	CHECK_EQ(ir_enable(u, &cfg_default), 0);
 	CHECK_EQ(ir_alloc(u, 1, &idx), 0);
-	struct ir_route r = {.vector = 0x44, .svt = IR_SVT_SID, .sid = 0x10};
+	struct iommu_irq_entry r = {.vector = 0x44, .src_check = IR_SVT_SID, .sid = 0x10};
 	m.qi_hang = true; /* the queue never completes */
 	CHECK_EQ(ir_set(u, idx, &r), -ETIMEDOUT);
 	m.qi_hang = false;
 	down();
 }
 
-/* ------------------------------------------------------------ sources, irq */
+/* ------------------------------------------------------------ routes, irq */
 
 static void handler(unsigned v, void *ctx) {}
 
-static int src_make(struct ir_source *s, unsigned *idx, uint8_t vector, uint16_t bdf)
+/* A registered route on u with the given vector (vtd_model.c hands it out). */
+static int route_make(struct iommu_irq_route **r, uint8_t vector, uint16_t bdf,
+		      enum iommu_irq_kind kind, unsigned gsi,
+		      int (*on_retarget)(struct iommu_irq_route *, unsigned))
 {
-	memset(s, 0, sizeof(*s));
-	int rc = ir_alloc(u, 1, idx);
-	if (rc)
-		return rc;
-	s->u = u;
-	s->index = *idx;
-	s->count = 1;
-	s->vector = vector;
-	s->bdf = bdf;
-	s->fn = handler;
-	s->route = (struct ir_route){.vector = vector, .dest = 0, .svt = IR_SVT_SID, .sid = bdf};
-	rc = ir_set(u, *idx, &s->route);
-	s->present = true;
-	ir_source_register(s);
+	struct iommu_irq_source src = {
+		.kind = kind, .rid = bdf, .alias = bdf, .gsi = gsi, .on_retarget = on_retarget};
+	int rc;
+
+	vtd_test_irq_result = vector;
+	rc = iommu_irq_route_alloc(&u->iu, &src, handler, NULL, r);
+	if (rc == 0)
+		iommu_irq_route_register(*r);
 	return rc;
+}
+
+TEST(route_alloc_compose_free)
+{
+	struct iommu_irq_route *r, *rb;
+	struct iommu_msi_msg msg;
+	uint64_t lo, hi;
+	unsigned idx;
+
+	up(0, 0, 0, false);
+	struct iommu_irq_source src = {
+		.kind = IOMMU_IRQ_MSI, .rid = 0x0208, .alias = 0x0200, .takeover = true};
+	/* IR off: no routes on the unit */
+	CHECK(!iommu_irq_remapping(&u->iu));
+	CHECK_EQ(iommu_irq_route_alloc(&u->iu, &src, handler, NULL, &r), -ENODEV);
+	CHECK_EQ(iommu_irq_route_alloc(NULL, &src, handler, NULL, &r), -ENODEV);
+	CHECK_EQ(ir_enable(u, &cfg_default), 0);
+	CHECK(iommu_irq_remapping(&u->iu));
+	CHECK(u->iu.irq_ops != NULL);
+
+	/* allocated, written present with this CPU, fixed, edge, bus range */
+	apic_id_stub = 3;
+	vtd_test_irq_result = 0x47;
+	CHECK_EQ(ir_alloc(u, 1, &idx), 0); /* entry 0 taken: the route gets 1 */
+	CHECK_EQ(iommu_irq_route_alloc(&u->iu, &src, handler, NULL, &r), 0);
+	CHECK(iommu_irq_routes() == NULL); /* not listed until registered */
+	CHECK_EQ(r->index, 1);
+	CHECK_EQ(r->vector, 0x47);
+	CHECK(r->present);
+	CHECK_EQ(r->bdf, 0x0208);
+	CHECK_EQ(ir_get(u, r->index, &lo, &hi), 0);
+	CHECK_EQ(lo, 1ull | 0x47ull << 16 | 3ull << 40);
+	CHECK_EQ(hi, 0x0202ull | 2ull << 18);
+	CHECK(last_desc_is_iec(r->index, 0));
+
+	/* the message and the RTE are the unit's remappable formats */
+	iommu_irq_route_msi(r, &msg);
+	CHECK_EQ(msg.addr_lo, ir_msi_addr(r->index));
+	CHECK_EQ(msg.addr_hi, 0);
+	CHECK_EQ(msg.data, ir_msi_data(0));
+	CHECK_EQ(iommu_irq_route_ioapic_rte(r, true, false),
+		 ir_ioapic_rte(r->index, false, true, 0x47, false));
+
+	/* vector, destination and trigger rewritten; the held vector is not */
+	CHECK_EQ(iommu_irq_route_set_target(r, 0x48, 2, true), 0);
+	CHECK_EQ(ir_get(u, r->index, &lo, &hi), 0);
+	CHECK_EQ(lo, 1ull | 1ull << 4 | 0x48ull << 16 | 2ull << 40);
+	CHECK_EQ(r->vector, 0x47);
+	CHECK_EQ(r->entry.vector, 0x48);
+	CHECK_EQ(iommu_irq_route_set_target(r, 0x48, 0x100, true), -ERANGE); /* xAPIC */
+	CHECK_EQ(r->entry.dest, 2);
+	CHECK_EQ(iommu_irq_route_set_present(r, false), 0);
+	CHECK_EQ(iommu_irq_route_set_target(r, 0x49, 2, false), 0); /* stays masked */
+	CHECK_EQ(ir_get(u, r->index, &lo, &hi), 0);
+	CHECK_EQ(lo & 1, 0);
+	CHECK_EQ((lo >> 16) & 0xff, 0x49);
+
+	/* free: the route is unlisted, its entry zeroed and freed, the vector too */
+	iommu_irq_route_register(r);
+	idx = r->index;
+	unsigned freed0 = vtd_test_irq_freed;
+	iommu_irq_route_free(r);
+	CHECK(iommu_irq_routes() == NULL);
+	CHECK_EQ(vtd_test_irq_freed, freed0 + 1);
+	CHECK_EQ(ir_get(u, idx, &lo, &hi), 0);
+	CHECK_EQ(lo, 0);
+	CHECK_EQ(hi, 0);
+	CHECK(last_desc_is_iec(idx, 0));
+	CHECK_EQ(ir_alloc(u, 1, &idx), 0);
+	CHECK_EQ(idx, 1); /* free again */
+
+	/* no vector, then no entry: nothing held afterwards */
+	vtd_test_irq_result = -ENOSPC;
+	CHECK_EQ(iommu_irq_route_alloc(&u->iu, &src, handler, NULL, &rb), -ENOSPC);
+	vtd_test_irq_result = 0x50;
+	while (ir_alloc(u, 1, &idx) == 0)
+		;
+	freed0 = vtd_test_irq_freed;
+	CHECK_EQ(iommu_irq_route_alloc(&u->iu, &src, handler, NULL, &rb), -ENOSPC);
+	CHECK_EQ(vtd_test_irq_freed, freed0 + 1);
+	CHECK(iommu_irq_routes() == NULL);
+	for (unsigned i = 0; i < ir_entries(u); i++)
+		ir_free(u, i, 1);
+	CHECK_EQ(ir_disable(u), 0); /* nothing left allocated */
+	CHECK(!iommu_irq_remapping(&u->iu));
+	CHECK(u->iu.irq_ops == NULL);
+	down();
 }
 
 static int cmd(const char *line)
@@ -664,7 +755,7 @@ static int cmd(const char *line)
 
 static int on_rt_calls, on_rt_result;
 static unsigned on_rt_vector;
-static int on_rt(struct ir_source *s, unsigned v)
+static int on_rt(struct iommu_irq_route *r, unsigned v)
 {
 	on_rt_calls++;
 	on_rt_vector = v;
@@ -673,17 +764,16 @@ static int on_rt(struct ir_source *s, unsigned v)
 
 TEST(irq_command_list_retarget_mask_sid)
 {
-	struct ir_source s1, s2;
+	struct iommu_irq_route *s1, *s2;
 	unsigned i1, i2;
 	uint64_t lo, hi;
 
 	up(0, 0, 0, false);
 	CHECK_EQ(ir_enable(u, &cfg_default), 0);
-	CHECK_EQ(src_make(&s1, &i1, 0x40, 0x0010), 0);
-	CHECK_EQ(src_make(&s2, &i2, 0x42, 0xff00), 0);
-	s2.kind = IR_SRC_IOAPIC;
-	s2.gsi = 4;
-	s2.on_retarget = on_rt;
+	CHECK_EQ(route_make(&s1, 0x40, 0x0010, IOMMU_IRQ_MSI, 0, NULL), 0);
+	CHECK_EQ(route_make(&s2, 0x42, 0xff00, IOMMU_IRQ_IOAPIC, 4, on_rt), 0);
+	i1 = s1->index;
+	i2 = s2->index;
 
 	CHECK_EQ(cmd("irq"), 0);
 	CHECK(strstr(test_con_buf, "bdf=00:02.0 irte=0 vector=64 dest=0 count=640 kind=msi unit=0 "
@@ -697,7 +787,7 @@ TEST(irq_command_list_retarget_mask_sid)
 	unsigned freed0 = vtd_test_irq_freed;
 	CHECK_EQ(cmd("irq retarget 0"), 0);
 	CHECK(strstr(test_con_buf, "irte=0 vector=81 old=64\n"));
-	CHECK_EQ(s1.vector, 0x51);
+	CHECK_EQ(s1->vector, 0x51);
 	CHECK_EQ(vtd_test_irq_freed, freed0 + 1);
 	CHECK_EQ(ir_get(u, i1, &lo, &hi), 0);
 	CHECK_EQ((lo >> 16) & 0xff, 0x51);
@@ -712,7 +802,8 @@ TEST(irq_command_list_retarget_mask_sid)
 	vtd_test_irq_result = 0x53;
 	freed0 = vtd_test_irq_freed;
 	CHECK_EQ(cmd("irq retarget 1"), -EIO);
-	CHECK_EQ(s2.vector, 0x52);
+	CHECK_EQ(s2->vector, 0x52);
+	CHECK_EQ(s2->entry.vector, 0x52);
 	CHECK_EQ(vtd_test_irq_freed, freed0 + 1); /* the new one */
 	CHECK_EQ(ir_get(u, i2, &lo, &hi), 0);
 	CHECK_EQ((lo >> 16) & 0xff, 0x52);
@@ -720,7 +811,7 @@ TEST(irq_command_list_retarget_mask_sid)
 	/* no vector left */
 	vtd_test_irq_result = -ENOSPC;
 	CHECK_EQ(cmd("irq retarget 0"), -ENOSPC);
-	CHECK_EQ(s1.vector, 0x51);
+	CHECK_EQ(s1->vector, 0x51);
 	vtd_test_irq_result = 0x40;
 
 	/* mask / unmask */
@@ -728,7 +819,7 @@ TEST(irq_command_list_retarget_mask_sid)
 	CHECK(strstr(test_con_buf, "irte=0 present=0\n"));
 	CHECK_EQ(ir_get(u, i1, &lo, &hi), 0);
 	CHECK_EQ(lo & 1, 0);
-	CHECK(!s1.present);
+	CHECK(!s1->present);
 	/* a retarget while masked keeps it masked */
 	vtd_test_irq_result = 0x54;
 	CHECK_EQ(cmd("irq retarget 0"), 0);
@@ -745,7 +836,7 @@ TEST(irq_command_list_retarget_mask_sid)
 	CHECK(strstr(test_con_buf, "irte=0 svt=1 sid=0x0018\n"));
 	CHECK_EQ(ir_get(u, i1, &lo, &hi), 0);
 	CHECK_EQ(hi, 0x18ull | 1ull << 18);
-	CHECK_EQ(s1.route.sid, 0x18);
+	CHECK_EQ(s1->entry.sid, 0x18);
 
 	/* bad arguments */
 	CHECK_EQ(cmd("irq retarget"), -EINVAL);
@@ -766,29 +857,35 @@ TEST(irq_command_list_retarget_mask_sid)
 
 	/* the same index on two units: ambiguous unless the unit is given */
 	struct vtd_unit other;
-	struct ir_source s3 = s1;
+	struct iommu_irq_route s3 = *s1;
 	memset(&other, 0, sizeof(other));
 	other.iu.index = 1;
-	s3.u = &other;
-	ir_source_register(&s3);
-	struct ir_source *f;
-	CHECK_EQ(ir_source_find(-1, 0, &f), -EINVAL);
+	s3.unit = &other.iu;
+	iommu_irq_route_register(&s3);
+	struct iommu_irq_route *f;
+	CHECK_EQ(iommu_irq_route_find(-1, 0, &f), -EINVAL);
 	CHECK_EQ(cmd("irq mask 0"), -EINVAL);
 	CHECK(strstr(test_cmd_msg, "several units"));
-	CHECK_EQ(ir_source_find(1, 0, &f), 0);
+	CHECK_EQ(iommu_irq_route_find(1, 0, &f), 0);
 	CHECK(f == &s3);
+	CHECK_EQ(cmd("irq mask 1:0"), -ENODEV); /* that unit remaps nothing */
 	CHECK_EQ(cmd("irq mask 0:0"), 0);
 	CHECK_EQ(ir_get(u, i1, &lo, &hi), 0);
 	CHECK_EQ(lo & 1, 0);
-	ir_source_unregister(&s3);
+	iommu_irq_route_unregister(&s3);
 
-	ir_source_unregister(&s1);
-	ir_source_unregister(&s2);
-	CHECK(ir_sources() == NULL);
+	/* freeing the routes unlists them, zeroes and frees their IRTEs */
+	freed0 = vtd_test_irq_freed;
+	iommu_irq_route_free(s1);
+	iommu_irq_route_free(s2);
+	CHECK(iommu_irq_routes() == NULL);
+	CHECK_EQ(vtd_test_irq_freed, freed0 + 2);
+	CHECK_EQ(ir_get(u, i1, &lo, &hi), 0);
+	CHECK_EQ(lo | hi, 0);
+	CHECK_EQ(ir_get(u, i2, &lo, &hi), 0);
+	CHECK_EQ(lo | hi, 0);
 	CHECK_EQ(cmd("irq"), 0);
 	CHECK_EQ(test_con_len, 0);
-	ir_free(u, i1, 1);
-	ir_free(u, i2, 1);
 	CHECK_EQ(ir_disable(u), 0);
 	down();
 }

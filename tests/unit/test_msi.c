@@ -1,9 +1,10 @@
-// SOURCES: drivers/msi.c iommu/vtd/ir.c drivers/pci.c tests/unit/fake_pci.c kernel/frame.c kernel/bootargs.c lib/parse.c lib/bdf.c
+// SOURCES: drivers/msi.c iommu/irq_route.c iommu/vtd/ir.c drivers/pci.c tests/unit/fake_pci.c kernel/frame.c lib/parse.c lib/bdf.c
 /* tests/unit/test_msi.c — drivers/msi.c against a fake PCI configuration
  * space (fake_pci.c): MSI in remappable format (64-bit and 32-bit forms,
- * mask bits, MME, INTx off), MSI-X entries, the IRTE each gets (SVT forms,
- * behind a PCIe-to-PCI bridge), tear-down.  The VT-d driver is replaced by
- * a small model of the IR registers and stubs of vtd_gcmd/vtd_invalidate
+ * mask bits, MME, INTx off), MSI-X entries, the interrupt route each gets
+ * through the IOMMU core and the IRTE behind it (SVT forms, behind a
+ * PCIe-to-PCI bridge), tear-down.  The VT-d driver's own registers are a
+ * small model of the IR registers and stubs of vtd_gcmd/vtd_invalidate
  * (test_ir.c runs ir.c against the full register model). */
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,6 @@ int irq_alloc_vector(irq_handler_fn fn, void *ctx) { return vec_fail ? vec_fail 
 void irq_free_vector(unsigned v) { vec_freed++; }
 uint64_t irq_count(unsigned v) { return 0; }
 uint32_t irq_dest_apic_id(void) { return 2; }
-bool apic_x2apic_mode(void) { return false; }
 
 /* ---- the PCI topology */
 #define ECAM 0xb0000000ull
@@ -182,7 +182,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	CHECK(ir_sources() == NULL);
+	CHECK(iommu_irq_routes() == NULL);
 	CHECK_EQ(ir_disable(&unit), 0); /* -EBUSY if an IRTE leaked */
 	fake_pci_reset();
 }
@@ -191,17 +191,17 @@ static void h(unsigned v, void *ctx) {}
 
 TEST(msi_64bit_edu_like)
 {
-	struct ir_source *s;
+	struct iommu_irq_route *s;
 	uint64_t lo, hi;
 
 	setup();
 	struct pci_dev *d = pci_find(0, 0, 2, 0);
 	CHECK(d && d->cap_msi == 0x40);
-	CHECK_EQ(msi_enable_remapped(d, &unit, h, NULL, &s), 0);
+	CHECK_EQ(msi_enable_remapped(d, &unit.iu, h, NULL, &s), 0);
 	CHECK_EQ(s->vector, 0x40);
-	CHECK_EQ(s->kind, IR_SRC_MSI);
+	CHECK_EQ(s->kind, IOMMU_IRQ_MSI);
 	CHECK_EQ(s->bdf, 0x0010);
-	CHECK(ir_sources() == s);
+	CHECK(iommu_irq_routes() == s);
 	/* capability: remappable address with the handle, data 0, enabled, MME 0 */
 	CHECK_EQ(fake_pci_get32(f_edu, 0x44), ir_msi_addr(s->index));
 	CHECK_EQ(fake_pci_get32(f_edu, 0x44) & 0xfff00000u, 0xfee00000u);
@@ -219,8 +219,8 @@ TEST(msi_64bit_edu_like)
 	CHECK_EQ(hi, 0x0010ull | 1ull << 18);
 	CHECK_EQ(iec_last_idx, s->index);
 	/* again while enabled */
-	struct ir_source *s2;
-	CHECK_EQ(msi_enable_remapped(d, &unit, h, NULL, &s2), -EBUSY);
+	struct iommu_irq_route *s2;
+	CHECK_EQ(msi_enable_remapped(d, &unit.iu, h, NULL, &s2), -EBUSY);
 
 	unsigned idx = s->index, iec0 = iec_index_count;
 	msi_disable_remapped(s);
@@ -235,13 +235,13 @@ TEST(msi_64bit_edu_like)
 
 TEST(msi_32bit_with_mask_bits)
 {
-	struct ir_source *s;
+	struct iommu_irq_route *s;
 
 	setup();
 	struct pci_dev *d = pci_find(0, 0, 3, 0);
 	fake_pci_set16(f_m32, 0x52,
 		       PCI_MSI_FLAGS_MASKBIT | 0x0004 | 0x0020); /* MME=2 from firmware */
-	CHECK_EQ(msi_enable_remapped(d, &unit, h, NULL, &s), 0);
+	CHECK_EQ(msi_enable_remapped(d, &unit.iu, h, NULL, &s), 0);
 	CHECK_EQ(fake_pci_get32(f_m32, 0x54), ir_msi_addr(s->index));
 	CHECK_EQ(fake_pci_get16(f_m32, 0x58), 0);   /* data at +8 in the 32-bit form */
 	CHECK_EQ(fake_pci_get32(f_m32, 0x5c), ~1u); /* message 0 unmasked only */
@@ -255,76 +255,87 @@ TEST(msi_32bit_with_mask_bits)
 
 TEST(msi_behind_pcie_to_pci_bridge_checks_bus_range)
 {
-	struct ir_source *s;
+	struct iommu_irq_route *s;
 	uint64_t lo, hi;
 
 	setup();
 	struct pci_dev *d = pci_find(0, 2, 1, 0);
 	CHECK(d);
 	CHECK_EQ(d->alias_rid, 0x0200);
-	CHECK_EQ(msi_enable_remapped(d, &unit, h, NULL, &s), 0);
+	CHECK_EQ(msi_enable_remapped(d, &unit.iu, h, NULL, &s), 0);
 	CHECK_EQ(ir_get(&unit, s->index, &lo, &hi), 0);
 	CHECK_EQ((hi >> 18) & 3, IR_SVT_BUS);
 	CHECK_EQ(hi & 0xffff, 0x0202);
-	CHECK_EQ(s->route.svt, IR_SVT_BUS);
+	CHECK_EQ(s->entry.src_check, IR_SVT_BUS);
 	msi_disable_remapped(s);
 	teardown();
 }
 
 TEST(msi_errors_unwind)
 {
-	struct ir_source *s;
+	struct iommu_irq_route *s;
 	uint64_t lo, hi;
 
 	setup();
 	struct pci_dev *br = pci_find(0, 1, 0, 0);
-	CHECK_EQ(msi_enable_remapped(br, &unit, h, NULL, &s), -ENOTSUP); /* no MSI cap */
+	CHECK_EQ(msi_enable_remapped(br, &unit.iu, h, NULL, &s), -ENOTSUP); /* no MSI cap */
 	struct pci_dev *d = pci_find(0, 0, 2, 0);
 	vec_fail = -ENOSPC;
-	CHECK_EQ(msi_enable_remapped(d, &unit, h, NULL, &s), -ENOSPC);
+	CHECK_EQ(msi_enable_remapped(d, &unit.iu, h, NULL, &s), -ENOSPC);
 	vec_fail = 0;
 	CHECK_EQ(fake_pci_get16(f_edu, 0x42) & PCI_MSI_FLAGS_ENABLE, 0);
 	/* IEC failure: device untouched, the IRTE left not present; while
 	 * the IEC cannot be invalidated the entry and its vector stay held
 	 * (a stale cached entry must not reach the vector's next owner) */
 	inval_result = -ETIMEDOUT;
-	CHECK_EQ(msi_enable_remapped(d, &unit, h, NULL, &s), -ETIMEDOUT);
+	CHECK_EQ(msi_enable_remapped(d, &unit.iu, h, NULL, &s), -ETIMEDOUT);
 	inval_result = 0;
 	CHECK_EQ(vec_freed, 0);
 	CHECK_EQ(fake_pci_get32(f_edu, 0x44), 0);
 	CHECK_EQ(ir_get(&unit, 0, &lo, &hi), 0);
 	CHECK_EQ(lo, 0);
 	CHECK_EQ(ir_free(&unit, 0, 1), 0); /* the IEC works again: now it goes */
-	/* IR off on the unit */
-	struct vtd_unit other = unit;
-	CHECK_EQ(msi_enable_remapped(d, &other, h, NULL, &s), -ENODEV);
+	/* IR off on the unit: never enabled, or turned off again */
+	struct vtd_unit other;
+	memset(&other, 0, sizeof(other));
+	other.base = UNIT_BASE;
+	other.ecap = unit.ecap;
+	other.qi_on = true;
+	CHECK_EQ(msi_enable_remapped(d, &other.iu, h, NULL, &s), -ENODEV);
+	CHECK_EQ(msi_enable_remapped(d, NULL, h, NULL, &s), -ENODEV);
+	CHECK_EQ(ir_disable(&unit), 0);
+	CHECK_EQ(msi_enable_remapped(d, &unit.iu, h, NULL, &s), -ENODEV);
+	struct ir_cfg c = {256, false, DMAR_FLAG_INTR_REMAP};
+	CHECK_EQ(ir_enable(&unit, &c), 0);
+	CHECK_EQ(vec_freed, 0); /* refused before a vector was taken */
+	CHECK_EQ(fake_pci_get16(f_edu, 0x42) & PCI_MSI_FLAGS_ENABLE, 0);
 	/* table full */
 	unsigned idx, n = 0;
 	while (ir_alloc(&unit, 1, &idx) == 0)
 		n++;
 	CHECK_EQ(n, 256);
-	CHECK_EQ(msi_enable_remapped(d, &unit, h, NULL, &s), -ENOSPC);
+	CHECK_EQ(msi_enable_remapped(d, &unit.iu, h, NULL, &s), -ENOSPC);
 	CHECK_EQ(vec_freed, 1);
 	ir_free(&unit, 0, 256);
 	/* MSI-X on: MSI refused */
 	struct pci_dev *x = pci_find(0, 0, 5, 0);
 	fake_pci_set16(f_x, 0x72, 15 | PCI_MSIX_FLAGS_ENABLE);
-	CHECK_EQ(msi_enable_remapped(x, &unit, h, NULL, &s), -EBUSY);
+	CHECK_EQ(msi_enable_remapped(x, &unit.iu, h, NULL, &s), -EBUSY);
 	fake_pci_set16(f_x, 0x72, 15);
 	teardown();
 }
 
 TEST(msix_entries)
 {
-	struct ir_source *a, *b, *c;
+	struct iommu_irq_route *a, *b, *c;
 	uint64_t lo, hi;
 
 	setup();
 	struct pci_dev *d = pci_find(0, 0, 5, 0);
 	CHECK(d && d->cap_msix == 0x70);
-	CHECK_EQ(msix_enable_remapped(d, &unit, 16, h, NULL, &a), -EINVAL);
-	CHECK_EQ(msix_enable_remapped(d, &unit, 3, h, NULL, &a), 0);
-	CHECK_EQ(a->kind, IR_SRC_MSIX);
+	CHECK_EQ(msix_enable_remapped(d, &unit.iu, 16, h, NULL, &a), -EINVAL);
+	CHECK_EQ(msix_enable_remapped(d, &unit.iu, 3, h, NULL, &a), 0);
+	CHECK_EQ(a->kind, IOMMU_IRQ_MSIX);
 	CHECK_EQ(msix_table[3 * 4 + 0], ir_msi_addr(a->index));
 	CHECK_EQ(msix_table[3 * 4 + 1], 0);
 	CHECK_EQ(msix_table[3 * 4 + 2], 0);
@@ -333,22 +344,22 @@ TEST(msix_entries)
 	uint16_t ctrl = fake_pci_get16(f_x, 0x72);
 	CHECK(ctrl & PCI_MSIX_FLAGS_ENABLE);
 	CHECK(!(ctrl & PCI_MSIX_FLAGS_MASKALL));
-	CHECK_EQ(msix_enable_remapped(d, &unit, 3, h, NULL, &b), -EBUSY); /* entry in use */
-	CHECK_EQ(msix_enable_remapped(d, &unit, 5, h, NULL, &b), 0);
+	CHECK_EQ(msix_enable_remapped(d, &unit.iu, 3, h, NULL, &b), -EBUSY); /* entry in use */
+	CHECK_EQ(msix_enable_remapped(d, &unit.iu, 5, h, NULL, &b), 0);
 	CHECK(b->index != a->index); /* one IRTE per vector */
 	CHECK(b->vector != a->vector);
 	CHECK_EQ(msix_table[5 * 4 + 0], ir_msi_addr(b->index));
 	CHECK_EQ(ir_get(&unit, b->index, &lo, &hi), 0);
 	CHECK_EQ(hi, 0x0028ull | 1ull << 18);
-	CHECK_EQ(msi_enable_remapped(d, &unit, h, NULL, &c), -EBUSY); /* MSI-X on */
+	CHECK_EQ(msi_enable_remapped(d, &unit.iu, h, NULL, &c), -EBUSY); /* MSI-X on */
 	msix_disable_remapped(a);
 	CHECK_EQ(msix_table[3 * 4 + 3], 1);
 	CHECK(fake_pci_get16(f_x, 0x72) & PCI_MSIX_FLAGS_ENABLE); /* b still uses it */
 	msix_disable_remapped(b);
 	CHECK_EQ(fake_pci_get16(f_x, 0x72) & PCI_MSIX_FLAGS_ENABLE, 0);
 	/* MSI on: MSI-X refused */
-	CHECK_EQ(msi_enable_remapped(d, &unit, h, NULL, &c), 0);
-	CHECK_EQ(msix_enable_remapped(d, &unit, 0, h, NULL, &a), -EBUSY);
+	CHECK_EQ(msi_enable_remapped(d, &unit.iu, h, NULL, &c), 0);
+	CHECK_EQ(msix_enable_remapped(d, &unit.iu, 0, h, NULL, &a), -EBUSY);
 	msi_disable_remapped(c);
 	teardown();
 }
