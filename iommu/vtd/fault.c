@@ -90,7 +90,7 @@ static void quench(struct vtd_unit *u, uint16_t seg, uint16_t sid)
 {
 	char bdf[24];
 	unsigned n = 0;
-	struct pci_dev *d = pci_find(seg, sid >> 8, (sid >> 3) & 0x1f, sid & 7);
+	struct pci_dev *d = pci_find(seg, bdf_bus(sid), bdf_dev(sid), bdf_fn(sid));
 
 	if (d) {
 		pci_set_bus_master(d, false);

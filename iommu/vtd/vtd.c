@@ -19,9 +19,10 @@
 #include "iommu/vtd/fault.h"
 #include "iommu/vtd/qi.h"
 #include "iommu/vtd/regs.h"
-#include "kernel/log.h"
 #include "kernel/frame.h"
+#include "kernel/log.h"
 #include "kernel/time.h"
+#include "lib/bdf.h"
 
 #define VTD_DEFAULT_TIMEOUT_NS (100ull * 1000 * 1000)
 
@@ -688,7 +689,7 @@ static int vtd_flush(struct iommu_domain *d, struct iommu_gather *g)
 static struct ctx_entry *ctx_entry(struct vtd_unit *u, uint16_t rid, bool alloc, int *err)
 {
 	struct ctx_entry *root = phys_to_virt(u->root_pa);
-	struct ctx_entry *re = &root[rid >> 8];
+	struct ctx_entry *re = &root[bdf_bus(rid)];
 
 	*err = 0;
 	if (!(re->lo & VTD_ROOT_P)) {
@@ -705,7 +706,7 @@ static struct ctx_entry *ctx_entry(struct vtd_unit *u, uint16_t rid, bool alloc,
 		re->lo = ct | VTD_ROOT_P;
 		vtd_sync(u, re, sizeof(*re));
 	}
-	return (struct ctx_entry *)phys_to_virt(re->lo & VTD_PAGE_MASK) + (rid & 0xff);
+	return (struct ctx_entry *)phys_to_virt(re->lo & VTD_PAGE_MASK) + bdf_devfn(rid);
 }
 
 static void ctx_clear(struct vtd_unit *u, struct ctx_entry *ce)
@@ -763,15 +764,18 @@ static int vtd_attach(struct iommu_domain *d, uint16_t rid)
 		if (old == vd)
 			return 0;
 		if (old && old->identity && vtd_rid_has_rmrr(u->iu.segment, rid)) {
+			char bdf[24];
+
+			bdf_format_rid(bdf, sizeof(bdf), u->iu.segment, rid);
 			if (!allow_rmrr_reassign) {
-				klog("vtd%u: %02x:%02x.%u has an RMRR; not moved (boot argument "
+				klog("vtd%u: %s has an RMRR; not moved (boot argument "
 				     "allow_rmrr_reassign overrides)",
-				     u->iu.index, rid >> 8, (rid >> 3) & 0x1f, rid & 7);
+				     u->iu.index, bdf);
 				return -EBUSY;
 			}
-			klog("vtd%u: WARNING: allow_rmrr_reassign: %02x:%02x.%u leaves its RMRR identity "
+			klog("vtd%u: WARNING: allow_rmrr_reassign: %s leaves its RMRR identity "
 			     "map; firmware DMA to it will fault",
-			     u->iu.index, rid >> 8, (rid >> 3) & 0x1f, rid & 7);
+			     u->iu.index, bdf);
 		}
 		ctx_clear(u, ce);
 		rc = ctx_zap(u, rid, old_did);
@@ -886,8 +890,9 @@ int vtd_rmrr_identity(struct vtd_unit *u, uint16_t rid, uint64_t base, uint64_t 
 	rec->end = end;
 	rec->next = u->rmrrs;
 	u->rmrrs = rec;
-	klog("vtd%u: RMRR [0x%llx, 0x%llx] identity-mapped for %02x:%02x.%u", u->iu.index,
-	     (unsigned long long)base, (unsigned long long)end, rid >> 8, (rid >> 3) & 0x1f,
-	     rid & 7);
+	char bdf[24];
+	klog("vtd%u: RMRR [0x%llx, 0x%llx] identity-mapped for %s", u->iu.index,
+	     (unsigned long long)base, (unsigned long long)end,
+	     bdf_format_rid(bdf, sizeof(bdf), u->iu.segment, rid));
 	return 0;
 }
