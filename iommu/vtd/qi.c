@@ -143,17 +143,10 @@ int qi_disable(struct vtd_unit *u)
 {
 	/* 6.5.2 / Linux dmar_disable_qi: give the pending requests a chance
 	 * to complete (IQH == IQT) before turning QI off. */
-	uint64_t dl = deadline_after_ns(u->timeout_ns);
-
-	while ((mmio_read64(u->base + VTD_IQH_REG) & VTD_IQ_INDEX_MASK) !=
-	       (mmio_read64(u->base + VTD_IQT_REG) & VTD_IQ_INDEX_MASK)) {
-		if (deadline_passed(dl)) {
-			klog("vtd%u: queue did not drain (IQH != IQT), disabling QI anyway",
-			     u->iu.index);
-			break;
-		}
-		cpu_pause();
-	}
+	if (poll_until((mmio_read64(u->base + VTD_IQH_REG) & VTD_IQ_INDEX_MASK) ==
+			       (mmio_read64(u->base + VTD_IQT_REG) & VTD_IQ_INDEX_MASK),
+		       u->timeout_ns))
+		klog("vtd%u: queue did not drain (IQH != IQT), disabling QI anyway", u->iu.index);
 	int rc = vtd_gcmd(u, VTD_GCMD_QIE, false);
 	if (rc)
 		return rc;
@@ -177,15 +170,10 @@ static unsigned ring_used(struct vtd_unit *u, unsigned head)
 /* Waits until n slots (+ the gap that keeps tail from reaching head) are free. */
 static int qi_wait_space(struct vtd_unit *u, unsigned n)
 {
-	uint64_t dl = deadline_after_ns(u->timeout_ns);
-
-	while (u->qi_size - ring_used(u, qi_head(u)) < n + 1) {
-		if (deadline_passed(dl)) {
-			klog("vtd%u: invalidation queue full (head=%u tail=%u)", u->iu.index,
-			     qi_head(u), u->qi_tail);
-			return -ETIMEDOUT;
-		}
-		cpu_pause();
+	if (poll_until(u->qi_size - ring_used(u, qi_head(u)) >= n + 1, u->timeout_ns)) {
+		klog("vtd%u: invalidation queue full (head=%u tail=%u)", u->iu.index, qi_head(u),
+		     u->qi_tail);
+		return -ETIMEDOUT;
 	}
 	return 0;
 }
@@ -212,45 +200,62 @@ static void qi_fix_bad(struct vtd_unit *u)
 	qi_kick(u);
 }
 
+/* A wait for the status write of one submission (qi_poll). */
+struct qi_wait_state {
+	uint32_t seq;	   /* what the batch's wait descriptor writes */
+	unsigned wait_idx; /* its slot */
+	unsigned fixes;	   /* bad descriptors replaced so far */
+	int err;	   /* -EIO once one was replaced */
+	int rc;		   /* the result once the wait is over */
+};
+
+/* One look at the queue while waiting (6.5.2.10 errors handled here): true
+ * when the wait is over, with the result in w->rc. */
+static bool qi_wait_over(struct vtd_unit *u, struct qi_wait_state *w)
+{
+	if (u->qi_status == w->seq) {
+		w->rc = w->err;
+		return true;
+	}
+	uint32_t fsts = rd32(u, VTD_FSTS_REG);
+
+	if (fsts & VTD_FSTS_IQE) {
+		bool was_wait = qi_head(u) == w->wait_idx;
+
+		qi_fix_bad(u);
+		w->err = -EIO;
+		/* Our own wait was rejected: nothing will write the status. */
+		if (was_wait || ++w->fixes > u->qi_size) {
+			w->rc = -EIO;
+			return true;
+		}
+		return false;
+	}
+	if (fsts & VTD_FSTS_ITE) {
+		/* 6.5.2.10: pending waits were aborted; the status word of
+		 * this batch will never be written.  Clear and resubmit. */
+		wr32(u, VTD_FSTS_REG, VTD_FSTS_ITE);
+		vtd_stats.qi_errors++;
+		klog("vtd%u: device-TLB invalidation timed out (ITE), resubmitting", u->iu.index);
+		w->rc = -EAGAIN;
+		return true;
+	}
+	if (fsts & VTD_FSTS_ICE)
+		wr32(u, VTD_FSTS_REG, VTD_FSTS_ICE);
+	return false;
+}
+
 /* 0 done, -EAGAIN resubmit (ITE), -EIO bad descriptor, -ETIMEDOUT. */
 static int qi_poll(struct vtd_unit *u, uint32_t seq, unsigned wait_idx)
 {
-	uint64_t dl = deadline_after_ns(u->timeout_ns);
-	int err = 0;
-	unsigned fixes = 0;
+	struct qi_wait_state w = {.seq = seq, .wait_idx = wait_idx};
 
-	while (u->qi_status != seq) {
-		uint32_t fsts = rd32(u, VTD_FSTS_REG);
-
-		if (fsts & VTD_FSTS_IQE) {
-			bool was_wait = qi_head(u) == wait_idx;
-
-			qi_fix_bad(u);
-			err = -EIO;
-			/* Our own wait was rejected: nothing will write the status. */
-			if (was_wait || ++fixes > u->qi_size)
-				return -EIO;
-			continue;
-		}
-		if (fsts & VTD_FSTS_ITE) {
-			/* 6.5.2.10: pending waits were aborted; the status word of
-			 * this batch will never be written.  Clear and resubmit. */
-			wr32(u, VTD_FSTS_REG, VTD_FSTS_ITE);
-			vtd_stats.qi_errors++;
-			klog("vtd%u: device-TLB invalidation timed out (ITE), resubmitting",
-			     u->iu.index);
-			return -EAGAIN;
-		}
-		if (fsts & VTD_FSTS_ICE)
-			wr32(u, VTD_FSTS_REG, VTD_FSTS_ICE);
-		if (deadline_passed(dl)) {
-			klog("vtd%u: invalidation wait timed out (head=%u tail=%u)", u->iu.index,
-			     qi_head(u), u->qi_tail);
-			return -ETIMEDOUT;
-		}
-		cpu_pause();
+	if (poll_until(qi_wait_over(u, &w), u->timeout_ns)) {
+		klog("vtd%u: invalidation wait timed out (head=%u tail=%u)", u->iu.index,
+		     qi_head(u), u->qi_tail);
+		return -ETIMEDOUT;
 	}
-	return err;
+	return w.rc;
 }
 
 int qi_submit(struct vtd_unit *u, const struct qi_desc *descs, unsigned n)
@@ -288,14 +293,9 @@ int qi_submit(struct vtd_unit *u, const struct qi_desc *descs, unsigned n)
 
 static int reg_poll64(struct vtd_unit *u, unsigned off, uint64_t bit, const char *what)
 {
-	uint64_t dl = deadline_after_ns(u->timeout_ns);
-
-	while (mmio_read64(u->base + off) & bit) {
-		if (deadline_passed(dl)) {
-			klog("vtd%u: %s invalidation timed out", u->iu.index, what);
-			return -ETIMEDOUT;
-		}
-		cpu_pause();
+	if (poll_until(!(mmio_read64(u->base + off) & bit), u->timeout_ns)) {
+		klog("vtd%u: %s invalidation timed out", u->iu.index, what);
+		return -ETIMEDOUT;
 	}
 	return 0;
 }

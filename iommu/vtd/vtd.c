@@ -68,43 +68,35 @@ void vtd_sync(const struct vtd_unit *u, const void *p, uint64_t len)
 
 /* ------------------------------------------------------------ GCMD */
 
+/* Has GSTS followed a GCMD write that changed bit (11.4.5)?  *sts gets GSTS. */
+static bool gcmd_done(const struct vtd_unit *u, uint32_t bit, bool set, uint32_t *sts)
+{
+	*sts = rd32(u, VTD_GSTS_REG);
+	switch (bit) {
+	case VTD_GCMD_WBF: return !(*sts & VTD_GSTS_WBFS); /* WBFS clears on completion */
+	case VTD_GCMD_SRTP: /* RTPS/IRTPS/FLS set on completion */
+	case VTD_GCMD_SIRTP:
+	case VTD_GCMD_SFL: return *sts & bit;
+	default: return (*sts & bit) == (set ? bit : 0); /* persistent: status follows */
+	}
+}
+
 int vtd_gcmd(struct vtd_unit *u, uint32_t bit, bool set)
 {
 	/* 11.4.4: GCMD is write-only; build it from GSTS, drop the one-shot
-	 * bits, change exactly one bit (NOVA Smmu::command, ACRN mask
-	 * 0x96FFFFFF).  The caller gives one bit only. */
+	 * bits, change exactly one bit.  The caller gives one bit only. */
 	uint32_t sts = rd32(u, VTD_GSTS_REG);
 	uint32_t cmd = sts & ~VTD_GCMD_ONESHOT;
-	uint64_t dl;
 
 	if (!bit || (bit & (bit - 1)))
 		return -EINVAL;
 	cmd = set ? cmd | bit : cmd & ~bit;
 	wr32(u, VTD_GCMD_REG, cmd);
-	dl = deadline_after_ns(u->timeout_ns);
-	for (;;) {
-		sts = rd32(u, VTD_GSTS_REG);
-		bool done;
-		switch (bit) {
-		case VTD_GCMD_WBF:
-			done = !(sts & VTD_GSTS_WBFS); /* WBFS clears on completion */
-			break;
-		case VTD_GCMD_SRTP: /* RTPS/IRTPS/FLS set on completion */
-		case VTD_GCMD_SIRTP:
-		case VTD_GCMD_SFL: done = sts & bit; break;
-		default: /* persistent: the status follows the command */
-			done = (sts & bit) == (set ? bit : 0);
-			break;
-		}
-		if (done)
-			return 0;
-		if (deadline_passed(dl)) {
-			klog("vtd%u: GCMD 0x%08x (bit 0x%08x %s) timed out, GSTS=0x%08x",
-			     u->iu.index, cmd, bit, set ? "on" : "off", sts);
-			return -ETIMEDOUT;
-		}
-		cpu_pause();
-	}
+	if (poll_until(gcmd_done(u, bit, set, &sts), u->timeout_ns) == 0)
+		return 0;
+	klog("vtd%u: GCMD 0x%08x (bit 0x%08x %s) timed out, GSTS=0x%08x", u->iu.index, cmd, bit,
+	     set ? "on" : "off", sts);
+	return -ETIMEDOUT;
 }
 
 static int vtd_wbf(struct vtd_unit *u)
@@ -280,13 +272,9 @@ static int pmr_off(struct vtd_unit *u)
 	if (!(rd32(u, VTD_PMEN_REG) & (VTD_PMEN_EPM | VTD_PMEN_PRS)))
 		return 0;
 	wr32(u, VTD_PMEN_REG, 0);
-	uint64_t dl = deadline_after_ns(u->timeout_ns);
-	while (rd32(u, VTD_PMEN_REG) & VTD_PMEN_PRS) {
-		if (deadline_passed(dl)) {
-			klog("vtd%u: PMEN.PRS stayed set", u->iu.index);
-			return -ETIMEDOUT;
-		}
-		cpu_pause();
+	if (poll_until(!(rd32(u, VTD_PMEN_REG) & VTD_PMEN_PRS), u->timeout_ns)) {
+		klog("vtd%u: PMEN.PRS stayed set", u->iu.index);
+		return -ETIMEDOUT;
 	}
 	return 0;
 }
