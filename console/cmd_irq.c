@@ -37,7 +37,7 @@ static int cmd_irq(int argc, char **argv)
 			   "svt=%u sid=0x%04x",
 			   bdf, s->index, s->vector, (unsigned)s->route.dest,
 			   (unsigned long long)irq_count(s->vector), kind_name(s->kind),
-			   s->u->iu.index, s->present ? 1u : 0u, s->route.svt, s->route.sid);
+			   vtd_iommu_unit(s->u)->index, s->present ? 1u : 0u, s->route.svt, s->route.sid);
 		if (s->kind == IR_SRC_IOAPIC)
 			con_printf(" gsi=%u", s->gsi);
 		else if (s->kind == IR_SRC_MSIX)

@@ -176,7 +176,7 @@ int ioapic_route_isa_remapped(unsigned isa_irq, struct vtd_unit *u, irq_handler_
 	if (rc)
 		return rc;
 	s->kind = IR_SRC_IOAPIC;
-	s->seg = u->iu.segment;
+	s->seg = vtd_iommu_unit(u)->segment;
 	s->bdf = io->sid;
 	s->gsi = gsi;
 	s->owner = io;

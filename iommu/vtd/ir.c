@@ -20,7 +20,7 @@
 #include "iommu/vtd/dmar.h"
 #include "iommu/vtd/qi.h"
 #include "iommu/vtd/regs.h"
-#include "iommu/vtd/vtd.h"
+#include "iommu/vtd/vtd_priv.h"
 #include "kernel/bootargs.h"
 #include "kernel/log.h"
 #include "kernel/frame.h"

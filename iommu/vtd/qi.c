@@ -29,7 +29,7 @@
 
 #include "hw/hw.h"
 #include "iommu/vtd/regs.h"
-#include "iommu/vtd/vtd.h"
+#include "iommu/vtd/vtd_priv.h"
 #include "kernel/log.h"
 #include "kernel/frame.h"
 #include "kernel/time.h"
@@ -383,4 +383,24 @@ int vtd_invalidate(struct vtd_unit *u, const struct qi_desc *descs, unsigned n)
 	}
 	vtd_stats.waits++;
 	return 0;
+}
+
+/* ---------------------------------------------------------------- self-test */
+
+int vtd_qi_selftest(struct vtd_unit *u, struct vtd_qi_selftest *r)
+{
+	*r = (struct vtd_qi_selftest){0};
+	if (!u->qi_on)
+		return -ENODEV;
+	/* 6.5.2.2: bits 15:8 of an IOTLB descriptor are reserved; hardware
+	 * stops the queue at it with FSTS.IQE (6.5.2.10). */
+	struct qi_desc bad[2] = {qi_iotlb_global(false, false), qi_cc_global()};
+	bad[0].lo |= 0xffull << 8;
+	uint64_t errs = vtd_stats.qi_errors;
+
+	r->bad_batch = qi_submit(u, bad, 2);
+	r->qi_errors = vtd_stats.qi_errors - errs;
+	struct qi_desc good[2] = {qi_cc_global(), qi_iotlb_global(false, false)};
+	r->next_batch = qi_submit(u, good, 2);
+	return r->bad_batch == -EIO && !r->next_batch ? 0 : -EIO;
 }

@@ -19,6 +19,7 @@
 #include "iommu/vtd/fault.h"
 #include "iommu/vtd/qi.h"
 #include "iommu/vtd/regs.h"
+#include "iommu/vtd/vtd_priv.h"
 #include "kernel/frame.h"
 #include "kernel/log.h"
 #include "kernel/time.h"
@@ -52,6 +53,7 @@ static void wr32(const struct vtd_unit *u, unsigned off, uint32_t v)
 }
 
 struct vtd_unit *vtd_units(void) { return units; }
+struct iommu_unit *vtd_iommu_unit(struct vtd_unit *u) { return &u->iu; }
 unsigned vtd_unit_count(void) { return nunits; }
 uint64_t vtd_common_pgsizes(void) { return common_sps; }
 void vtd_set_allow_rmrr_reassign(bool allow) { allow_rmrr_reassign = allow; }
@@ -436,15 +438,18 @@ int vtd_finish_init(void)
 	return 0;
 }
 
-int vtd_init_all(const struct vtd_drhd_info *drhds, unsigned n, const struct vtd_unit_cfg *cfg)
+int vtd_init_all(const struct vtd_drhd_info *drhds, unsigned n, const struct vtd_unit_cfg *cfg,
+		 struct vtd_unit **out)
 {
 	unsigned up = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct vtd_unit *u;
+		struct vtd_unit *u = NULL;
 
 		if (vtd_unit_init(drhds[i].base, drhds[i].segment, i, cfg, &u) == 0)
 			up++;
+		if (out)
+			out[i] = u;
 	}
 	int rc = vtd_finish_init();
 	return rc ? rc : (int)up;
@@ -801,8 +806,59 @@ static int vtd_detach(struct iommu_domain *d, uint16_t rid)
 	return ctx_zap(u, rid, vd->did);
 }
 
+/* ------------------------------------------------------------ console */
+
+static const char *on_off(bool on) { return on ? "on" : "off"; }
+
+/* The `iommu` record (shared/CONSOLE.md): qi/ir/dmar are what GSTS says now. */
+static void vtd_describe(struct iommu_unit *iu, struct iommu_line *l)
+{
+	struct vtd_unit *u = unit_of(iu);
+	uint32_t gsts = rd32(u, VTD_GSTS_REG);
+
+	iommu_line_field(l, IOMMU_FIELD_INDEX);
+	iommu_line_word(l, "base", "0x%llx", (unsigned long long)u->base);
+	iommu_line_word(l, "ver", "%u.%u", VTD_VER_MAJOR(u->ver), VTD_VER_MINOR(u->ver));
+	iommu_line_word(l, "aw", "%u", u->mgaw);
+	iommu_line_word(l, "levels", "%u", u->levels);
+	iommu_line_field(l, IOMMU_FIELD_PGSIZES);
+	iommu_line_word(l, "qi", "%s", on_off(gsts & VTD_GSTS_QIES));
+	iommu_line_word(l, "ir", "%s", on_off(gsts & VTD_GSTS_IRES));
+	iommu_line_word(l, "dmar", "%s", on_off(gsts & VTD_GSTS_TES));
+	iommu_line_word(l, "cm", "%d", u->cm);
+	iommu_line_word(l, "sc", "%d", u->sc);
+	iommu_line_field(l, IOMMU_FIELD_DOMAINS);
+	iommu_line_word(l, "cap", "0x%llx", (unsigned long long)u->cap);
+	iommu_line_word(l, "ecap", "0x%llx", (unsigned long long)u->ecap);
+	iommu_line_word(l, "nd", "%u", u->nd_bits);
+	iommu_line_word(l, "c", "%d", u->coherent);
+	iommu_line_field(l, IOMMU_FIELD_SEGMENT);
+}
+
+static void vtd_fault_poll(struct iommu_unit *iu) { vtd_fault_process(unit_of(iu)); }
+
+/* `iommu qitest`: the queue's error recovery (qi.c) on this unit. */
+static int vtd_selftest(struct iommu_unit *iu, struct iommu_line *l)
+{
+	struct vtd_qi_selftest r;
+	int rc = vtd_qi_selftest(unit_of(iu), &r);
+
+	iommu_line_field(l, IOMMU_FIELD_INDEX);
+	if (rc == -ENODEV) {
+		iommu_line_word(l, "qi", "off");
+		return rc;
+	}
+	iommu_line_word(l, "bad_batch", "%s", r.bad_batch ? err_name(r.bad_batch) : "ok");
+	iommu_line_word(l, "qi_errors", "%llu", (unsigned long long)r.qi_errors);
+	iommu_line_word(l, "next_batch", "%s", r.next_batch ? err_name(r.next_batch) : "ok");
+	return rc;
+}
+
 const struct iommu_ops vtd_iommu_ops = {
 	.name = "vtd",
+	.describe = vtd_describe,
+	.fault_poll = vtd_fault_poll,
+	.selftest = vtd_selftest,
 	.domain_alloc = vtd_domain_alloc,
 	.domain_free = vtd_domain_free,
 	.attach = vtd_attach,
