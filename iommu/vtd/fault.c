@@ -1,12 +1,13 @@
 /*
- * iommu/vtd/fault.c — reading VT-d fault records (7.2.1, 11.4.14), the
- * fault log, rate-limited console events and fault-storm quenching.
+ * iommu/vtd/fault.c — reading VT-d fault records (7.2.1, 11.4.14) into the
+ * IOMMU core's fault log, rate-limited console events and fault-storm
+ * quenching.
  *
  * Registers: FSTS.PPF says records are pending, FSTS.FRI where to start;
  * CAP.NFR+1 records of 128 bits at CAP.FRO*16, walked circularly from FRI
- * until one has F=0 (Linux dmar_fault).  Each F is cleared with a 32-bit
- * write of bit 31 at +0xC (QEMU honours that and recomputes PPF, notes
- * §1.2), and only then FSTS.PFO, so new faults are recorded again (rule 21).
+ * until one has F=0 (Linux dmar_fault).  Each F (RW1C) is cleared with a
+ * 32-bit write of bit 31 at +0xC, which QEMU 7.2 also takes to recompute
+ * PPF, and only then FSTS.PFO, so new faults are recorded again (7.2.1).
  * The high qword is read first (F, T, FR, SID), then the address.
  */
 #include "iommu/vtd/fault.h"
@@ -79,7 +80,8 @@ static bool rate_ok(uint64_t now)
 }
 
 /* Bus Master off for the source and, when sid is an alias (a bridge's
- * requester ID), for every function whose DMA carries it (rule 24). */
+ * requester ID), for every function whose DMA carries it: nothing in the
+ * remapping unit stops a device's DMA, its command register does. */
 static void quench(struct vtd_unit *u, uint16_t seg, uint16_t sid)
 {
 	char bdf[24];
@@ -100,7 +102,7 @@ static void quench(struct vtd_unit *u, uint16_t seg, uint16_t sid)
 	}
 	bdf_format_rid(bdf, sizeof(bdf), seg, sid);
 	kevent("fault-storm unit=%u bdf=%s action=%s devices=%u", u->iu.index, bdf,
-		  n ? "bus-master-off" : "none", n);
+	       n ? "bus-master-off" : "none", n);
 }
 
 static void storm_account(struct vtd_unit *u, uint16_t seg, uint16_t sid, uint64_t now)

@@ -26,8 +26,7 @@
 #include "kernel/frame.h"
 #include "kernel/time.h"
 
-/* How long the CFI probe waits for GSTS.CFIS (real hardware answers in
- * microseconds; QEMU 7.2 never does, notes §0.6). */
+/* CFI probe bound (11.4.4: hardware answers in microseconds; one without CFI, QEMU 7.2, never). */
 #define IR_CFI_PROBE_NS (1000ull * 1000)
 
 struct ir_unit {
@@ -92,8 +91,8 @@ int ir_choose_eime(bool cpu_x2apic, uint64_t ecap, uint8_t dmar_flags, uint32_t 
 		   bool *eime)
 {
 	if (!cpu_x2apic) {
-		/* xAPIC LAPICs take 8-bit destinations; EIME=1 would deliver
-		 * x2APIC-format messages they cannot decode (vtd-rules §4.2). */
+		/* 5.1.4: xAPIC LAPICs take 8-bit destinations; EIME=1 would
+		 * deliver x2APIC-format messages they cannot decode. */
 		*eime = false;
 		return 0;
 	}
@@ -131,7 +130,7 @@ int ir_irte_encode(const struct ir_route *r, bool eime, uint64_t *lo, uint64_t *
 	case 7: /* 9.10 DLM encodings */ break;
 	default: return -EINVAL;
 	}
-	/* Every sluice IRTE validates its source (vtd-rules §4.22). */
+	/* 9.10 SVT: every sluice IRTE validates its source, so no device can use another's. */
 	if (r->svt == IR_SVT_SID) {
 		if (r->sq > 3)
 			return -EINVAL;
@@ -205,8 +204,8 @@ static bool cas128(volatile uint64_t *p, uint64_t olo, uint64_t ohi, uint64_t nl
 
 /*
  * Stores one IRTE so that hardware, which fetches the 128-bit entry as one
- * unit, never sees half an update (vtd-rules §4.10; VT-d 9.10 and 9.11 ask
- * for 128-bit atomic updates of present entries):
+ * unit, never sees half an update (VT-d 9.10 and 9.11 ask for 128-bit
+ * atomic updates of present entries):
  *  - not present now: high qword first, compiler barrier (x86 keeps stores
  *    in order), then the low qword holding P;
  *  - present and only one qword changes: that single aligned 64-bit store is
@@ -240,7 +239,7 @@ static void irte_store(struct ir_unit *iu, unsigned idx, uint64_t lo, uint64_t h
 
 /* 6.5.2.7: invalidate the cached copies of entries [idx, idx + 2^im), then
  * read a register so interrupts already remapped with the old entry have
- * drained (vtd-rules §4.18, Xen queue_invalidate_iec_sync). */
+ * drained (6.5.5; Xen queue_invalidate_iec_sync). */
 static int iec_flush(struct ir_unit *iu, unsigned idx, unsigned im)
 {
 	struct qi_desc d = qi_iec_index((uint16_t)idx, im);
@@ -389,10 +388,10 @@ static uint32_t gsts(const struct vtd_unit *u) { return mmio_read32(u->base + VT
 
 /*
  * Compatibility-format interrupts bypass the IRT entirely, so a device could
- * inject any vector with them (vtd-rules §3.8, §4.22).  11.4.4 GCMD.CFI=0
+ * inject any vector with them (5.1.2.1).  11.4.4 GCMD.CFI=0
  * blocks them (with IRTA.EIME=1 they are blocked regardless).  Firmware may
  * have left CFI set: clear it.  Some hardware does not implement CFI at all
- * (QEMU 7.2, notes §0.6): a set is never reflected in GSTS.CFIS.  We probe
+ * (QEMU 7.2 is such hardware): a set is never reflected in GSTS.CFIS.  We probe
  * by setting it (harmless: IRE is still off, so every interrupt is in
  * compatibility format anyway) and warn once where blocking is impossible.
  */
@@ -443,7 +442,7 @@ int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 		     u->iu.index);
 		return -ENOTSUP;
 	}
-	/* vtd-rules §4.4: IR needs QI (IEC invalidation has no register form). */
+	/* 6.5.2.7: IR needs QI (IEC invalidation has no register form). */
 	if (!u->qi_on) {
 		klog("vtd%u: interrupt remapping needs queued invalidation, which is off",
 		     u->iu.index);
@@ -500,9 +499,7 @@ int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 	rc = vtd_gcmd(u, VTD_GCMD_SIRTP, true);
 	if (rc)
 		goto fail;
-	/* vtd-rules §4.5 (Xen enable_intremap): after SIRTP the IEC may hold
-	 * entries of the old table; invalidate it globally unless CAP.ESIRTPS
-	 * says SIRTP did. */
+	/* 6.7: after SIRTP the IEC may hold old entries; global IEC flush unless CAP.ESIRTPS. */
 	if (!(u->cap & VTD_CAP_ESIRTPS)) {
 		struct qi_desc d = qi_iec_global();
 
@@ -554,8 +551,7 @@ int ir_disable(struct vtd_unit *u)
 	if (rc)
 		return rc;
 	u->iu.intr_remap = false;
-	/* vtd-rules §4.2 (Xen disable_intremap): clear IRTA.EIME so a later
-	 * owner running xAPIC does not get x2APIC-format deliveries. */
+	/* 5.1.4: clear IRTA.EIME so a later xAPIC owner gets no x2APIC-format deliveries. */
 	mmio_write64(u->base + VTD_IRTA_REG, mmio_read64(u->base + VTD_IRTA_REG) & ~VTD_IRTA_EIME);
 	for (struct ir_unit **pp = &ir_units; *pp; pp = &(*pp)->next)
 		if (*pp == iu) {

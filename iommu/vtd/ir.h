@@ -133,7 +133,7 @@ int ir_irte_encode(const struct ir_route *r, bool eime, uint64_t *lo, uint64_t *
  *  - takeover (alias is (secondary bus, 0, 0) of a PCIe-to-PCI bridge): the
  *    bridge may forward with that id or, in PCI-X mode, with the original
  *    one, so only the bus is checked: SVT=2 over [alias bus, rid bus]
- *    (vtd-rules §4.23);
+ *    (9.10 SVT=10b);
  *  - otherwise (a conventional bridge forwards with its own id): SVT=1 with
  *    SID=alias.  Pure. */
 void ir_route_source(struct ir_route *r, uint16_t rid, uint16_t alias, bool takeover);
@@ -149,7 +149,7 @@ int ir_alloc(struct vtd_unit *u, unsigned count, unsigned *index) MUST_CHECK;
 int ir_free(struct vtd_unit *u, unsigned index, unsigned count);
 /* Writes entry index (which must be allocated: -EINVAL otherwise), then
  * flushes the line (non-coherent units), invalidates the IEC for that index
- * and reads a register to drain (vtd-rules §4.18). */
+ * and reads a register to drain (6.5.5). */
 int ir_set(struct vtd_unit *u, unsigned index, const struct ir_route *r) MUST_CHECK;
 /* Present bit off (the rest kept so ir_set_present can put it back). */
 int ir_clear(struct vtd_unit *u, unsigned index) MUST_CHECK;

@@ -5,16 +5,16 @@
  * descriptors in one page.  Every submission is a batch followed by exactly
  * one Invalidation Wait descriptor with SW=1 and FN=1 whose status word
  * (u->qi_status, reset before the submission) we poll, bounded.  Never SW
- * and IF together: QEMU 7.2 asserts on that (notes §0.3); IF alone would
- * need the completion-event interrupt, which we do not use.
+ * and IF together: 6.5.2.8 allows it, but QEMU 7.2 aborts on it; IF alone
+ * would need the completion-event interrupt, which we do not use.
  *
  * Error recovery while waiting (6.5.2.10, Linux qi_check_fault):
  *  - IQE: the descriptor at IQH is bad.  We log it and overwrite it with a
  *    harmless wait descriptor that writes to a sink word (never to the
  *    batch's own status word, so completion is not reported early), clear
  *    IQE, and write IQT again with the same value: real hardware resumes
- *    when IQE is cleared, QEMU only re-fetches from IQH on the next IQT write
- *    (notes §1.2), the rewrite is harmless on both.  The rest of the batch
+ *    when IQE is cleared (6.5.2.10), QEMU 7.2 only re-fetches from IQH on
+ *    the next IQT write, and the rewrite is harmless on both.  The rest of the batch
  *    and its wait then complete, the ring is drained, and the call returns
  *    -EIO because the bad descriptor's invalidation did not happen.
  *  - ITE: a device-TLB invalidation timed out and hardware aborted the
@@ -22,8 +22,9 @@
  *  - ICE: clear it and keep waiting.
  *
  * Register-based invalidation (6.5.1) through CCMD and the IOTLB registers
- * at ECAP.IRO, only when QI is off (QEMU ignores these writes while QIE=1
- * and leaves ICC/IVT set: a poll would hang, notes §1.2).
+ * at ECAP.IRO, only when QI is off (6.5.2: with QIE=1 software must use the
+ * queue; QEMU 7.2 ignores these writes then and leaves ICC/IVT set, so a
+ * poll would hang).
  */
 #include "iommu/vtd/qi.h"
 
@@ -392,8 +393,7 @@ int vtd_qi_selftest(struct vtd_unit *u, struct vtd_qi_selftest *r)
 	*r = (struct vtd_qi_selftest){0};
 	if (!u->qi_on)
 		return -ENODEV;
-	/* 6.5.2.2: bits 15:8 of an IOTLB descriptor are reserved; hardware
-	 * stops the queue at it with FSTS.IQE (6.5.2.10). */
+	/* 6.5.2.3, 6.5.2.10: reserved bits 15:8 of an IOTLB descriptor stop the queue with IQE. */
 	struct qi_desc bad[2] = {qi_iotlb_global(false, false), qi_cc_global()};
 	bad[0].lo |= 0xffull << 8;
 	uint64_t errs = vtd_stats.qi_errors;

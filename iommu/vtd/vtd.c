@@ -31,8 +31,7 @@ struct vtd_stats vtd_stats;
 
 static struct vtd_unit *units;
 static unsigned nunits;
-/* Superpage sizes every unit supports (VT-d 11.4.2 SLLPS; rule: use a size
- * only if every unit has it, Jailhouse vtd_init / Xen vtd_setup). */
+/* 11.4.2 CAP.SLLPS of every unit: an address space on several units uses one leaf size. */
 static uint64_t common_sps = PGSIZE_4K | PGSIZE_2M | PGSIZE_1G;
 static bool allow_rmrr_reassign;
 
@@ -76,9 +75,9 @@ static bool gcmd_done(const struct vtd_unit *u, uint32_t bit, bool set, uint32_t
 	*sts = rd32(u, VTD_GSTS_REG);
 	switch (bit) {
 	case VTD_GCMD_WBF: return !(*sts & VTD_GSTS_WBFS); /* WBFS clears on completion */
-	case VTD_GCMD_SRTP: /* RTPS/IRTPS/FLS set on completion */
+	case VTD_GCMD_SRTP:
 	case VTD_GCMD_SIRTP:
-	case VTD_GCMD_SFL: return *sts & bit;
+	case VTD_GCMD_SFL: return *sts & bit;		 /* RTPS/IRTPS/FLS set on completion */
 	default: return (*sts & bit) == (set ? bit : 0); /* persistent: status follows */
 	}
 }
@@ -202,9 +201,7 @@ static void clear_fault_records(struct vtd_unit *u)
 		     VTD_FSTS_ITE);
 }
 
-/* Rule 1 (J vtd_init_unit, L "Disable intr remapping and queued
- * invalidation, if already enabled prior to OS handover"): IR before QI
- * (IR depends on QI), then translation; clear old faults. */
+/* 11.4.4: firmware may leave IR, QI, TE on; IR goes first (it needs QI), then QI, then TE. */
 static int takeover(struct vtd_unit *u)
 {
 	uint32_t sts = rd32(u, VTD_GSTS_REG);
@@ -215,7 +212,7 @@ static int takeover(struct vtd_unit *u)
 		rc = vtd_gcmd(u, VTD_GCMD_IRE, false);
 		if (rc)
 			return rc;
-		/* Rule 2 (Xen disable_intremap): clear IRTA.EIME too. */
+		/* 5.1.4: clear IRTA.EIME too, or an xAPIC owner gets x2APIC-format interrupts. */
 		mmio_write64(u->base + VTD_IRTA_REG,
 			     mmio_read64(u->base + VTD_IRTA_REG) & ~(1ull << 11));
 	}
@@ -239,9 +236,7 @@ static int takeover(struct vtd_unit *u)
 
 static void fault_msi_setup(struct vtd_unit *u, bool want_irq)
 {
-	/* Rule 21 (11.4.7.2, J vtd_init_fault_nmi, L dmar_msi_mask): mask,
-	 * read back, program data/address with 32-bit writes, unmask, then
-	 * look for faults that arrived while masked. */
+	/* 11.4.7.2: mask (read back), 32-bit data/address writes, unmask, read missed faults. */
 	wr32(u, VTD_FECTL_REG, VTD_FECTL_IM);
 	(void)rd32(u, VTD_FECTL_REG);
 	(void)rd32(u, VTD_FSTS_REG);
@@ -267,8 +262,7 @@ static void fault_msi_setup(struct vtd_unit *u, bool want_irq)
 
 static int pmr_off(struct vtd_unit *u)
 {
-	/* Rule 6 (11.4.13, Xen iommu_enable_translation): protected memory
-	 * regions are disabled once translation protects memory. */
+	/* 11.4.13: PMRs left on by firmware block DMA whatever the tables say; TE protects now. */
 	if (!(u->cap & (VTD_CAP_PLMR | VTD_CAP_PHMR)))
 		return 0;
 	if (!(rd32(u, VTD_PMEN_REG) & (VTD_PMEN_EPM | VTD_PMEN_PRS)))
@@ -349,13 +343,12 @@ int vtd_unit_init(uint64_t reg_base, uint16_t segment, unsigned index,
 		rc = -ENOMEM;
 		goto fail;
 	}
-	/* Rule 12: DID 0 caches non-present entries in caching mode; it is
-	 * never handed out (on any unit, for simplicity). */
+	/* 6.1: caching mode caches non-present entries under DID 0: never handed out, any unit. */
 	u->did_map[0] = 1;
 
 	fault_msi_setup(u, !cfg->no_fault_irq);
 
-	/* Rule 4/5: QI before anything that invalidates. */
+	/* 6.5.2: QI on before the first invalidation, so every one goes through the queue. */
 	if ((u->ecap & VTD_ECAP_QI) && !cfg->no_qi) {
 		rc = qi_enable(u);
 		if (rc)
@@ -372,8 +365,7 @@ int vtd_unit_init(uint64_t reg_base, uint16_t segment, unsigned index,
 	rc = vtd_gcmd(u, VTD_GCMD_SRTP, true);
 	if (rc)
 		goto fail_off;
-	/* Rule 5 (6.5.3, Xen init_vtd_hw): after SRTP, globally invalidate the
-	 * context cache and then the IOTLB, unless CAP.ESRTPS says hardware did. */
+	/* 6.6: after SRTP, global context-cache then IOTLB invalidation, unless CAP.ESRTPS. */
 	if (!(u->cap & VTD_CAP_ESRTPS)) {
 		struct qi_desc d[2] = {qi_cc_global(), qi_iotlb_global(u->drd, u->dwd)};
 
@@ -620,8 +612,9 @@ static int vtd_iova_to_phys(struct iommu_domain *d, uint64_t iova, uint64_t *pa,
 
 static unsigned fls64(uint64_t x) { return x ? 64 - (unsigned)__builtin_clzll(x) : 0; }
 
-/* One IOTLB descriptor covering [start, end) for did (6.5.2.3, rule 19):
- * page-selective when CAP.PSI and the aligned mask fits CAP.MAMV; the mask
+/* One IOTLB descriptor covering [start, end) for did (6.5.2.3: a page-selective
+ * one covers 2^AM naturally aligned pages): page-selective when CAP.PSI and
+ * the aligned mask fits CAP.MAMV; the mask
  * is widened until the naturally aligned block covers the range (Linux
  * calculate_psi_aligned_address); else domain-selective. */
 static struct qi_desc iotlb_desc(const struct vtd_unit *u, uint16_t did, uint64_t start,
@@ -652,8 +645,8 @@ static int vtd_flush(struct iommu_domain *d, struct iommu_gather *g)
 
 	if (g->need_flush || (changed && u->cm)) {
 		/* Removed/changed entries (need_flush), or in caching mode new
-		 * entries whose non-present state may be cached (rule 12, L
-		 * __mapping_notify_one).  IH only if no table page went away. */
+		 * entries whose non-present state may be cached (6.1).  IH only
+		 * if no table page went away. */
 		struct qi_desc inv;
 		/* IH (keep paging-structure caches) only for an unmap that
 		 * changed leaves alone: a map may have linked new tables whose
@@ -667,7 +660,7 @@ static int vtd_flush(struct iommu_domain *d, struct iommu_gather *g)
 		vtd_stats.flushes++;
 		rc = vtd_invalidate(u, &inv, 1);
 	} else if (changed) {
-		/* Non-present -> present only: the write buffer (rule 9). */
+		/* 6.8: non-present -> present needs only a write-buffer flush (CAP.RWBF). */
 		rc = vtd_wbf(u);
 	}
 	if (rc)
@@ -704,15 +697,14 @@ static struct ctx_entry *ctx_entry(struct vtd_unit *u, uint16_t rid, bool alloc,
 
 static void ctx_clear(struct vtd_unit *u, struct ctx_entry *ce)
 {
-	/* Rule 10: P (in lo) goes first, then the rest. */
+	/* 9.3: P (in lo) goes first, so hardware never sees a present half entry. */
 	ce->lo = 0;
 	barrier();
 	ce->hi = 0;
 	vtd_sync(u, ce, sizeof(*ce));
 }
 
-/* Invalidation after a present context entry went away (rule 11, 6.5.3.3):
- * device-selective context-cache and domain-selective IOTLB, old DID. */
+/* 6.5.3.3: a present context entry went away: device-selective CC, domain IOTLB, old DID. */
 static int ctx_zap(struct vtd_unit *u, uint16_t rid, uint16_t old_did)
 {
 	struct qi_desc d[2] = {qi_cc_device(old_did, rid, 0),
@@ -726,14 +718,13 @@ static int ctx_set(struct vtd_unit *u, struct ctx_entry *ce, struct vtd_domain *
 	struct vtd_pt *pt = vd->pt;
 
 	/* 9.3: hi (DID, AW) first, then lo with P, so the hardware never sees a
-	 * present half entry (rule 10). TT=00b, FPD=0: faults are recorded. */
+	 * present half entry. TT=00b, FPD=0: faults are recorded. */
 	ce->hi = VTD_CTX_HI_AW(u->agaw) | ((uint64_t)vd->did << VTD_CTX_HI_DID_SHIFT);
 	barrier();
 	ce->lo = (pt->root & VTD_PAGE_MASK) | VTD_CTX_LO_P;
 	vtd_sync(u, ce, sizeof(*ce));
 	if (u->cm) {
-		/* Rule 12 (6.1, L domain_context_mapping_one): in caching mode
-		 * the not-present entry may be cached under DID 0. */
+		/* 6.1: in caching mode the not-present entry may be cached under DID 0. */
 		struct qi_desc d[2] = {qi_cc_device(0, rid, 0),
 				       qi_iotlb_domain(vd->did, u->drd, u->dwd)};
 		return vtd_invalidate(u, d, 2);
@@ -810,7 +801,7 @@ static int vtd_detach(struct iommu_domain *d, uint16_t rid)
 
 static const char *on_off(bool on) { return on ? "on" : "off"; }
 
-/* The `iommu` record (shared/CONSOLE.md): qi/ir/dmar are what GSTS says now. */
+/* The `iommu` record (docs/console.md): qi/ir/dmar are what GSTS says now. */
 static void vtd_describe(struct iommu_unit *iu, struct iommu_line *l)
 {
 	struct vtd_unit *u = unit_of(iu);
@@ -889,7 +880,7 @@ int vtd_rmrr_identity(struct vtd_unit *u, uint16_t rid, uint64_t base, uint64_t 
 	bool mapped = false;
 	int rc;
 
-	/* Rule 25 / X register_one_rmrr: reject inverted or unaligned ranges. */
+	/* 8.4: an RMRR is 4 KiB aligned with an inclusive limit; refuse anything else. */
 	if ((base & 0xfff) || ((end + 1) & 0xfff) || end < base || end > u->iu.aperture_end) {
 		klog("vtd%u: bad RMRR [0x%llx, 0x%llx]", u->iu.index, (unsigned long long)base,
 		     (unsigned long long)end);
