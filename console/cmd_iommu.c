@@ -19,8 +19,9 @@ static void show_units(void)
 {
 	char line[RECORD_MAX];
 
+	/* A record that did not fit is printed as far as it goes. */
 	for (unsigned i = 0; i < iommu_unit_count(); i++)
-		if (iommu_describe(iommu_unit_at(i), line, sizeof(line)) == 0)
+		if (iommu_describe(iommu_unit_at(i), line, sizeof(line)) != -ENOTSUP)
 			con_printf("%s\n", line);
 }
 

@@ -28,6 +28,7 @@
 #define VTD_DEFAULT_TIMEOUT_NS (100ull * 1000 * 1000)
 
 struct vtd_stats vtd_stats;
+static const struct iommu_ops vtd_iommu_ops;
 
 static struct vtd_unit *units;
 static unsigned nunits;
@@ -845,7 +846,7 @@ static int vtd_selftest(struct iommu_unit *iu, struct iommu_line *l)
 	return rc;
 }
 
-const struct iommu_ops vtd_iommu_ops = {
+static const struct iommu_ops vtd_iommu_ops = {
 	.name = "vtd",
 	.describe = vtd_describe,
 	.fault_poll = vtd_fault_poll,

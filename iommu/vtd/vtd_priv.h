@@ -89,8 +89,6 @@ struct vtd_stats {
 };
 extern struct vtd_stats vtd_stats;
 
-extern const struct iommu_ops vtd_iommu_ops;
-
 /* ---- vtd.c ---------------------------------------------------------- */
 
 /* Brings up the unit whose registers are at reg_base (what vtd_init_all
