@@ -23,7 +23,7 @@
 #include "dma/dma.h"
 #include "drivers/edu.h"
 #include "hw/hw.h"
-#include "iommu/vtd/fault.h"
+#include "iommu/iommu.h"
 #include "console/console.h"
 #include "kernel/platform.h"
 #include "dma/devices.h"
@@ -110,11 +110,11 @@ static int bounce_get(struct dma_space *s, unsigned prot, uint64_t avoid, uint64
 static int dma_once(struct edu *e, bool to_ram, uint64_t addr, uint32_t len, bool *fault)
 {
 	struct pci_dev *d = edu_pci(e);
-	uint64_t mark = vtd_fault_total();
+	uint64_t mark = iommu_fault_total();
 	int rc = edu_dma(e, to_ram, addr, 0, len);
 
-	vtd_fault_poll();
-	*fault = vtd_fault_seen_since(mark, d->seg, d->alias_rid);
+	iommu_fault_poll();
+	*fault = iommu_fault_seen_since(mark, d->seg, d->alias_rid);
 	if (rc == -ETIMEDOUT)
 		return cmd_fail(rc, "the device did not finish a %u-byte DMA within %llu ms", len,
 				(ull)(EDU_DMA_TIMEOUT_NS / 1000000));

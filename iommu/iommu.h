@@ -38,6 +38,7 @@
 struct iommu_ops;
 struct iommu_irq_ops;
 struct iommu_domain;
+struct iommu_line;
 
 /* One hardware unit (a VT-d DRHD, later an SMMU).  The driver embeds it. */
 struct iommu_unit {
@@ -85,6 +86,17 @@ static inline void iommu_gather_init(struct iommu_gather *g)
 
 struct iommu_ops {
 	const char *name;
+	/* What the console shows of a unit (optional, NULL = not offered;
+	 * see "Describe, fault log and self-test" below). */
+	/* Writes u's `iommu` record word by word (iommu_line_word/_field). */
+	void (*describe)(struct iommu_unit *u, struct iommu_line *l);
+	/* Moves the fault records u holds into the fault log (iommu_fault_add);
+	 * called with interrupts off, for faults whose interrupt was lost. */
+	void (*fault_poll)(struct iommu_unit *u);
+	/* Proves a hardware mechanism on u (VT-d: queued-invalidation error
+	 * recovery) and writes its result words to l.  0 passed, -ENODEV
+	 * nothing to test on this unit (l says why), -EIO failed. */
+	int (*selftest)(struct iommu_unit *u, struct iommu_line *l) MUST_CHECK;
 	int (*domain_alloc)(struct iommu_unit *u, struct iommu_domain **out) MUST_CHECK;
 	/* Only for a domain with no devices; unmaps nothing (caller did). */
 	void (*domain_free)(struct iommu_domain *d);
@@ -113,6 +125,80 @@ struct iommu_unit *iommu_unit_at(unsigned index);
 struct iommu_unit *iommu_unit_for(uint16_t seg, uint16_t rid);
 /* Drivers supply the scope test used by iommu_unit_for. */
 void iommu_set_scope_fn(bool (*in_scope)(struct iommu_unit *u, uint16_t seg, uint16_t rid));
+/* Removes a unit from the registry (driver shutdown, tests). */
+void iommu_unregister_unit(struct iommu_unit *u);
+
+/* ===================================================================
+ * Describe, fault log and self-test: what the console shows of units,
+ * without knowing which driver runs them.
+ * =================================================================== */
+
+/* A console record being written: "key=value" words separated by one
+ * blank, no newline.  Drivers add words; the core owns the buffer. */
+struct iommu_line {
+	struct iommu_unit *unit;
+	char *buf;
+	size_t len, used;
+	bool truncated; /* a word did not fit (it was dropped whole) */
+};
+
+/* Fields every unit has, formatted by the core from struct iommu_unit. */
+enum iommu_field {
+	IOMMU_FIELD_INDEX,   /* unit=<index> */
+	IOMMU_FIELD_SEGMENT, /* seg=<segment> */
+	IOMMU_FIELD_PGSIZES, /* sps=4K,2M,1G (the unit's pgsizes; "-" if none) */
+	IOMMU_FIELD_DOMAINS, /* domains=<ndomains> */
+};
+
+/* Appends key=<value formatted by fmt>. */
+void iommu_line_word(struct iommu_line *l, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Appends one of the generic fields of l->unit. */
+void iommu_line_field(struct iommu_line *l, enum iommu_field f);
+
+/* u's record for the `iommu` command, from its driver's describe op.
+ * -ENOTSUP: the driver has none; -ENOSPC: it did not fit in len. */
+int iommu_describe(struct iommu_unit *u, char *buf, size_t len) MUST_CHECK;
+/* Runs u's selftest op, its result words in buf: the op's result, or
+ * -ENOTSUP when the driver has none. */
+int iommu_selftest(struct iommu_unit *u, char *buf, size_t len) MUST_CHECK;
+
+/* ---- the fault log: every unit's DMA and interrupt-remapping faults --- */
+enum iommu_fault_kind { IOMMU_FAULT_DMA = 0, IOMMU_FAULT_IR = 1 };
+
+struct iommu_fault {
+	uint64_t seq; /* 1, 2, ...: iommu_fault_total() right after it was logged */
+	uint64_t time_ns;
+	uint64_t addr; /* DMA: the faulting page; IR: the interrupt index */
+	unsigned unit; /* iommu_unit.index */
+	uint16_t seg, rid;
+	uint8_t kind; /* enum iommu_fault_kind */
+	bool is_read;
+	unsigned reason;	 /* the driver's reason code (VT-d: Appendix A) */
+	const char *reason_name; /* the driver's name for it: static, no blanks */
+};
+
+#define IOMMU_FAULT_LOG_SIZE 64 /* records kept (the oldest is dropped) */
+
+/* Driver side, from its fault handler (interrupts off): logs *f and sets
+ * f->seq. */
+void iommu_fault_add(struct iommu_fault *f);
+/* Every unit's fault_poll op, interrupts off: nothing is lost to a lost
+ * interrupt (the console's idle loop, `iommu faults`, edu commands). */
+void iommu_fault_poll(void);
+/* Faults logged so far (monotonic, not reset by a clear), and whether one
+ * from rid on seg was logged after the total was mark. */
+uint64_t iommu_fault_total(void);
+bool iommu_fault_seen_since(uint64_t mark, uint16_t seg, uint16_t rid);
+/* Copies up to max records, oldest first (interrupts off meanwhile: the
+ * fault interrupt rewrites the log).  Returns how many. */
+unsigned iommu_fault_snapshot(struct iommu_fault *out, unsigned max);
+/* `iommu faults clear`: empties the log. */
+void iommu_fault_clear(void);
+/* Faults since the last clear (the console's total=). */
+uint64_t iommu_fault_total_since_clear(void);
+/* Tests: forget the log and the totals. */
+void iommu_fault_reset(void);
 
 /* ==========================================================================
  * Interrupt routes (iommu/irq_route.c).

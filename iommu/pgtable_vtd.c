@@ -18,8 +18,8 @@
  * here (absent -> leaf/table, leaf -> absent, table -> absent, leaf -> table
  * of equivalent smaller leaves) is one such store through a volatile
  * pointer, which the compiler may not split or merge.  Only the 128-bit
- * context entries and IRTEs need an ordered two-half write (vtd-rules.md
- * §4.10); nothing here spans two qwords.
+ * context entries and IRTEs need an ordered two-half write (9.3, 9.10:
+ * hardware fetches them whole); nothing here spans two qwords.
  */
 #include "iommu/pgtable_vtd.h"
 

@@ -81,7 +81,7 @@ static bool in_scope(struct iommu_unit *u, uint16_t seg, uint16_t rid)
 {
 	struct vtd_unit *v = platform_unit_for(seg, rid);
 
-	return v && &v->iu == u;
+	return v && vtd_iommu_unit(v) == u;
 }
 
 /* ---------------------------------------------------------------- steps */
@@ -217,12 +217,16 @@ static void ir_step(void)
 	unsigned on = 0;
 	int rc;
 
-	for (struct vtd_unit *u = vtd_units(); u; u = u->next) {
+	for (unsigned i = 0; i < dmar->ndrhd; i++) {
+		struct vtd_unit *u = drhd_unit[i];
+
+		if (!u)
+			continue;
 		rc = ir_enable(u, &cfg);
 		if (rc)
 			klog("ir: unit %u: interrupt remapping not enabled (%s): devices on it cannot be "
 			     "attached unless allow_unsafe_interrupts",
-			     u->iu.index, err_name(rc));
+			     vtd_iommu_unit(u)->index, err_name(rc));
 		else
 			on++;
 	}
@@ -240,10 +244,10 @@ static void ir_step(void)
 		if (ioapic_set_sid(madt->ioapics[i].id, sid) == 0 && !uart_unit)
 			uart_unit = platform_drhd_unit(drhd);
 	}
-	if (!on || !uart_unit || !iommu_irq_remapping(&uart_unit->iu))
+	if (!on || !uart_unit || !iommu_irq_remapping(vtd_iommu_unit(uart_unit)))
 		return;
 	struct iommu_irq_route *src;
-	rc = ioapic_route_isa_remapped(4, &uart_unit->iu, uart_rx_isr, NULL, &src);
+	rc = ioapic_route_isa_remapped(4, vtd_iommu_unit(uart_unit), uart_rx_isr, NULL, &src);
 	if (rc) {
 		klog("ir: serial IRQ 4 not routed (%s)", err_name(rc));
 		return;
@@ -298,26 +302,21 @@ static void iommu_step(void)
 		1000000;
 	if (!vtd_fault_storm_halflife_ns)
 		vtd_fault_storm_halflife_ns = 1000000;
-	rc = vtd_init_all(drhds, dmar->ndrhd, &cfg);
+	rc = vtd_init_all(drhds, dmar->ndrhd, &cfg, drhd_unit);
+	free(drhds);
 	if (rc < 0) {
 		klog("vtd: no unit came up (%s)", err_name(rc));
-		free(drhds);
 		return;
 	}
-	for (struct vtd_unit *u = vtd_units(); u; u = u->next)
-		for (unsigned i = 0; i < dmar->ndrhd; i++)
-			if (drhds[i].base == u->base && drhds[i].segment == u->iu.segment)
-				drhd_unit[i] = u;
-	free(drhds);
 	iommu_set_scope_fn(in_scope);
 
 	for (unsigned i = 0; i < pci_count(); i++) {
 		struct pci_dev *d = pci_at(i);
 		struct vtd_unit *u = platform_unit_for(d->seg, d->alias_rid);
-		d->unit = u ? (int)u->iu.index : -1;
+		d->unit = u ? (int)vtd_iommu_unit(u)->index : -1;
 	}
 	rmrr_step();
-	console_add_idle(vtd_fault_poll);
+	console_add_idle(iommu_fault_poll);
 	ir_step();
 }
 

@@ -93,5 +93,5 @@ char *pci_format_bdf(char *buf, size_t len, uint16_t seg, uint8_t bus, uint8_t d
 
 char *bdf_format_rid(char *buf, size_t len, uint16_t seg, uint16_t rid)
 {
-	return pci_format_bdf(buf, len, seg, (uint8_t)(rid >> 8), (rid >> 3) & 0x1f, rid & 7);
+	return pci_format_bdf(buf, len, seg, bdf_bus(rid), bdf_dev(rid), bdf_fn(rid));
 }

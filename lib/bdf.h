@@ -21,4 +21,10 @@ static inline uint16_t pci_make_rid(uint8_t bus, uint8_t dev, uint8_t fn)
 	return (uint16_t)(bus << 8 | (dev & 0x1f) << 3 | (fn & 7));
 }
 
+/* The parts of a requester id: bus, devfn (dev << 3 | fn), dev, fn. */
+static inline uint8_t bdf_bus(uint16_t rid) { return (uint8_t)(rid >> 8); }
+static inline uint8_t bdf_devfn(uint16_t rid) { return (uint8_t)(rid & 0xff); }
+static inline uint8_t bdf_dev(uint16_t rid) { return (uint8_t)((rid >> 3) & 0x1f); }
+static inline uint8_t bdf_fn(uint16_t rid) { return (uint8_t)(rid & 7); }
+
 #endif

@@ -24,8 +24,6 @@
 #define SATC_SCOPES 8u
 #define RHSA_LEN 20u
 
-static const char *const kind_name[] = {"DRHD", "RMRR", "ATSR", "RHSA", "ANDD", "SATC"};
-
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t rd32(const uint8_t *p) { return rd16(p) | (uint32_t)rd16(p + 2) << 16; }
 static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
@@ -149,17 +147,23 @@ static void drop(struct ctx *c, const char *why)
 	c->info->dropped++;
 }
 
-static int parse_drhd(struct ctx *c, const uint8_t *e, uint32_t len)
+/*
+ * Parsers of the fixed part of one structure, called once the structure is
+ * known to be at least as long as that part (kinds[] below).  Each checks
+ * what it needs, drops (logged) or keeps the structure, and tells where its
+ * device scopes go (sl untouched: it has none or was dropped).  -ENOMEM only.
+ */
+struct scope_list {
+	struct dmar_scope **scope;
+	unsigned *n;
+};
+
+static int parse_drhd(struct ctx *c, const uint8_t *e, struct scope_list *sl)
 {
 	struct dmar_info *info = c->info;
 	uint64_t base, size, end;
 	struct dmar_drhd *d;
-	int err;
 
-	if (len < DRHD_SCOPES) {
-		drop(c, "too short");
-		return 0;
-	}
 	base = rd64(e + 8);
 	/* 8.3 Size field, bits 3:0: the register set spans 2^N 4 KiB pages. */
 	size = PAGE_4K << (e[5] & 0xf);
@@ -207,19 +211,15 @@ static int parse_drhd(struct ctx *c, const uint8_t *e, uint32_t len)
 	d->segment = rd16(e + 6);
 	d->base = base;
 	d->reg_size = size;
-	err = parse_scopes(c, e + DRHD_SCOPES, len - DRHD_SCOPES, &d->scope, &d->nscope);
-	return err;
+	*sl = (struct scope_list){&d->scope, &d->nscope};
+	return 0;
 }
 
-static int parse_rmrr(struct ctx *c, const uint8_t *e, uint32_t len)
+static int parse_rmrr(struct ctx *c, const uint8_t *e, struct scope_list *sl)
 {
 	struct dmar_rmrr *r;
 	uint64_t base, limit;
 
-	if (len < RMRR_SCOPES) {
-		drop(c, "too short");
-		return 0;
-	}
 	base = rd64(e + 8);
 	limit = rd64(e + 16);
 	if (limit < base) {
@@ -241,56 +241,61 @@ static int parse_rmrr(struct ctx *c, const uint8_t *e, uint32_t len)
 	r->segment = rd16(e + 6);
 	r->base = base;
 	r->limit = limit;
-	return parse_scopes(c, e + RMRR_SCOPES, len - RMRR_SCOPES, &r->scope, &r->nscope);
+	*sl = (struct scope_list){&r->scope, &r->nscope};
+	return 0;
 }
 
-static int parse_atsr(struct ctx *c, const uint8_t *e, uint32_t len)
+static int parse_atsr(struct ctx *c, const uint8_t *e, struct scope_list *sl)
 {
-	struct dmar_atsr *a;
+	struct dmar_atsr *a = grow((void **)&c->info->atsr, &c->info->natsr, sizeof(*a));
 
-	if (len < ATSR_SCOPES) {
-		drop(c, "too short");
-		return 0;
-	}
-	a = grow((void **)&c->info->atsr, &c->info->natsr, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	a->flags = e[4];
 	a->segment = rd16(e + 6);
-	return parse_scopes(c, e + ATSR_SCOPES, len - ATSR_SCOPES, &a->scope, &a->nscope);
+	*sl = (struct scope_list){&a->scope, &a->nscope};
+	return 0;
 }
 
-static int parse_satc(struct ctx *c, const uint8_t *e, uint32_t len)
+static int parse_satc(struct ctx *c, const uint8_t *e, struct scope_list *sl)
 {
-	struct dmar_satc *a;
+	struct dmar_satc *a = grow((void **)&c->info->satc, &c->info->nsatc, sizeof(*a));
 
-	if (len < SATC_SCOPES) {
-		drop(c, "too short");
-		return 0;
-	}
-	a = grow((void **)&c->info->satc, &c->info->nsatc, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	a->flags = e[4];
 	a->segment = rd16(e + 6);
-	return parse_scopes(c, e + SATC_SCOPES, len - SATC_SCOPES, &a->scope, &a->nscope);
+	*sl = (struct scope_list){&a->scope, &a->nscope};
+	return 0;
 }
 
-static int parse_rhsa(struct ctx *c, const uint8_t *e, uint32_t len)
+static int parse_rhsa(struct ctx *c, const uint8_t *e, struct scope_list *sl)
 {
-	struct dmar_rhsa *h;
+	struct dmar_rhsa *h = grow((void **)&c->info->rhsa, &c->info->nrhsa, sizeof(*h));
 
-	if (len < RHSA_LEN) {
-		drop(c, "too short");
-		return 0;
-	}
-	h = grow((void **)&c->info->rhsa, &c->info->nrhsa, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	h->base = rd64(e + 8);
 	h->proximity_domain = rd32(e + 16);
 	return 0;
 }
+
+/* The remapping structures (8.2), indexed by type: the length of the fixed
+ * part (device scopes follow it) and its parser (NULL: skipped; ANDD names
+ * ACPI objects, useless without AML). */
+static const struct dmar_kind {
+	const char *name;
+	uint32_t min_len;
+	int (*parse)(struct ctx *c, const uint8_t *e, struct scope_list *sl);
+} kinds[] = {
+	[DMAR_TYPE_DRHD] = {"DRHD", DRHD_SCOPES, parse_drhd},
+	[DMAR_TYPE_RMRR] = {"RMRR", RMRR_SCOPES, parse_rmrr},
+	[DMAR_TYPE_ATSR] = {"ATSR", ATSR_SCOPES, parse_atsr},
+	[DMAR_TYPE_RHSA] = {"RHSA", RHSA_LEN, parse_rhsa},
+	[DMAR_TYPE_ANDD] = {"ANDD", 0, NULL},
+	[DMAR_TYPE_SATC] = {"SATC", SATC_SCOPES, parse_satc},
+};
+#define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 /* 8.3: an INCLUDE_PCI_ALL DRHD must be the last of its segment.  Firmware
  * gets this wrong (ACRN PR #4979); it stays the segment's catch-all. */
@@ -312,7 +317,7 @@ int dmar_parse(const void *table, uint32_t len, struct dmar_info **out)
 {
 	const uint8_t *t = table;
 	struct dmar_info *info;
-	unsigned count[6] = {0};
+	unsigned count[NKINDS] = {0};
 	uint32_t hlen, off;
 
 	*out = NULL;
@@ -364,20 +369,22 @@ int dmar_parse(const void *table, uint32_t len, struct dmar_info **out)
 			info->dropped++;
 			break;
 		}
-		if (type <= DMAR_TYPE_SATC) {
-			c.kind = kind_name[type];
+		if (type < NKINDS) {
+			const struct dmar_kind *k = &kinds[type];
+
+			c.kind = k->name;
 			c.num = count[type]++;
-		}
-		switch (type) {
-		case DMAR_TYPE_DRHD: err = parse_drhd(&c, e, slen); break;
-		case DMAR_TYPE_RMRR: err = parse_rmrr(&c, e, slen); break;
-		case DMAR_TYPE_ATSR: err = parse_atsr(&c, e, slen); break;
-		case DMAR_TYPE_RHSA: err = parse_rhsa(&c, e, slen); break;
-		case DMAR_TYPE_ANDD: break; /* ACPI namespace names: not needed without AML */
-		case DMAR_TYPE_SATC: err = parse_satc(&c, e, slen); break;
-		default:
+			struct scope_list sl = {NULL, NULL};
+
+			if (slen < k->min_len)
+				drop(&c, "too short");
+			else if (k->parse)
+				err = k->parse(&c, e, &sl);
+			if (!err && sl.scope)
+				err = parse_scopes(&c, e + k->min_len, slen - k->min_len, sl.scope,
+						   sl.n);
+		} else {
 			klog("dmar: structure type %u at offset 0x%x unknown, skipped", type, off);
-			break;
 		}
 		if (err) {
 			klog("dmar: out of memory parsing the table");

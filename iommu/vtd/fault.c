@@ -1,30 +1,25 @@
 /*
- * iommu/vtd/fault.c — reading VT-d fault records (7.2.1, 11.4.14), the
- * fault log, rate-limited console events and fault-storm quenching.
+ * iommu/vtd/fault.c — reading VT-d fault records (7.2.1, 11.4.14) into the
+ * IOMMU core's fault log, rate-limited console events and fault-storm
+ * quenching.
  *
  * Registers: FSTS.PPF says records are pending, FSTS.FRI where to start;
  * CAP.NFR+1 records of 128 bits at CAP.FRO*16, walked circularly from FRI
- * until one has F=0 (Linux dmar_fault).  Each F is cleared with a 32-bit
- * write of bit 31 at +0xC (QEMU honours that and recomputes PPF, notes
- * §1.2), and only then FSTS.PFO, so new faults are recorded again (rule 21).
+ * until one has F=0 (Linux dmar_fault).  Each F (RW1C) is cleared with a
+ * 32-bit write of bit 31 at +0xC, which QEMU 7.2 also takes to recompute
+ * PPF, and only then FSTS.PFO, so new faults are recorded again (7.2.1).
  * The high qword is read first (F, T, FR, SID), then the address.
  */
 #include "iommu/vtd/fault.h"
 
-#include <stdio.h>
-
-#include "arch/x86/irq.h"
 #include "drivers/pci.h"
 #include "hw/hw.h"
+#include "iommu/iommu.h"
 #include "iommu/vtd/regs.h"
-#include "lib/bdf.h"
-#include "iommu/vtd/vtd.h"
+#include "iommu/vtd/vtd_priv.h"
 #include "kernel/log.h"
 #include "kernel/time.h"
-
-static struct vtd_fault_rec log_ring[VTD_FAULT_LOG_SIZE];
-static unsigned log_head, log_count; /* log_head: oldest */
-static uint64_t total, total_at_clear;
+#include "lib/bdf.h"
 
 /* rate limiter */
 static uint64_t window_start;
@@ -85,12 +80,13 @@ static bool rate_ok(uint64_t now)
 }
 
 /* Bus Master off for the source and, when sid is an alias (a bridge's
- * requester ID), for every function whose DMA carries it (rule 24). */
+ * requester ID), for every function whose DMA carries it: nothing in the
+ * remapping unit stops a device's DMA, its command register does. */
 static void quench(struct vtd_unit *u, uint16_t seg, uint16_t sid)
 {
 	char bdf[24];
 	unsigned n = 0;
-	struct pci_dev *d = pci_find(seg, sid >> 8, (sid >> 3) & 0x1f, sid & 7);
+	struct pci_dev *d = pci_find(seg, bdf_bus(sid), bdf_dev(sid), bdf_fn(sid));
 
 	if (d) {
 		pci_set_bus_master(d, false);
@@ -106,7 +102,7 @@ static void quench(struct vtd_unit *u, uint16_t seg, uint16_t sid)
 	}
 	bdf_format_rid(bdf, sizeof(bdf), seg, sid);
 	kevent("fault-storm unit=%u bdf=%s action=%s devices=%u", u->iu.index, bdf,
-		  n ? "bus-master-off" : "none", n);
+	       n ? "bus-master-off" : "none", n);
 }
 
 static void storm_account(struct vtd_unit *u, uint16_t seg, uint16_t sid, uint64_t now)
@@ -139,37 +135,34 @@ static void storm_account(struct vtd_unit *u, uint16_t seg, uint16_t sid, uint64
 	}
 }
 
+/* One fault record (11.4.14) into the IOMMU core's log, an event, storm
+ * accounting. */
 static void record(struct vtd_unit *u, uint64_t hi, uint64_t lo)
 {
-	struct vtd_fault_rec *r;
-	uint64_t now = time_ns();
 	uint8_t reason = VTD_FRCD_HI_FR(hi);
+	bool ir = vtd_fault_reason_is_ir(reason);
+	struct iommu_fault f = {
+		.time_ns = time_ns(),
+		/* IR faults carry the interrupt index in FI[63:48] (11.4.14). */
+		.addr = ir ? lo >> 48 : lo & VTD_PAGE_MASK,
+		.unit = u->iu.index,
+		.seg = u->iu.segment,
+		.rid = VTD_FRCD_HI_SID(hi),
+		.kind = ir ? IOMMU_FAULT_IR : IOMMU_FAULT_DMA,
+		.is_read = hi & VTD_FRCD_HI_T,
+		.reason = reason,
+		.reason_name = vtd_fault_reason_name(reason),
+	};
 	char bdf[24];
 
-	if (log_count == VTD_FAULT_LOG_SIZE) {
-		log_head = (log_head + 1) % VTD_FAULT_LOG_SIZE;
-		log_count--;
-	}
-	r = &log_ring[(log_head + log_count++) % VTD_FAULT_LOG_SIZE];
-	r->seq = ++total;
-	r->time_ns = now;
-	r->unit = u->iu.index;
-	r->seg = u->iu.segment;
-	r->sid = VTD_FRCD_HI_SID(hi);
-	r->reason = reason;
-	r->kind = vtd_fault_reason_is_ir(reason) ? VTD_FAULT_IR : VTD_FAULT_DMA;
-	/* IR faults carry the interrupt index in FI[63:48] (11.4.14). */
-	r->addr = r->kind == VTD_FAULT_IR ? lo >> 48 : lo & VTD_PAGE_MASK;
-	r->is_read = hi & VTD_FRCD_HI_T;
-
-	if (rate_ok(now)) {
-		bdf_format_rid(bdf, sizeof(bdf), r->seg, r->sid);
+	iommu_fault_add(&f);
+	if (rate_ok(f.time_ns)) {
+		bdf_format_rid(bdf, sizeof(bdf), f.seg, f.rid);
 		kevent("fault unit=%u kind=%s bdf=%s addr=0x%llx reason=0x%x access=%s name=%s",
-			  r->unit, r->kind == VTD_FAULT_IR ? "ir" : "dma", bdf,
-			  (unsigned long long)r->addr, reason, r->is_read ? "r" : "w",
-			  vtd_fault_reason_name(reason));
+		       f.unit, ir ? "ir" : "dma", bdf, (unsigned long long)f.addr, reason,
+		       f.is_read ? "r" : "w", f.reason_name);
 	}
-	storm_account(u, r->seg, r->sid, now);
+	storm_account(u, f.seg, f.rid, f.time_ns);
 }
 
 unsigned vtd_fault_process(struct vtd_unit *u)
@@ -199,65 +192,9 @@ unsigned vtd_fault_process(struct vtd_unit *u)
 
 void vtd_fault_irq(unsigned vector, void *ctx) { vtd_fault_process(ctx); }
 
-void vtd_fault_poll(void)
-{
-	bool was = irq_save_disable();
-
-	for (struct vtd_unit *u = vtd_units(); u; u = u->next)
-		vtd_fault_process(u);
-	irq_restore(was);
-}
-
-uint64_t vtd_fault_total(void) { return total; }
-uint64_t vtd_fault_log_total(void) { return total - total_at_clear; }
-
-/* The log is written by the fault interrupt: readers below look at it with
- * interrupts off so they never see a record half rewritten or the ring
- * moving under them. */
-bool vtd_fault_seen_since(uint64_t mark, uint16_t seg, uint16_t sid)
-{
-	bool was = irq_save_disable(), seen = false;
-
-	for (unsigned i = 0; i < log_count && !seen; i++) {
-		const struct vtd_fault_rec *r = &log_ring[(log_head + i) % VTD_FAULT_LOG_SIZE];
-
-		seen = r->seq > mark && r->seg == seg && r->sid == sid;
-	}
-	irq_restore(was);
-	return seen;
-}
-
-unsigned vtd_fault_log_snapshot(struct vtd_fault_rec *out, unsigned max)
-{
-	bool was = irq_save_disable();
-	unsigned n = log_count < max ? log_count : max;
-
-	for (unsigned i = 0; i < n; i++)
-		out[i] = log_ring[(log_head + i) % VTD_FAULT_LOG_SIZE];
-	irq_restore(was);
-	return n;
-}
-
-unsigned vtd_fault_log_count(void) { return log_count; }
-
-const struct vtd_fault_rec *vtd_fault_log_at(unsigned i)
-{
-	return i < log_count ? &log_ring[(log_head + i) % VTD_FAULT_LOG_SIZE] : NULL;
-}
-
-void vtd_fault_log_clear(void)
-{
-	bool was = irq_save_disable();
-
-	log_head = log_count = 0;
-	total_at_clear = total;
-	irq_restore(was);
-}
-
 void vtd_fault_reset(void)
 {
-	vtd_fault_log_clear();
-	total = total_at_clear = 0;
+	iommu_fault_reset();
 	window_valid = false;
 	window_events = 0;
 	suppressed = 0;

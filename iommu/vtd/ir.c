@@ -21,7 +21,7 @@
 #include "iommu/vtd/dmar.h"
 #include "iommu/vtd/qi.h"
 #include "iommu/vtd/regs.h"
-#include "iommu/vtd/vtd.h"
+#include "iommu/vtd/vtd_priv.h"
 #include "kernel/log.h"
 #include "kernel/frame.h"
 #include "kernel/time.h"
@@ -426,10 +426,7 @@ static int cfi_block(struct ir_unit *iu)
 
 	if (!(sts & VTD_GSTS_CFIS)) {
 		mmio_write32(u->base + VTD_GCMD_REG, (sts & ~VTD_GCMD_ONESHOT) | VTD_GCMD_CFI);
-		uint64_t dl = deadline_after_ns(IR_CFI_PROBE_NS);
-		while (!(gsts(u) & VTD_GSTS_CFIS) && !deadline_passed(dl))
-			cpu_pause();
-		if (!(gsts(u) & VTD_GSTS_CFIS)) {
+		if (poll_until(gsts(u) & VTD_GSTS_CFIS, IR_CFI_PROBE_NS)) {
 			if (!cfi_warned)
 				klog("vtd%u: warning: hardware cannot block compatibility-format interrupts "
 				     "(GCMD.CFI not implemented); a device can inject vectors around interrupt "

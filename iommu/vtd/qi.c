@@ -5,16 +5,16 @@
  * descriptors in one page.  Every submission is a batch followed by exactly
  * one Invalidation Wait descriptor with SW=1 and FN=1 whose status word
  * (u->qi_status, reset before the submission) we poll, bounded.  Never SW
- * and IF together: QEMU 7.2 asserts on that (notes §0.3); IF alone would
- * need the completion-event interrupt, which we do not use.
+ * and IF together: 6.5.2.8 allows it, but QEMU 7.2 aborts on it; IF alone
+ * would need the completion-event interrupt, which we do not use.
  *
  * Error recovery while waiting (6.5.2.10, Linux qi_check_fault):
  *  - IQE: the descriptor at IQH is bad.  We log it and overwrite it with a
  *    harmless wait descriptor that writes to a sink word (never to the
  *    batch's own status word, so completion is not reported early), clear
  *    IQE, and write IQT again with the same value: real hardware resumes
- *    when IQE is cleared, QEMU only re-fetches from IQH on the next IQT write
- *    (notes §1.2), the rewrite is harmless on both.  The rest of the batch
+ *    when IQE is cleared (6.5.2.10), QEMU 7.2 only re-fetches from IQH on
+ *    the next IQT write, and the rewrite is harmless on both.  The rest of the batch
  *    and its wait then complete, the ring is drained, and the call returns
  *    -EIO because the bad descriptor's invalidation did not happen.
  *  - ITE: a device-TLB invalidation timed out and hardware aborted the
@@ -22,14 +22,15 @@
  *  - ICE: clear it and keep waiting.
  *
  * Register-based invalidation (6.5.1) through CCMD and the IOTLB registers
- * at ECAP.IRO, only when QI is off (QEMU ignores these writes while QIE=1
- * and leaves ICC/IVT set: a poll would hang, notes §1.2).
+ * at ECAP.IRO, only when QI is off (6.5.2: with QIE=1 software must use the
+ * queue; QEMU 7.2 ignores these writes then and leaves ICC/IVT set, so a
+ * poll would hang).
  */
 #include "iommu/vtd/qi.h"
 
 #include "hw/hw.h"
 #include "iommu/vtd/regs.h"
-#include "iommu/vtd/vtd.h"
+#include "iommu/vtd/vtd_priv.h"
 #include "kernel/log.h"
 #include "kernel/frame.h"
 #include "kernel/time.h"
@@ -143,17 +144,10 @@ int qi_disable(struct vtd_unit *u)
 {
 	/* 6.5.2 / Linux dmar_disable_qi: give the pending requests a chance
 	 * to complete (IQH == IQT) before turning QI off. */
-	uint64_t dl = deadline_after_ns(u->timeout_ns);
-
-	while ((mmio_read64(u->base + VTD_IQH_REG) & VTD_IQ_INDEX_MASK) !=
-	       (mmio_read64(u->base + VTD_IQT_REG) & VTD_IQ_INDEX_MASK)) {
-		if (deadline_passed(dl)) {
-			klog("vtd%u: queue did not drain (IQH != IQT), disabling QI anyway",
-			     u->iu.index);
-			break;
-		}
-		cpu_pause();
-	}
+	if (poll_until((mmio_read64(u->base + VTD_IQH_REG) & VTD_IQ_INDEX_MASK) ==
+			       (mmio_read64(u->base + VTD_IQT_REG) & VTD_IQ_INDEX_MASK),
+		       u->timeout_ns))
+		klog("vtd%u: queue did not drain (IQH != IQT), disabling QI anyway", u->iu.index);
 	int rc = vtd_gcmd(u, VTD_GCMD_QIE, false);
 	if (rc)
 		return rc;
@@ -177,15 +171,10 @@ static unsigned ring_used(struct vtd_unit *u, unsigned head)
 /* Waits until n slots (+ the gap that keeps tail from reaching head) are free. */
 static int qi_wait_space(struct vtd_unit *u, unsigned n)
 {
-	uint64_t dl = deadline_after_ns(u->timeout_ns);
-
-	while (u->qi_size - ring_used(u, qi_head(u)) < n + 1) {
-		if (deadline_passed(dl)) {
-			klog("vtd%u: invalidation queue full (head=%u tail=%u)", u->iu.index,
-			     qi_head(u), u->qi_tail);
-			return -ETIMEDOUT;
-		}
-		cpu_pause();
+	if (poll_until(u->qi_size - ring_used(u, qi_head(u)) >= n + 1, u->timeout_ns)) {
+		klog("vtd%u: invalidation queue full (head=%u tail=%u)", u->iu.index, qi_head(u),
+		     u->qi_tail);
+		return -ETIMEDOUT;
 	}
 	return 0;
 }
@@ -212,45 +201,62 @@ static void qi_fix_bad(struct vtd_unit *u)
 	qi_kick(u);
 }
 
+/* A wait for the status write of one submission (qi_poll). */
+struct qi_wait_state {
+	uint32_t seq;	   /* what the batch's wait descriptor writes */
+	unsigned wait_idx; /* its slot */
+	unsigned fixes;	   /* bad descriptors replaced so far */
+	int err;	   /* -EIO once one was replaced */
+	int rc;		   /* the result once the wait is over */
+};
+
+/* One look at the queue while waiting (6.5.2.10 errors handled here): true
+ * when the wait is over, with the result in w->rc. */
+static bool qi_wait_over(struct vtd_unit *u, struct qi_wait_state *w)
+{
+	if (u->qi_status == w->seq) {
+		w->rc = w->err;
+		return true;
+	}
+	uint32_t fsts = rd32(u, VTD_FSTS_REG);
+
+	if (fsts & VTD_FSTS_IQE) {
+		bool was_wait = qi_head(u) == w->wait_idx;
+
+		qi_fix_bad(u);
+		w->err = -EIO;
+		/* Our own wait was rejected: nothing will write the status. */
+		if (was_wait || ++w->fixes > u->qi_size) {
+			w->rc = -EIO;
+			return true;
+		}
+		return false;
+	}
+	if (fsts & VTD_FSTS_ITE) {
+		/* 6.5.2.10: pending waits were aborted; the status word of
+		 * this batch will never be written.  Clear and resubmit. */
+		wr32(u, VTD_FSTS_REG, VTD_FSTS_ITE);
+		vtd_stats.qi_errors++;
+		klog("vtd%u: device-TLB invalidation timed out (ITE), resubmitting", u->iu.index);
+		w->rc = -EAGAIN;
+		return true;
+	}
+	if (fsts & VTD_FSTS_ICE)
+		wr32(u, VTD_FSTS_REG, VTD_FSTS_ICE);
+	return false;
+}
+
 /* 0 done, -EAGAIN resubmit (ITE), -EIO bad descriptor, -ETIMEDOUT. */
 static int qi_poll(struct vtd_unit *u, uint32_t seq, unsigned wait_idx)
 {
-	uint64_t dl = deadline_after_ns(u->timeout_ns);
-	int err = 0;
-	unsigned fixes = 0;
+	struct qi_wait_state w = {.seq = seq, .wait_idx = wait_idx};
 
-	while (u->qi_status != seq) {
-		uint32_t fsts = rd32(u, VTD_FSTS_REG);
-
-		if (fsts & VTD_FSTS_IQE) {
-			bool was_wait = qi_head(u) == wait_idx;
-
-			qi_fix_bad(u);
-			err = -EIO;
-			/* Our own wait was rejected: nothing will write the status. */
-			if (was_wait || ++fixes > u->qi_size)
-				return -EIO;
-			continue;
-		}
-		if (fsts & VTD_FSTS_ITE) {
-			/* 6.5.2.10: pending waits were aborted; the status word of
-			 * this batch will never be written.  Clear and resubmit. */
-			wr32(u, VTD_FSTS_REG, VTD_FSTS_ITE);
-			vtd_stats.qi_errors++;
-			klog("vtd%u: device-TLB invalidation timed out (ITE), resubmitting",
-			     u->iu.index);
-			return -EAGAIN;
-		}
-		if (fsts & VTD_FSTS_ICE)
-			wr32(u, VTD_FSTS_REG, VTD_FSTS_ICE);
-		if (deadline_passed(dl)) {
-			klog("vtd%u: invalidation wait timed out (head=%u tail=%u)", u->iu.index,
-			     qi_head(u), u->qi_tail);
-			return -ETIMEDOUT;
-		}
-		cpu_pause();
+	if (poll_until(qi_wait_over(u, &w), u->timeout_ns)) {
+		klog("vtd%u: invalidation wait timed out (head=%u tail=%u)", u->iu.index,
+		     qi_head(u), u->qi_tail);
+		return -ETIMEDOUT;
 	}
-	return err;
+	return w.rc;
 }
 
 int qi_submit(struct vtd_unit *u, const struct qi_desc *descs, unsigned n)
@@ -288,14 +294,9 @@ int qi_submit(struct vtd_unit *u, const struct qi_desc *descs, unsigned n)
 
 static int reg_poll64(struct vtd_unit *u, unsigned off, uint64_t bit, const char *what)
 {
-	uint64_t dl = deadline_after_ns(u->timeout_ns);
-
-	while (mmio_read64(u->base + off) & bit) {
-		if (deadline_passed(dl)) {
-			klog("vtd%u: %s invalidation timed out", u->iu.index, what);
-			return -ETIMEDOUT;
-		}
-		cpu_pause();
+	if (poll_until(!(mmio_read64(u->base + off) & bit), u->timeout_ns)) {
+		klog("vtd%u: %s invalidation timed out", u->iu.index, what);
+		return -ETIMEDOUT;
 	}
 	return 0;
 }
@@ -383,4 +384,23 @@ int vtd_invalidate(struct vtd_unit *u, const struct qi_desc *descs, unsigned n)
 	}
 	vtd_stats.waits++;
 	return 0;
+}
+
+/* ---------------------------------------------------------------- self-test */
+
+int vtd_qi_selftest(struct vtd_unit *u, struct vtd_qi_selftest *r)
+{
+	*r = (struct vtd_qi_selftest){0};
+	if (!u->qi_on)
+		return -ENODEV;
+	/* 6.5.2.3, 6.5.2.10: reserved bits 15:8 of an IOTLB descriptor stop the queue with IQE. */
+	struct qi_desc bad[2] = {qi_iotlb_global(false, false), qi_cc_global()};
+	bad[0].lo |= 0xffull << 8;
+	uint64_t errs = vtd_stats.qi_errors;
+
+	r->bad_batch = qi_submit(u, bad, 2);
+	r->qi_errors = vtd_stats.qi_errors - errs;
+	struct qi_desc good[2] = {qi_cc_global(), qi_iotlb_global(false, false)};
+	r->next_batch = qi_submit(u, good, 2);
+	return r->bad_batch == -EIO && !r->next_batch ? 0 : -EIO;
 }

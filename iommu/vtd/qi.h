@@ -6,6 +6,8 @@
  * Callers build a small array of descriptors and call vtd_invalidate():
  * with QI on it becomes one batch + one wait descriptor; with QI off each
  * context-cache/IOTLB descriptor is carried out through CCMD/IOTLB registers.
+ *
+ * Private to iommu/vtd/ (and host tests).
  */
 #ifndef SLUICE_IOMMU_VTD_QI_H
 #define SLUICE_IOMMU_VTD_QI_H
@@ -55,5 +57,16 @@ int qi_submit(struct vtd_unit *u, const struct qi_desc *descs, unsigned n) MUST_
 /* Carries out n descriptors with whatever the unit has on: QI, or the
  * register interface (context-cache and IOTLB kinds only, -ENOTSUP else). */
 int vtd_invalidate(struct vtd_unit *u, const struct qi_desc *descs, unsigned n) MUST_CHECK;
+
+/* Proves the queue's error recovery on the real unit: a batch whose first
+ * descriptor has reserved bits set must come back -EIO (FSTS.IQE seen, the
+ * bad descriptor replaced, IQE cleared, the ring drained) and the next
+ * batch must complete.  0 if so, -EIO if not, -ENODEV if QI is off. */
+struct vtd_qi_selftest {
+	int bad_batch;	    /* qi_submit() of the bad batch: -EIO expected */
+	uint64_t qi_errors; /* queue errors it caused: 1 expected */
+	int next_batch;	    /* qi_submit() of a good batch after it: 0 expected */
+};
+int vtd_qi_selftest(struct vtd_unit *u, struct vtd_qi_selftest *r) MUST_CHECK;
 
 #endif

@@ -4,9 +4,11 @@
  * (rev. 4.x, chapter 11 "Register Descriptions" and chapter 9 "Translation
  * Structure Formats").  Only what sluice uses lives here.
  *
- * Access width matters: QEMU 7.2 aborts on a 64-bit access to a 32-bit
- * register (shared/notes/qemu-7.2.md §0.4), so every register below is
- * marked with the width the driver must use.
+ * Access width matters: 11.2 has 32-bit registers accessed as aligned
+ * doublewords (QEMU 7.2 aborts on a 64-bit access to one), so every
+ * register below is marked with the width the driver must use.
+ *
+ * Private to iommu/vtd/ (and host tests).
  */
 #ifndef SLUICE_IOMMU_VTD_REGS_H
 #define SLUICE_IOMMU_VTD_REGS_H

@@ -19,18 +19,20 @@
 #include "iommu/vtd/fault.h"
 #include "iommu/vtd/qi.h"
 #include "iommu/vtd/regs.h"
-#include "kernel/log.h"
+#include "iommu/vtd/vtd_priv.h"
 #include "kernel/frame.h"
+#include "kernel/log.h"
 #include "kernel/time.h"
+#include "lib/bdf.h"
 
 #define VTD_DEFAULT_TIMEOUT_NS (100ull * 1000 * 1000)
 
 struct vtd_stats vtd_stats;
+static const struct iommu_ops vtd_iommu_ops;
 
 static struct vtd_unit *units;
 static unsigned nunits;
-/* Superpage sizes every unit supports (VT-d 11.4.2 SLLPS; rule: use a size
- * only if every unit has it, Jailhouse vtd_init / Xen vtd_setup). */
+/* 11.4.2 CAP.SLLPS of every unit: an address space on several units uses one leaf size. */
 static uint64_t common_sps = PGSIZE_4K | PGSIZE_2M | PGSIZE_1G;
 static bool allow_rmrr_reassign;
 
@@ -51,6 +53,7 @@ static void wr32(const struct vtd_unit *u, unsigned off, uint32_t v)
 }
 
 struct vtd_unit *vtd_units(void) { return units; }
+struct iommu_unit *vtd_iommu_unit(struct vtd_unit *u) { return &u->iu; }
 unsigned vtd_unit_count(void) { return nunits; }
 uint64_t vtd_common_pgsizes(void) { return common_sps; }
 void vtd_set_allow_rmrr_reassign(bool allow) { allow_rmrr_reassign = allow; }
@@ -67,43 +70,35 @@ void vtd_sync(const struct vtd_unit *u, const void *p, uint64_t len)
 
 /* ------------------------------------------------------------ GCMD */
 
+/* Has GSTS followed a GCMD write that changed bit (11.4.5)?  *sts gets GSTS. */
+static bool gcmd_done(const struct vtd_unit *u, uint32_t bit, bool set, uint32_t *sts)
+{
+	*sts = rd32(u, VTD_GSTS_REG);
+	switch (bit) {
+	case VTD_GCMD_WBF: return !(*sts & VTD_GSTS_WBFS); /* WBFS clears on completion */
+	case VTD_GCMD_SRTP:
+	case VTD_GCMD_SIRTP:
+	case VTD_GCMD_SFL: return *sts & bit;		 /* RTPS/IRTPS/FLS set on completion */
+	default: return (*sts & bit) == (set ? bit : 0); /* persistent: status follows */
+	}
+}
+
 int vtd_gcmd(struct vtd_unit *u, uint32_t bit, bool set)
 {
 	/* 11.4.4: GCMD is write-only; build it from GSTS, drop the one-shot
-	 * bits, change exactly one bit (NOVA Smmu::command, ACRN mask
-	 * 0x96FFFFFF).  The caller gives one bit only. */
+	 * bits, change exactly one bit.  The caller gives one bit only. */
 	uint32_t sts = rd32(u, VTD_GSTS_REG);
 	uint32_t cmd = sts & ~VTD_GCMD_ONESHOT;
-	uint64_t dl;
 
 	if (!bit || (bit & (bit - 1)))
 		return -EINVAL;
 	cmd = set ? cmd | bit : cmd & ~bit;
 	wr32(u, VTD_GCMD_REG, cmd);
-	dl = deadline_after_ns(u->timeout_ns);
-	for (;;) {
-		sts = rd32(u, VTD_GSTS_REG);
-		bool done;
-		switch (bit) {
-		case VTD_GCMD_WBF:
-			done = !(sts & VTD_GSTS_WBFS); /* WBFS clears on completion */
-			break;
-		case VTD_GCMD_SRTP: /* RTPS/IRTPS/FLS set on completion */
-		case VTD_GCMD_SIRTP:
-		case VTD_GCMD_SFL: done = sts & bit; break;
-		default: /* persistent: the status follows the command */
-			done = (sts & bit) == (set ? bit : 0);
-			break;
-		}
-		if (done)
-			return 0;
-		if (deadline_passed(dl)) {
-			klog("vtd%u: GCMD 0x%08x (bit 0x%08x %s) timed out, GSTS=0x%08x",
-			     u->iu.index, cmd, bit, set ? "on" : "off", sts);
-			return -ETIMEDOUT;
-		}
-		cpu_pause();
-	}
+	if (poll_until(gcmd_done(u, bit, set, &sts), u->timeout_ns) == 0)
+		return 0;
+	klog("vtd%u: GCMD 0x%08x (bit 0x%08x %s) timed out, GSTS=0x%08x", u->iu.index, cmd, bit,
+	     set ? "on" : "off", sts);
+	return -ETIMEDOUT;
 }
 
 static int vtd_wbf(struct vtd_unit *u)
@@ -207,9 +202,7 @@ static void clear_fault_records(struct vtd_unit *u)
 		     VTD_FSTS_ITE);
 }
 
-/* Rule 1 (J vtd_init_unit, L "Disable intr remapping and queued
- * invalidation, if already enabled prior to OS handover"): IR before QI
- * (IR depends on QI), then translation; clear old faults. */
+/* 11.4.4: firmware may leave IR, QI, TE on; IR goes first (it needs QI), then QI, then TE. */
 static int takeover(struct vtd_unit *u)
 {
 	uint32_t sts = rd32(u, VTD_GSTS_REG);
@@ -220,7 +213,7 @@ static int takeover(struct vtd_unit *u)
 		rc = vtd_gcmd(u, VTD_GCMD_IRE, false);
 		if (rc)
 			return rc;
-		/* Rule 2 (Xen disable_intremap): clear IRTA.EIME too. */
+		/* 5.1.4: clear IRTA.EIME too, or an xAPIC owner gets x2APIC-format interrupts. */
 		mmio_write64(u->base + VTD_IRTA_REG,
 			     mmio_read64(u->base + VTD_IRTA_REG) & ~(1ull << 11));
 	}
@@ -244,9 +237,7 @@ static int takeover(struct vtd_unit *u)
 
 static void fault_msi_setup(struct vtd_unit *u, bool want_irq)
 {
-	/* Rule 21 (11.4.7.2, J vtd_init_fault_nmi, L dmar_msi_mask): mask,
-	 * read back, program data/address with 32-bit writes, unmask, then
-	 * look for faults that arrived while masked. */
+	/* 11.4.7.2: mask (read back), 32-bit data/address writes, unmask, read missed faults. */
 	wr32(u, VTD_FECTL_REG, VTD_FECTL_IM);
 	(void)rd32(u, VTD_FECTL_REG);
 	(void)rd32(u, VTD_FSTS_REG);
@@ -272,20 +263,15 @@ static void fault_msi_setup(struct vtd_unit *u, bool want_irq)
 
 static int pmr_off(struct vtd_unit *u)
 {
-	/* Rule 6 (11.4.13, Xen iommu_enable_translation): protected memory
-	 * regions are disabled once translation protects memory. */
+	/* 11.4.13: PMRs left on by firmware block DMA whatever the tables say; TE protects now. */
 	if (!(u->cap & (VTD_CAP_PLMR | VTD_CAP_PHMR)))
 		return 0;
 	if (!(rd32(u, VTD_PMEN_REG) & (VTD_PMEN_EPM | VTD_PMEN_PRS)))
 		return 0;
 	wr32(u, VTD_PMEN_REG, 0);
-	uint64_t dl = deadline_after_ns(u->timeout_ns);
-	while (rd32(u, VTD_PMEN_REG) & VTD_PMEN_PRS) {
-		if (deadline_passed(dl)) {
-			klog("vtd%u: PMEN.PRS stayed set", u->iu.index);
-			return -ETIMEDOUT;
-		}
-		cpu_pause();
+	if (poll_until(!(rd32(u, VTD_PMEN_REG) & VTD_PMEN_PRS), u->timeout_ns)) {
+		klog("vtd%u: PMEN.PRS stayed set", u->iu.index);
+		return -ETIMEDOUT;
 	}
 	return 0;
 }
@@ -358,13 +344,12 @@ int vtd_unit_init(uint64_t reg_base, uint16_t segment, unsigned index,
 		rc = -ENOMEM;
 		goto fail;
 	}
-	/* Rule 12: DID 0 caches non-present entries in caching mode; it is
-	 * never handed out (on any unit, for simplicity). */
+	/* 6.1: caching mode caches non-present entries under DID 0: never handed out, any unit. */
 	u->did_map[0] = 1;
 
 	fault_msi_setup(u, !cfg->no_fault_irq);
 
-	/* Rule 4/5: QI before anything that invalidates. */
+	/* 6.5.2: QI on before the first invalidation, so every one goes through the queue. */
 	if ((u->ecap & VTD_ECAP_QI) && !cfg->no_qi) {
 		rc = qi_enable(u);
 		if (rc)
@@ -381,8 +366,7 @@ int vtd_unit_init(uint64_t reg_base, uint16_t segment, unsigned index,
 	rc = vtd_gcmd(u, VTD_GCMD_SRTP, true);
 	if (rc)
 		goto fail_off;
-	/* Rule 5 (6.5.3, Xen init_vtd_hw): after SRTP, globally invalidate the
-	 * context cache and then the IOTLB, unless CAP.ESRTPS says hardware did. */
+	/* 6.6: after SRTP, global context-cache then IOTLB invalidation, unless CAP.ESRTPS. */
 	if (!(u->cap & VTD_CAP_ESRTPS)) {
 		struct qi_desc d[2] = {qi_cc_global(), qi_iotlb_global(u->drd, u->dwd)};
 
@@ -447,15 +431,18 @@ int vtd_finish_init(void)
 	return 0;
 }
 
-int vtd_init_all(const struct vtd_drhd_info *drhds, unsigned n, const struct vtd_unit_cfg *cfg)
+int vtd_init_all(const struct vtd_drhd_info *drhds, unsigned n, const struct vtd_unit_cfg *cfg,
+		 struct vtd_unit **out)
 {
 	unsigned up = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct vtd_unit *u;
+		struct vtd_unit *u = NULL;
 
 		if (vtd_unit_init(drhds[i].base, drhds[i].segment, i, cfg, &u) == 0)
 			up++;
+		if (out)
+			out[i] = u;
 	}
 	int rc = vtd_finish_init();
 	return rc ? rc : (int)up;
@@ -626,8 +613,9 @@ static int vtd_iova_to_phys(struct iommu_domain *d, uint64_t iova, uint64_t *pa,
 
 static unsigned fls64(uint64_t x) { return x ? 64 - (unsigned)__builtin_clzll(x) : 0; }
 
-/* One IOTLB descriptor covering [start, end) for did (6.5.2.3, rule 19):
- * page-selective when CAP.PSI and the aligned mask fits CAP.MAMV; the mask
+/* One IOTLB descriptor covering [start, end) for did (6.5.2.3: a page-selective
+ * one covers 2^AM naturally aligned pages): page-selective when CAP.PSI and
+ * the aligned mask fits CAP.MAMV; the mask
  * is widened until the naturally aligned block covers the range (Linux
  * calculate_psi_aligned_address); else domain-selective. */
 static struct qi_desc iotlb_desc(const struct vtd_unit *u, uint16_t did, uint64_t start,
@@ -658,8 +646,8 @@ static int vtd_flush(struct iommu_domain *d, struct iommu_gather *g)
 
 	if (g->need_flush || (changed && u->cm)) {
 		/* Removed/changed entries (need_flush), or in caching mode new
-		 * entries whose non-present state may be cached (rule 12, L
-		 * __mapping_notify_one).  IH only if no table page went away. */
+		 * entries whose non-present state may be cached (6.1).  IH only
+		 * if no table page went away. */
 		struct qi_desc inv;
 		/* IH (keep paging-structure caches) only for an unmap that
 		 * changed leaves alone: a map may have linked new tables whose
@@ -673,7 +661,7 @@ static int vtd_flush(struct iommu_domain *d, struct iommu_gather *g)
 		vtd_stats.flushes++;
 		rc = vtd_invalidate(u, &inv, 1);
 	} else if (changed) {
-		/* Non-present -> present only: the write buffer (rule 9). */
+		/* 6.8: non-present -> present needs only a write-buffer flush (CAP.RWBF). */
 		rc = vtd_wbf(u);
 	}
 	if (rc)
@@ -688,7 +676,7 @@ static int vtd_flush(struct iommu_domain *d, struct iommu_gather *g)
 static struct ctx_entry *ctx_entry(struct vtd_unit *u, uint16_t rid, bool alloc, int *err)
 {
 	struct ctx_entry *root = phys_to_virt(u->root_pa);
-	struct ctx_entry *re = &root[rid >> 8];
+	struct ctx_entry *re = &root[bdf_bus(rid)];
 
 	*err = 0;
 	if (!(re->lo & VTD_ROOT_P)) {
@@ -705,20 +693,19 @@ static struct ctx_entry *ctx_entry(struct vtd_unit *u, uint16_t rid, bool alloc,
 		re->lo = ct | VTD_ROOT_P;
 		vtd_sync(u, re, sizeof(*re));
 	}
-	return (struct ctx_entry *)phys_to_virt(re->lo & VTD_PAGE_MASK) + (rid & 0xff);
+	return (struct ctx_entry *)phys_to_virt(re->lo & VTD_PAGE_MASK) + bdf_devfn(rid);
 }
 
 static void ctx_clear(struct vtd_unit *u, struct ctx_entry *ce)
 {
-	/* Rule 10: P (in lo) goes first, then the rest. */
+	/* 9.3: P (in lo) goes first, so hardware never sees a present half entry. */
 	ce->lo = 0;
 	barrier();
 	ce->hi = 0;
 	vtd_sync(u, ce, sizeof(*ce));
 }
 
-/* Invalidation after a present context entry went away (rule 11, 6.5.3.3):
- * device-selective context-cache and domain-selective IOTLB, old DID. */
+/* 6.5.3.3: a present context entry went away: device-selective CC, domain IOTLB, old DID. */
 static int ctx_zap(struct vtd_unit *u, uint16_t rid, uint16_t old_did)
 {
 	struct qi_desc d[2] = {qi_cc_device(old_did, rid, 0),
@@ -732,14 +719,13 @@ static int ctx_set(struct vtd_unit *u, struct ctx_entry *ce, struct vtd_domain *
 	struct vtd_pt *pt = vd->pt;
 
 	/* 9.3: hi (DID, AW) first, then lo with P, so the hardware never sees a
-	 * present half entry (rule 10). TT=00b, FPD=0: faults are recorded. */
+	 * present half entry. TT=00b, FPD=0: faults are recorded. */
 	ce->hi = VTD_CTX_HI_AW(u->agaw) | ((uint64_t)vd->did << VTD_CTX_HI_DID_SHIFT);
 	barrier();
 	ce->lo = (pt->root & VTD_PAGE_MASK) | VTD_CTX_LO_P;
 	vtd_sync(u, ce, sizeof(*ce));
 	if (u->cm) {
-		/* Rule 12 (6.1, L domain_context_mapping_one): in caching mode
-		 * the not-present entry may be cached under DID 0. */
+		/* 6.1: in caching mode the not-present entry may be cached under DID 0. */
 		struct qi_desc d[2] = {qi_cc_device(0, rid, 0),
 				       qi_iotlb_domain(vd->did, u->drd, u->dwd)};
 		return vtd_invalidate(u, d, 2);
@@ -763,15 +749,18 @@ static int vtd_attach(struct iommu_domain *d, uint16_t rid)
 		if (old == vd)
 			return 0;
 		if (old && old->identity && vtd_rid_has_rmrr(u->iu.segment, rid)) {
+			char bdf[24];
+
+			bdf_format_rid(bdf, sizeof(bdf), u->iu.segment, rid);
 			if (!allow_rmrr_reassign) {
-				klog("vtd%u: %02x:%02x.%u has an RMRR; not moved (boot argument "
+				klog("vtd%u: %s has an RMRR; not moved (boot argument "
 				     "allow_rmrr_reassign overrides)",
-				     u->iu.index, rid >> 8, (rid >> 3) & 0x1f, rid & 7);
+				     u->iu.index, bdf);
 				return -EBUSY;
 			}
-			klog("vtd%u: WARNING: allow_rmrr_reassign: %02x:%02x.%u leaves its RMRR identity "
+			klog("vtd%u: WARNING: allow_rmrr_reassign: %s leaves its RMRR identity "
 			     "map; firmware DMA to it will fault",
-			     u->iu.index, rid >> 8, (rid >> 3) & 0x1f, rid & 7);
+			     u->iu.index, bdf);
 		}
 		ctx_clear(u, ce);
 		rc = ctx_zap(u, rid, old_did);
@@ -809,8 +798,59 @@ static int vtd_detach(struct iommu_domain *d, uint16_t rid)
 	return ctx_zap(u, rid, vd->did);
 }
 
-const struct iommu_ops vtd_iommu_ops = {
+/* ------------------------------------------------------------ console */
+
+static const char *on_off(bool on) { return on ? "on" : "off"; }
+
+/* The `iommu` record (docs/console.md): qi/ir/dmar are what GSTS says now. */
+static void vtd_describe(struct iommu_unit *iu, struct iommu_line *l)
+{
+	struct vtd_unit *u = unit_of(iu);
+	uint32_t gsts = rd32(u, VTD_GSTS_REG);
+
+	iommu_line_field(l, IOMMU_FIELD_INDEX);
+	iommu_line_word(l, "base", "0x%llx", (unsigned long long)u->base);
+	iommu_line_word(l, "ver", "%u.%u", VTD_VER_MAJOR(u->ver), VTD_VER_MINOR(u->ver));
+	iommu_line_word(l, "aw", "%u", u->mgaw);
+	iommu_line_word(l, "levels", "%u", u->levels);
+	iommu_line_field(l, IOMMU_FIELD_PGSIZES);
+	iommu_line_word(l, "qi", "%s", on_off(gsts & VTD_GSTS_QIES));
+	iommu_line_word(l, "ir", "%s", on_off(gsts & VTD_GSTS_IRES));
+	iommu_line_word(l, "dmar", "%s", on_off(gsts & VTD_GSTS_TES));
+	iommu_line_word(l, "cm", "%d", u->cm);
+	iommu_line_word(l, "sc", "%d", u->sc);
+	iommu_line_field(l, IOMMU_FIELD_DOMAINS);
+	iommu_line_word(l, "cap", "0x%llx", (unsigned long long)u->cap);
+	iommu_line_word(l, "ecap", "0x%llx", (unsigned long long)u->ecap);
+	iommu_line_word(l, "nd", "%u", u->nd_bits);
+	iommu_line_word(l, "c", "%d", u->coherent);
+	iommu_line_field(l, IOMMU_FIELD_SEGMENT);
+}
+
+static void vtd_fault_poll(struct iommu_unit *iu) { vtd_fault_process(unit_of(iu)); }
+
+/* `iommu qitest`: the queue's error recovery (qi.c) on this unit. */
+static int vtd_selftest(struct iommu_unit *iu, struct iommu_line *l)
+{
+	struct vtd_qi_selftest r;
+	int rc = vtd_qi_selftest(unit_of(iu), &r);
+
+	iommu_line_field(l, IOMMU_FIELD_INDEX);
+	if (rc == -ENODEV) {
+		iommu_line_word(l, "qi", "off");
+		return rc;
+	}
+	iommu_line_word(l, "bad_batch", "%s", r.bad_batch ? err_name(r.bad_batch) : "ok");
+	iommu_line_word(l, "qi_errors", "%llu", (unsigned long long)r.qi_errors);
+	iommu_line_word(l, "next_batch", "%s", r.next_batch ? err_name(r.next_batch) : "ok");
+	return rc;
+}
+
+static const struct iommu_ops vtd_iommu_ops = {
 	.name = "vtd",
+	.describe = vtd_describe,
+	.fault_poll = vtd_fault_poll,
+	.selftest = vtd_selftest,
 	.domain_alloc = vtd_domain_alloc,
 	.domain_free = vtd_domain_free,
 	.attach = vtd_attach,
@@ -841,7 +881,7 @@ int vtd_rmrr_identity(struct vtd_unit *u, uint16_t rid, uint64_t base, uint64_t 
 	bool mapped = false;
 	int rc;
 
-	/* Rule 25 / X register_one_rmrr: reject inverted or unaligned ranges. */
+	/* 8.4: an RMRR is 4 KiB aligned with an inclusive limit; refuse anything else. */
 	if ((base & 0xfff) || ((end + 1) & 0xfff) || end < base || end > u->iu.aperture_end) {
 		klog("vtd%u: bad RMRR [0x%llx, 0x%llx]", u->iu.index, (unsigned long long)base,
 		     (unsigned long long)end);
@@ -886,8 +926,9 @@ int vtd_rmrr_identity(struct vtd_unit *u, uint16_t rid, uint64_t base, uint64_t 
 	rec->end = end;
 	rec->next = u->rmrrs;
 	u->rmrrs = rec;
-	klog("vtd%u: RMRR [0x%llx, 0x%llx] identity-mapped for %02x:%02x.%u", u->iu.index,
-	     (unsigned long long)base, (unsigned long long)end, rid >> 8, (rid >> 3) & 0x1f,
-	     rid & 7);
+	char bdf[24];
+	klog("vtd%u: RMRR [0x%llx, 0x%llx] identity-mapped for %s", u->iu.index,
+	     (unsigned long long)base, (unsigned long long)end,
+	     bdf_format_rid(bdf, sizeof(bdf), u->iu.segment, rid));
 	return 0;
 }

@@ -1,7 +1,9 @@
-/* tests/unit/fake_hw.c — hw/hw.h for host tests: register models, flush log. */
+/* tests/unit/fake_hw.c — hw/hw.h for host tests: register models, flush log;
+ * and interrupt masking (arch/x86/irq.h), a no-op on the host. */
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "arch/x86/irq.h"
 #include "fake_hw.h"
 #include "hw/hw.h"
 
@@ -76,6 +78,8 @@ void outl(uint16_t p, uint32_t v)
 }
 void cpu_mfence(void) { __sync_synchronize(); }
 void cpu_pause(void) {}
+bool irq_save_disable(void) { return false; }
+void irq_restore(bool was_enabled) {}
 uint64_t rdtsc(void) { return fake_tsc += fake_tsc_step; }
 
 void cpu_clflush_range(const void *p, size_t len)

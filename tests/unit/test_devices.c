@@ -38,7 +38,6 @@ void msi_disable_remapped(struct iommu_irq_route *r) { (void)r; }
 #include "drivers/pci.h"
 #include "drivers/pci_regs.h"
 #include "hw/hw.h"
-#include "iommu/vtd/fault.h"
 #include "console/console.h"
 #include "dma/devices.h"
 #include "lib/crc32.h"
@@ -55,18 +54,8 @@ extern const struct command __start_sluice_cmds[], __stop_sluice_cmds[];
 static struct iommu_unit *unit_a;
 static struct iommu_unit *(*const keep_tl_unit)(uint64_t) __attribute__((unused)) = tl_unit;
 
-/* ---- stubs: VT-d fault log and interrupt vectors */
-static uint64_t faults;
-static uint16_t fault_sid[256];
-uint64_t vtd_fault_total(void) { return faults; }
-void vtd_fault_poll(void) {}
-bool vtd_fault_seen_since(uint64_t mark, uint16_t seg, uint16_t sid)
-{
-	for (uint64_t i = mark; i < faults; i++)
-		if (seg == 0 && fault_sid[i % 256] == sid)
-			return true;
-	return false;
-}
+/* ---- stubs: interrupt vectors */
+static uint64_t faults; /* faults the edu model logged */
 static irq_handler_fn isr;
 static void *isr_ctx;
 static int vectors_left = 1;
@@ -104,7 +93,16 @@ static bool xlate(uint64_t iova, unsigned need, uint64_t *pa)
 	unsigned lv, prot;
 
 	if (!d || d->unit->ops->iova_to_phys(d, iova, pa, &lv, &prot) || !(prot & need)) {
-		fault_sid[faults++ % 256] = ed.sid;
+		/* as a driver's fault handler does: into the IOMMU core's log */
+		struct iommu_fault f = {.addr = iova & ~0xfffull,
+					.unit = unit_a->index,
+					.rid = ed.sid,
+					.is_read = need == IOMMU_READ,
+					.reason = need == IOMMU_READ ? 6 : 5,
+					.reason_name = "denied"};
+
+		iommu_fault_add(&f);
+		faults++;
 		return false;
 	}
 	return true;
@@ -350,6 +348,7 @@ TEST(edu_read_ok_and_fault)
 	snprintf(want, sizeof(want), "status=fault crc32=0x%08x\n", crc32(exp, 4096));
 	CHECK(!strcmp(test_con_buf, want));
 	CHECK(faults > 0);
+	CHECK_EQ(iommu_fault_total(), faults); /* what `iommu faults` lists */
 	CHECK_EQ(ed.bad, 0);
 	/* pin limit at the current charge: the bounce still works, limit restored */
 	struct dma_owner_stat os;

@@ -19,7 +19,7 @@
 #include "iommu/vtd/ir.h"
 #include "iommu/vtd/qi.h"
 #include "iommu/vtd/regs.h"
-#include "iommu/vtd/vtd.h"
+#include "iommu/vtd/vtd_priv.h"
 #include "kernel/frame.h"
 #include "test.h"
 

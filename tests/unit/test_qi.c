@@ -11,7 +11,7 @@
 #include "iommu/pgtable_vtd.h"
 #include "iommu/vtd/qi.h"
 #include "iommu/vtd/regs.h"
-#include "iommu/vtd/vtd.h"
+#include "iommu/vtd/vtd_priv.h"
 #include "test.h"
 #include "vtd_model.h"
 
@@ -140,6 +140,51 @@ TEST(iqe_recovery)
 	/* PSI with AM beyond MAMV: QEMU rejects it */
 	struct qi_desc big = qi_iotlb_page(1, 0, 20, false, false, false);
 	CHECK_EQ(vtd_invalidate(u, &big, 1), -EIO);
+	vtd_test_teardown();
+}
+
+/* `iommu qitest`: the driver's self-test through the IOMMU core, on a unit
+ * with QI, on one without, and on a queue whose wait never comes back. */
+TEST(qitest_command)
+{
+	vtd_model_init(&m, VTD_TEST_BASE);
+	struct vtd_unit *u = up();
+
+	for (int i = 0; i < 2; i++) {
+		unsigned iqe = m.iqe, cc = m.cc_global;
+
+		test_con_reset();
+		CHECK_EQ(vtd_test_cmd("iommu qitest"), 0);
+		/* the record, after the driver's klog line about the bad descriptor */
+		CHECK(strstr(test_con_buf, "vtd0: invalidation queue error at") == test_con_buf);
+		CHECK(strstr(test_con_buf, "\nunit=0 bad_batch=EIO qi_errors=1 next_batch=ok\n") !=
+		      NULL);
+		CHECK_EQ(m.iqe, iqe + 1);
+		CHECK_EQ(m.fsts & VTD_FSTS_IQE, 0);
+		CHECK_EQ(m.iqh, m.iqt);
+		CHECK_EQ(m.cc_global, cc + 2); /* the bad batch's second and the good one's */
+	}
+	CHECK_EQ(vtd_test_cmd("iommu qitest extra"), -EINVAL);
+	/* the queue never answers: the good batch times out too */
+	m.qi_hang = true;
+	test_con_reset();
+	CHECK_EQ(vtd_test_cmd("iommu qitest"), -EIO);
+	CHECK(strstr(test_con_buf, "\nunit=0 bad_batch=ETIMEDOUT qi_errors=0 next_batch=ETIMEDOUT\n") !=
+	      NULL);
+	CHECK(strstr(test_cmd_msg, "unit 0: queue error not detected or not recovered") != NULL);
+	m.qi_hang = false;
+	m.iqh = m.iqt; /* let it drain so shutdown can turn QI off */
+	(void)u;
+	vtd_test_teardown();
+
+	/* register-based invalidation: nothing to test */
+	vtd_model_init(&m, VTD_TEST_BASE);
+	struct vtd_unit_cfg cfg = {.no_qi = true};
+	up_cfg(&cfg);
+	test_con_reset();
+	CHECK_EQ(vtd_test_cmd("iommu qitest"), -ENODEV);
+	CHECK(!strcmp(test_con_buf, "unit=0 qi=off\n"));
+	CHECK(strstr(test_cmd_msg, "no unit with queued invalidation") != NULL);
 	vtd_test_teardown();
 }
 

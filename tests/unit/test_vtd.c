@@ -10,7 +10,7 @@
 #include "iommu/pgtable_vtd.h"
 #include "iommu/vtd/qi.h"
 #include "iommu/vtd/regs.h"
-#include "iommu/vtd/vtd.h"
+#include "iommu/vtd/vtd_priv.h"
 #include "test.h"
 #include "vtd_model.h"
 
@@ -270,11 +270,14 @@ TEST(two_units_sps_intersection)
 	fake_mmio_clear();
 	vtd_model_install(&m);
 	struct vtd_drhd_info d[2] = {{0, 0}, {VTD_TEST_BASE, 0}};
-	CHECK_EQ(vtd_init_all(d, 2, NULL), 1);
+	struct vtd_unit *out[2] = {(struct vtd_unit *)1, NULL};
+	CHECK_EQ(vtd_init_all(d, 2, NULL, out), 1);
 	CHECK_EQ(vtd_unit_count(), 1);
 	CHECK_EQ(vtd_units()->iu.index, 1);
+	CHECK(out[0] == NULL && out[1] == vtd_units());
+	CHECK(vtd_iommu_unit(out[1]) == iommu_unit_at(0));
 	vtd_test_teardown();
-	CHECK_EQ(vtd_init_all(d, 1, NULL), -ENODEV);
+	CHECK_EQ(vtd_init_all(d, 1, NULL, NULL), -ENODEV);
 	vtd_test_teardown();
 }
 
@@ -531,10 +534,10 @@ TEST(iommu_command)
 	CHECK_EQ(u->iu.ops->domain_alloc(&u->iu, &d), 0);
 	test_con_reset();
 	CHECK_EQ(vtd_test_cmd("iommu"), 0);
-	CHECK(strstr(test_con_buf,
-		     "unit=0 base=0xfed90000 ver=1.0 aw=48 levels=4 sps=4K,2M,1G qi=on ir=off "
-		     "dmar=on cm=0 sc=0 domains=1 cap=0xd2008c222f0606 ecap=0xf00f4a nd=16 c=0") ==
-	      test_con_buf);
+	CHECK(!strcmp(test_con_buf,
+		      "unit=0 base=0xfed90000 ver=1.0 aw=48 levels=4 sps=4K,2M,1G qi=on ir=off "
+		      "dmar=on cm=0 sc=0 domains=1 cap=0xd2008c222f0606 ecap=0xf00f4a nd=16 c=0 "
+		      "seg=0\n"));
 	CHECK_EQ(vtd_test_cmd("iommu bogus"), -EINVAL);
 	CHECK(test_cmd_msg[0] != 0);
 	CHECK_EQ(vtd_test_cmd("iommu faults clear extra"), -EINVAL);

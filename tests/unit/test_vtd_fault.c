@@ -9,7 +9,7 @@
 #include "hw/hw.h"
 #include "iommu/vtd/fault.h"
 #include "iommu/vtd/regs.h"
-#include "iommu/vtd/vtd.h"
+#include "iommu/vtd/vtd_priv.h"
 #include "test.h"
 #include "vtd_model.h"
 
@@ -27,6 +27,12 @@ static struct vtd_unit *up(void)
 	return u;
 }
 
+/* The core's log as the console sees it (a snapshot): how many records,
+ * record i (oldest first) or NULL. */
+static struct iommu_fault snap[IOMMU_FAULT_LOG_SIZE + 1];
+static unsigned log_count(void) { return iommu_fault_snapshot(snap, IOMMU_FAULT_LOG_SIZE + 1); }
+static const struct iommu_fault *log_at(unsigned i) { return i < log_count() ? &snap[i] : NULL; }
+
 static unsigned count_str(const char *hay, const char *needle)
 {
 	unsigned n = 0;
@@ -43,39 +49,42 @@ TEST(fault_read_clear_decode)
 	vtd_model_inject_fault(0x0010, 0x12345678, 6, true);
 	CHECK(m.fsts & VTD_FSTS_PPF);
 	CHECK_EQ(m.fault_events, 1); /* unmasked at bring-up: the MSI fires */
-	uint64_t mark = vtd_fault_total();
+	uint64_t mark = iommu_fault_total();
 	/* the interrupt handler the driver installed */
 	CHECK(vtd_test_irq_fn != NULL);
 	vtd_test_irq_fn(0x40, vtd_test_irq_ctx);
-	CHECK_EQ(vtd_fault_total(), mark + 1);
+	CHECK_EQ(iommu_fault_total(), mark + 1);
 	CHECK_EQ(m.frcd_hi[0] & VTD_FRCD_HI_F, 0);
 	CHECK_EQ(m.fsts & VTD_FSTS_PPF, 0);
 	CHECK(strstr(test_con_buf,
 		     "! fault unit=0 kind=dma bdf=00:02.0 addr=0x12345000 reason=0x6 access=r "
 		     "name=read-denied\n") != NULL);
-	CHECK(vtd_fault_seen_since(mark, 0, 0x0010));
-	CHECK(!vtd_fault_seen_since(mark, 0, 0x0018));
-	CHECK(!vtd_fault_seen_since(mark + 1, 0, 0x0010));
-	const struct vtd_fault_rec *r = vtd_fault_log_at(0);
+	CHECK(iommu_fault_seen_since(mark, 0, 0x0010));
+	CHECK(!iommu_fault_seen_since(mark, 0, 0x0018));
+	CHECK(!iommu_fault_seen_since(mark + 1, 0, 0x0010));
+	const struct iommu_fault *r = log_at(0);
 	CHECK(r != NULL);
-	CHECK_EQ(r->sid, 0x10);
+	CHECK_EQ(r->rid, 0x10);
 	CHECK_EQ(r->reason, 6);
-	CHECK_EQ(r->kind, VTD_FAULT_DMA);
+	CHECK_EQ(r->kind, IOMMU_FAULT_DMA);
 	CHECK(r->is_read);
 	CHECK_EQ(r->addr, 0x12345000);
+	CHECK_EQ(r->unit, 0);
+	CHECK_EQ(r->seg, 0);
+	CHECK(!strcmp(r->reason_name, "read-denied"));
 
 	/* write fault, then an IR fault (interrupt index in FI[63:48]) */
 	vtd_model_inject_fault(0x0100, 0x2000, 5, false);
-	vtd_fault_poll();
+	iommu_fault_poll();
 	vtd_model_inject_fault(0xff00, 0x0005ull << 48, 0x22, false);
-	vtd_fault_poll();
+	iommu_fault_poll();
 	CHECK(strstr(test_con_buf,
 		     "bdf=01:00.0 addr=0x2000 reason=0x5 access=w name=write-denied") != NULL);
 	CHECK(strstr(test_con_buf,
 		     "kind=ir bdf=ff:00.0 addr=0x5 reason=0x22 access=w name=irte-not-present") !=
 	      NULL);
-	CHECK_EQ(vtd_fault_log_count(), 3);
-	CHECK_EQ(vtd_fault_log_at(2)->kind, VTD_FAULT_IR);
+	CHECK_EQ(log_count(), 3);
+	CHECK_EQ(log_at(2)->kind, IOMMU_FAULT_IR);
 
 	/* nothing pending: nothing read */
 	CHECK_EQ(vtd_fault_process(u), 0);
@@ -92,7 +101,7 @@ TEST(fault_read_clear_decode)
 	test_con_reset();
 	CHECK_EQ(vtd_test_cmd("iommu faults"), 0);
 	CHECK(strcmp(test_con_buf, "total=0\n") == 0);
-	CHECK_EQ(vtd_fault_total(), 3); /* the monotonic counter stays */
+	CHECK_EQ(iommu_fault_total(), 3); /* the monotonic counter stays */
 	vtd_test_teardown();
 }
 
@@ -128,8 +137,8 @@ TEST(circular_walk_from_fri_and_pfo)
 	vtd_model_inject_fault(0x0011, 0x5000, 2, true); /* index 0 */
 	CHECK_EQ(VTD_FSTS_FRI(m.fsts), 3);
 	CHECK_EQ(vtd_fault_process(u), 2);
-	CHECK_EQ(vtd_fault_log_at(3)->sid, 0x10);
-	CHECK_EQ(vtd_fault_log_at(4)->sid, 0x11);
+	CHECK_EQ(log_at(3)->rid, 0x10);
+	CHECK_EQ(log_at(4)->rid, 0x11);
 	for (unsigned i = 0; i < 4; i++)
 		CHECK_EQ(m.frcd_hi[i] & VTD_FRCD_HI_F, 0);
 
@@ -156,7 +165,7 @@ TEST(fault_rate_limit)
 		CHECK_EQ(vtd_fault_process(u), 1);
 	}
 	CHECK_EQ(count_str(test_con_buf, "! fault unit="), VTD_FAULT_EVENTS_PER_SEC);
-	CHECK_EQ(vtd_fault_log_count(), 15); /* everything is logged */
+	CHECK_EQ(log_count(), 15); /* everything is logged */
 	fake_tsc += 2000000000ull;	     /* next window */
 	vtd_model_inject_fault(0x0200, 0x1000, 6, true);
 	CHECK_EQ(vtd_fault_process(u), 1);
@@ -170,16 +179,16 @@ TEST(fault_log_ring_keeps_newest)
 	vtd_model_init(&m, VTD_TEST_BASE);
 	struct vtd_unit *u = up();
 
-	for (unsigned i = 0; i < VTD_FAULT_LOG_SIZE + 10; i++) {
+	for (unsigned i = 0; i < IOMMU_FAULT_LOG_SIZE + 10; i++) {
 		vtd_model_inject_fault((uint16_t)i, 0x1000, 2, true);
 		fake_tsc += VTD_FAULT_STORM_HALFLIFE_NS * 64; /* no storm */
 		CHECK_EQ(vtd_fault_process(u), 1);
 	}
-	CHECK_EQ(vtd_fault_log_count(), VTD_FAULT_LOG_SIZE);
-	CHECK_EQ(vtd_fault_log_at(0)->sid, 10);
-	CHECK_EQ(vtd_fault_log_at(VTD_FAULT_LOG_SIZE - 1)->sid, VTD_FAULT_LOG_SIZE + 9);
-	CHECK(vtd_fault_log_at(VTD_FAULT_LOG_SIZE) == NULL);
-	CHECK_EQ(vtd_fault_log_total(), VTD_FAULT_LOG_SIZE + 10);
+	CHECK_EQ(log_count(), IOMMU_FAULT_LOG_SIZE);
+	CHECK_EQ(log_at(0)->rid, 10);
+	CHECK_EQ(log_at(IOMMU_FAULT_LOG_SIZE - 1)->rid, IOMMU_FAULT_LOG_SIZE + 9);
+	CHECK(log_at(IOMMU_FAULT_LOG_SIZE) == NULL);
+	CHECK_EQ(iommu_fault_total_since_clear(), IOMMU_FAULT_LOG_SIZE + 10);
 	vtd_test_teardown();
 }
 
@@ -201,7 +210,7 @@ TEST(fault_storm_cuts_bus_master)
 	for (unsigned i = 0; i < 3 * VTD_FAULT_STORM_THRESHOLD; i++) {
 		vtd_model_inject_fault(0x0010, 0x1000, 5, false);
 		fake_tsc += VTD_FAULT_STORM_HALFLIFE_NS * 2;
-		vtd_fault_poll();
+		iommu_fault_poll();
 	}
 	CHECK(!vtd_test_bm_off[0]);
 	CHECK(strstr(test_con_buf, "fault-storm") == NULL);
@@ -209,7 +218,7 @@ TEST(fault_storm_cuts_bus_master)
 	/* a burst trips at the threshold, once */
 	for (unsigned i = 0; i < 2 * VTD_FAULT_STORM_THRESHOLD; i++) {
 		vtd_model_inject_fault(0x0010, 0x1000, 5, false);
-		vtd_fault_poll();
+		iommu_fault_poll();
 	}
 	CHECK(vtd_test_bm_off[0]);
 	CHECK(!vtd_test_bm_off[3]);
@@ -219,7 +228,7 @@ TEST(fault_storm_cuts_bus_master)
 	/* an alias SID: every function in the alias group */
 	for (unsigned i = 0; i < VTD_FAULT_STORM_THRESHOLD; i++) {
 		vtd_model_inject_fault(0x0100, 0x1000, 5, false);
-		vtd_fault_poll();
+		iommu_fault_poll();
 	}
 	CHECK(vtd_test_bm_off[1] && vtd_test_bm_off[2]);
 	CHECK(!vtd_test_bm_off[3]);
@@ -229,7 +238,7 @@ TEST(fault_storm_cuts_bus_master)
 	/* a source with no PCI device: reported, nothing to cut */
 	for (unsigned i = 0; i < VTD_FAULT_STORM_THRESHOLD; i++) {
 		vtd_model_inject_fault(0x0300, 0x1000, 5, false);
-		vtd_fault_poll();
+		iommu_fault_poll();
 	}
 	CHECK(strstr(test_con_buf, "bdf=03:00.0 action=none devices=0") != NULL);
 	(void)u;
@@ -248,14 +257,14 @@ TEST(no_vector_polls_only)
 	CHECK_EQ(u->fault_vector, -1);
 	CHECK(m.fectl & VTD_FECTL_IM); /* stays masked */
 	vtd_model_inject_fault(0x0010, 0x1000, 2, true);
-	vtd_fault_poll();
-	CHECK_EQ(vtd_fault_log_count(), 1);
+	iommu_fault_poll();
+	CHECK_EQ(log_count(), 1);
 	vtd_test_teardown();
 
 	/* a fault pending before the unmask is picked up at bring-up */
 	vtd_model_init(&m, VTD_TEST_BASE);
 	vtd_model_inject_fault_on(&m, 0x0010, 0x1000, 2, true);
-	CHECK_EQ(vtd_fault_log_count(), 0);
+	CHECK_EQ(log_count(), 0);
 	/* take-over clears stale records: it does not log them */
 	vtd_test_frames();
 	CHECK_EQ(vtd_test_bringup(&m, NULL, &u), 0);

@@ -531,8 +531,6 @@ int irq_alloc_vector(irq_handler_fn fn, void *ctx)
 void irq_free_vector(unsigned vector) { vtd_test_irq_freed++; }
 uint64_t irq_msi_compat_addr(void) { return 0xfee00000ull; }
 uint32_t irq_msi_compat_data(unsigned vector) { return vector; }
-bool irq_save_disable(void) { return false; }
-void irq_restore(bool was_enabled) {}
 
 unsigned pci_count(void) { return vtd_test_npci; }
 struct pci_dev *pci_at(unsigned i) { return i < vtd_test_npci ? &vtd_test_pci[i] : NULL; }
@@ -598,8 +596,24 @@ int vtd_test_cmd(const char *line)
 	snprintf(buf, sizeof(buf), "%s", line);
 	for (char *p = strtok(buf, " "); p && argc < 16; p = strtok(NULL, " "))
 		argv[argc++] = p;
-	for (const struct command *c = __start_sluice_cmds; c < __stop_sluice_cmds; c++)
-		if (!strcmp(c->name, argv[0]))
-			return c->fn(argc, argv);
-	return -ENOENT;
+	/* As the console does: the command whose (multi-word) name is the
+	 * longest prefix of the line. */
+	const struct command *best = NULL;
+	int best_words = 0;
+	for (const struct command *c = __start_sluice_cmds; c < __stop_sluice_cmds; c++) {
+		char name[64], *save = NULL;
+		int w = 0;
+
+		snprintf(name, sizeof(name), "%s", c->name);
+		for (char *p = strtok_r(name, " ", &save); p; p = strtok_r(NULL, " ", &save), w++)
+			if (w >= argc || strcmp(p, argv[w])) {
+				w = 0;
+				break;
+			}
+		if (w > best_words) {
+			best = c;
+			best_words = w;
+		}
+	}
+	return best ? best->fn(argc, argv) : -ENOENT;
 }

@@ -95,7 +95,7 @@ int vtd_model_find_write(const struct vtd_model *m, uint32_t off, unsigned from)
  * Stubs for arch/x86/irq.h and drivers/pci.h (only what the VT-d driver
  * calls), frame memory for kernel/frame.c, and bring-up helpers. */
 #include "drivers/pci.h"
-#include "iommu/vtd/vtd.h"
+#include "iommu/vtd/vtd_priv.h"
 
 #define VTD_TEST_BASE 0xfed90000ull
 #define VTD_TEST_NPCI 8
