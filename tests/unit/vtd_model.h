@@ -1,6 +1,6 @@
 /*
  * tests/unit/vtd_model.h — a register model of one VT-d unit that behaves
- * like QEMU 7.2's intel-iommu (shared/notes/qemu-7.2.md §0, §1.2):
+ * like QEMU 7.2's intel-iommu (hw/i386/intel_iommu.c):
  *  - VER/CAP/ECAP configurable (defaults CAP 0x00d2008c22260206,
  *    ECAP 0xf00f4a);
  *  - GCMD -> GSTS: TE/QIE/IRE act on a change, SRTP/SIRTP whenever set
