@@ -1,4 +1,4 @@
-// SOURCES: console/cmd_dma.c dma/devices.c dma/dma.c dma/acct.c lib/itree.c kernel/frame.c lib/parse.c drivers/pci.c iommu/iommu.c tests/unit/fake_iommu.c tests/unit/fake_pci.c lib/bdf.c
+// SOURCES: console/cmd_dma.c dma/devices.c dma/space.c dma/walk.c dma/map.c dma/hint.c dma/attach.c dma/prereg.c dma/acct.c lib/itree.c kernel/frame.c lib/parse.c drivers/pci.c iommu/iommu.c tests/unit/fake_iommu.c tests/unit/fake_pci.c lib/bdf.c
 /*
  * tests/unit/test_cmd_dma.c — the `as`, `dma`, `pin` and `bench dma`
  * console commands (console/cmd_dma.c) and the device/group glue

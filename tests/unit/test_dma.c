@@ -1,4 +1,4 @@
-// SOURCES: dma/dma.c dma/acct.c lib/itree.c kernel/frame.c tests/unit/fake_iommu.c
+// SOURCES: dma/space.c dma/walk.c dma/map.c dma/hint.c dma/attach.c dma/prereg.c dma/acct.c lib/itree.c kernel/frame.c tests/unit/fake_iommu.c
 /*
  * tests/unit/test_dma.c — the dma layer's rules, one test per rule, on the
  * fake IOMMU with frames from host memory.

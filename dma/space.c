@@ -1,0 +1,231 @@
+/*
+ * dma/space.c — address spaces: creation and teardown, their geometry (the
+ * page size and aperture every domain allows), reserved IOVA ranges, info
+ * and limits.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dma/dma_priv.h"
+
+static struct dma_space *spaces;
+
+/* ------------------------------------------------------ space geometry */
+
+uint64_t space_pgsizes(const struct dma_space *s)
+{
+	uint64_t p = ~(PGSIZE_4K - 1);
+
+	for (struct dma_dom *d = s->doms; d; d = d->next)
+		p &= d->hw->pgsizes;
+	return p;
+}
+
+/* Smallest page size every domain supports, never below 4 KiB. */
+uint64_t pgsize_of(uint64_t pgsizes)
+{
+	pgsizes &= ~(PGSIZE_4K - 1);
+	return pgsizes ? pgsizes & -pgsizes : 0;
+}
+
+uint64_t space_iova_last(const struct dma_space *s)
+{
+	uint64_t l = UINT64_MAX;
+
+	for (struct dma_dom *d = s->doms; d; d = d->next)
+		if (d->hw->aperture_end < l)
+			l = d->hw->aperture_end;
+	return l;
+}
+
+bool iova_valid(const struct dma_space *s, uint64_t iova, uint64_t last)
+{
+	return last <= space_iova_last(s) && !itree_first(&s->resv, iova, last);
+}
+
+/* -------------------------------------------------------- reserved IOVA */
+
+void resv_drop_group(struct dma_space *s, struct dma_group *g)
+{
+	struct itree_node *x = itree_min(&s->resv), *nx;
+
+	for (; x; x = nx) {
+		nx = itree_succ(&s->resv, x);
+		if (itree_entry(x, struct resv, node)->group == g) {
+			itree_remove(&s->resv, x);
+			free(itree_entry(x, struct resv, node));
+		}
+	}
+}
+
+int resv_add(struct dma_space *s, uint64_t start, uint64_t last, struct dma_group *g)
+{
+	struct resv *r;
+
+	if (last < start)
+		return -EINVAL;
+	if (itree_first(&s->maps, start, last))
+		return -EINVAL;
+	r = dma_zalloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->node.start = start;
+	r->node.last = last;
+	r->group = g;
+	itree_insert(&s->resv, &r->node);
+	return 0;
+}
+
+int dma_space_add_reserved(struct dma_space *s, uint64_t start, uint64_t last)
+{
+	return resv_add(s, start, last, NULL);
+}
+
+int dma_space_create(struct dma_space *share_with, struct dma_space **out)
+{
+	struct dma_space *s, **pp;
+	unsigned id = 1;
+	int err;
+
+	s = dma_zalloc(sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if (share_with) {
+		s->owner = share_with->owner;
+		s->owner->refs++;
+	} else if ((err = acct_owner_new(&s->owner))) {
+		free(s);
+		return err;
+	}
+	s->map_limit = DMA_DEFAULT_MAP_LIMIT;
+	err = resv_add(s, MSI_START, MSI_LAST, NULL);
+	if (err) {
+		acct_owner_put(s->owner);
+		free(s);
+		return err;
+	}
+	/* Lowest free id; list sorted by id. */
+	for (pp = &spaces; *pp && (*pp)->id == id; pp = &(*pp)->next)
+		id++;
+	s->id = id;
+	s->next = *pp;
+	*pp = s;
+	*out = s;
+	return 0;
+}
+
+int dma_space_destroy(struct dma_space *s)
+{
+	struct dma_space **pp;
+	int err;
+
+	err = dma_unmap_all(s, NULL);
+	if (err)
+		return err;
+	while (s->groups) {
+		err = dma_detach(s, s->groups);
+		if (err && s->groups && s->groups->space == s)
+			return err;
+	}
+	while (s->regs.root) {
+		struct itree_node *x = s->regs.root;
+		err = dma_pin_unregister(s, x->start, x->last - x->start + 1);
+		if (err)
+			return err;
+	}
+	while (s->resv.root) {
+		struct itree_node *x = s->resv.root;
+		itree_remove(&s->resv, x);
+		free(itree_entry(x, struct resv, node));
+	}
+	for (pp = &spaces; *pp != s; pp = &(*pp)->next)
+		;
+	*pp = s->next;
+	acct_owner_put(s->owner);
+	free(s);
+	return 0;
+}
+
+struct dma_space *dma_space_get(unsigned id)
+{
+	for (struct dma_space *s = spaces; s; s = s->next)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+struct dma_space *dma_space_next(struct dma_space *prev) { return prev ? prev->next : spaces; }
+
+unsigned dma_space_id(const struct dma_space *s) { return s->id; }
+
+struct dma_group *dma_space_group_at(struct dma_space *s, unsigned i)
+{
+	struct dma_group *g = s->groups;
+
+	while (g && i--)
+		g = g->next;
+	return g;
+}
+
+void dma_space_info(struct dma_space *s, struct dma_space_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = s->id;
+	out->owner = s->owner->id;
+	out->nmaps = s->maps.count;
+	out->bytes = s->bytes;
+	out->map_limit = s->map_limit;
+	out->ndomains = count_doms(s);
+	for (struct dma_group *g = s->groups; g; g = g->next)
+		out->ngroups++;
+	out->nregs = (unsigned)s->regs.count;
+	out->pgsize = pgsize_of(space_pgsizes(s));
+	out->iova_last = space_iova_last(s);
+	out->hinted = s->hinted;
+}
+
+int dma_space_set_map_limit(struct dma_space *s, uint64_t limit)
+{
+	if (limit == 0 || limit < s->maps.count)
+		return -EINVAL;
+	s->map_limit = limit;
+	return 0;
+}
+
+void dma_owner_stat(struct dma_space *s, struct dma_owner_stat *out)
+{
+	out->id = s->owner->id;
+	out->pinned = s->owner->pinned;
+	out->registered = s->owner->registered;
+	out->limit = s->owner->limit;
+	out->nspaces = s->owner->refs;
+}
+
+int dma_owner_set_limit(struct dma_space *s, uint64_t limit)
+{
+	/* A limit below what is already pinned only refuses new charges. */
+	s->owner->limit = limit;
+	return 0;
+}
+
+int dma_for_each_map(struct dma_space *s, int (*fn)(const struct dma_map_info *mi, void *arg),
+		     void *arg)
+{
+	for (struct itree_node *x = itree_min(&s->maps); x; x = itree_succ(&s->maps, x)) {
+		struct dma_mapping *m = MAP_OF(x);
+		struct dma_map_info mi = {
+			.iova = x->start,
+			.size = m_size(m),
+			.hpa = m->segs[0].pa,
+			.prot = m->prot,
+			.src = (enum dma_src)m->src,
+			.hinted = m->hinted,
+			.registered = m->reg != NULL,
+			.nsegs = m->nseg,
+		};
+		int err = fn(&mi, arg);
+		if (err)
+			return err;
+	}
+	return 0;
+}
