@@ -61,6 +61,9 @@ struct span {
 struct dma_dom {
 	struct iommu_domain *hw;
 	unsigned ngroups;
+	/* What the operation in progress changed in hw, for its one flush
+	 * (operations run one at a time: dma.h). */
+	struct iommu_gather gat;
 	struct dma_dom *next;
 };
 

@@ -207,7 +207,6 @@ static int hint_common(struct dma_space *s, uint64_t iova, uint64_t size, bool a
 	uint32_t *nn;
 	uint64_t *nb;
 	unsigned nd = count_doms(s), di;
-	struct iommu_gather g[nd ? nd : 1];
 	struct dma_dom *d;
 	int err;
 
@@ -234,8 +233,8 @@ static int hint_common(struct dma_space *s, uint64_t iova, uint64_t size, bool a
 	if (add) {
 		/* Hint: unmap the live pieces everywhere, flush, then unpin. */
 		for (di = 0, d = s->doms; d; d = d->next, di++) {
-			struct hint_ctx c = {s, d->hw, &g[di], 0, 0, 0, 0};
-			iommu_gather_init(&g[di]);
+			struct hint_ctx c = {s, d->hw, &d->gat, 0, 0, 0, 0};
+			iommu_gather_init(&d->gat);
 			for (i = 0; i < n; i++) {
 				c.count = 0;
 				err = walk_pieces(v[i].m, v[i].a, v[i].b, true, piece_unmap, &c);
@@ -246,20 +245,20 @@ static int hint_common(struct dma_space *s, uint64_t iova, uint64_t size, bool a
 				/* Remap what this domain lost: spans < i whole, span i
 				 * up to c.count pieces. */
 				for (size_t j = 0; j <= i && j < n; j++) {
-					struct hint_ctx r = {s, d->hw, &g[di],
+					struct hint_ctx r = {s, d->hw, &d->gat,
 							     0, 0,     j < i ? UINT64_MAX : c.count,
 							     0};
 					(void)walk_pieces(v[j].m, v[j].a, v[j].b, true, piece_remap,
 							  &r);
 				}
-				if (dom_flush(d->hw, &g[di]))
+				if (dom_flush(d->hw, &d->gat))
 					klog("dma: flush failed restoring a hint");
 				break;
 			}
 		}
 		if (!err) {
 			for (di = 0, d = s->doms; d; d = d->next, di++) {
-				int e = dom_flush(d->hw, &g[di]);
+				int e = dom_flush(d->hw, &d->gat);
 				if (e && !err)
 					err = e;
 			}
@@ -271,11 +270,11 @@ static int hint_common(struct dma_space *s, uint64_t iova, uint64_t size, bool a
 			unsigned k = 0;
 			for (d = s->doms; d && k < di; d = d->next, k++) {
 				for (i = 0; i < n; i++) {
-					struct hint_ctx r = {s, d->hw, &g[k], 0, 0, UINT64_MAX, 0};
+					struct hint_ctx r = {s, d->hw, &d->gat, 0, 0, UINT64_MAX, 0};
 					(void)walk_pieces(v[i].m, v[i].a, v[i].b, true, piece_remap,
 							  &r);
 				}
-				if (dom_flush(d->hw, &g[k]))
+				if (dom_flush(d->hw, &d->gat))
 					klog("dma: flush failed restoring a hint");
 			}
 			goto out;
@@ -311,8 +310,8 @@ static int hint_common(struct dma_space *s, uint64_t iova, uint64_t size, bool a
 		pinned_pieces = c.count;
 		if (!err) {
 			for (di = 0, d = s->doms; d; d = d->next, di++) {
-				struct hint_ctx mc = {s, d->hw, &g[di], 0, 0, 0, 0};
-				iommu_gather_init(&g[di]);
+				struct hint_ctx mc = {s, d->hw, &d->gat, 0, 0, 0, 0};
+				iommu_gather_init(&d->gat);
 				for (i = 0; i < n; i++) {
 					mc.count = 0;
 					err = walk_pieces(v[i].m, v[i].a, v[i].b, false, piece_map,
@@ -323,7 +322,7 @@ static int hint_common(struct dma_space *s, uint64_t iova, uint64_t size, bool a
 				if (err) {
 					for (size_t j = 0; j <= i && j < n; j++) {
 						struct hint_ctx r = {
-							s, d->hw, &g[di],
+							s, d->hw, &d->gat,
 							0, 0,	  j < i ? UINT64_MAX : mc.count,
 							0};
 						(void)walk_pieces(v[j].m, v[j].a, v[j].b, false,
@@ -334,7 +333,7 @@ static int hint_common(struct dma_space *s, uint64_t iova, uint64_t size, bool a
 			}
 			if (!err) {
 				for (di = 0, d = s->doms; d; d = d->next, di++)
-					if ((err = dom_flush(d->hw, &g[di])))
+					if ((err = dom_flush(d->hw, &d->gat)))
 						break;
 				di = nd;
 			}
@@ -347,13 +346,13 @@ static int hint_common(struct dma_space *s, uint64_t iova, uint64_t size, bool a
 				for (d = s->doms; d; d = d->next, k++) {
 					if (k < di)
 						for (i = 0; i < n; i++) {
-							struct hint_ctx r = {s, d->hw, &g[k],
+							struct hint_ctx r = {s, d->hw, &d->gat,
 									     0, 0,     UINT64_MAX,
 									     0};
 							(void)walk_pieces(v[i].m, v[i].a, v[i].b,
 									  false, piece_unmap_n, &r);
 						}
-					if (k <= di && k < nd && dom_flush(d->hw, &g[k]))
+					if (k <= di && k < nd && dom_flush(d->hw, &d->gat))
 						bad = true;
 				}
 				if (bad) {

@@ -149,17 +149,16 @@ static void remap_spans(struct iommu_domain *d, struct span *v, size_t cnt, stru
  * memory may now be released. */
 static int unmap_spans(struct dma_space *s, struct span *v, size_t n)
 {
-	unsigned nd = count_doms(s), di = 0, k;
-	struct iommu_gather g[nd ? nd : 1];
+	unsigned di = 0, k;
 	struct dma_dom *d;
 	size_t done = 0;
 	int err = 0;
 
 	for (d = s->doms; d; d = d->next, di++) {
-		iommu_gather_init(&g[di]);
+		iommu_gather_init(&d->gat);
 		for (done = 0; done < n; done++) {
 			err = d->hw->unit->ops->unmap(d->hw, v[done].a, v[done].b - v[done].a,
-						      &g[di]);
+						      &d->gat);
 			if (err)
 				break;
 		}
@@ -169,14 +168,14 @@ static int unmap_spans(struct dma_space *s, struct span *v, size_t n)
 	if (err) {
 		/* Domains before di lost every span, domain di the first done. */
 		for (k = 0, d = s->doms; d && k <= di; d = d->next, k++) {
-			remap_spans(d->hw, v, k < di ? n : done, &g[k]);
-			if (dom_flush(d->hw, &g[k]))
+			remap_spans(d->hw, v, k < di ? n : done, &d->gat);
+			if (dom_flush(d->hw, &d->gat))
 				klog("dma: flush failed while restoring an unmap");
 		}
 		return err;
 	}
 	for (di = 0, d = s->doms; d; d = d->next, di++) {
-		int e = dom_flush(d->hw, &g[di]);
+		int e = dom_flush(d->hw, &d->gat);
 		if (e && !err)
 			err = e;
 	}
@@ -184,8 +183,8 @@ static int unmap_spans(struct dma_space *s, struct span *v, size_t n)
 		return 0;
 	/* A flush failed: nothing may be released; put everything back. */
 	for (k = 0, d = s->doms; d; d = d->next, k++) {
-		remap_spans(d->hw, v, n, &g[k]);
-		if (dom_flush(d->hw, &g[k]))
+		remap_spans(d->hw, v, n, &d->gat);
+		if (dom_flush(d->hw, &d->gat))
 			klog("dma: flush failed while restoring an unmap");
 	}
 	return err;
@@ -199,7 +198,6 @@ int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src,
 	struct dma_mapping *m;
 	struct dma_reg *reg = NULL;
 	unsigned nd = count_doms(s), di;
-	struct iommu_gather g[nd ? nd : 1];
 	struct dma_dom *d;
 	int err;
 
@@ -264,28 +262,28 @@ int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src,
 
 	di = 0;
 	for (d = s->doms; d; d = d->next, di++) {
-		iommu_gather_init(&g[di]);
-		err = dom_map(d->hw, m, iova, iova + size, &g[di]);
+		iommu_gather_init(&d->gat);
+		err = dom_map(d->hw, m, iova, iova + size, &d->gat);
 		if (err)
 			break;
 	}
 	if (!err) {
 		for (di = 0, d = s->doms; d; d = d->next, di++)
-			if ((err = dom_flush(d->hw, &g[di])))
+			if ((err = dom_flush(d->hw, &d->gat)))
 				break;
 		if (!err)
 			goto commit;
 		di = nd; /* every domain holds the mapping */
 	}
 	/* Unwind: domains before di hold the mapping; domain di (if any)
-	 * unwound itself into g[di].  Release only after every flush. */
+	 * unwound itself into its gather.  Release only after every flush. */
 	need = 0;
 	{
 		unsigned k = 0;
 		for (d = s->doms; d && k <= di; d = d->next, k++) {
-			if (k < di && d->hw->unit->ops->unmap(d->hw, iova, size, &g[k]))
+			if (k < di && d->hw->unit->ops->unmap(d->hw, iova, size, &d->gat))
 				need = 1;
-			if (dom_flush(d->hw, &g[k]))
+			if (dom_flush(d->hw, &d->gat))
 				need = 1;
 		}
 	}
