@@ -19,6 +19,7 @@ static struct dma_dom *dom_for(struct dma_space *s, struct iommu_unit *u)
 	return NULL;
 }
 
+/* Points every requester ID of g at d; all or nothing. */
 static int attach_rids(struct iommu_domain *d, struct dma_group *g)
 {
 	unsigned i;
@@ -29,6 +30,8 @@ static int attach_rids(struct iommu_domain *d, struct dma_group *g)
 			break;
 	if (!err)
 		return 0;
+	/* The rids switched so far go back to blocked (detach), where the
+	 * group was before: it was in no space. */
 	while (i--)
 		if (d->unit->ops->detach(d, g->rids[i]))
 			klog("dma: detaching rid %#x while unwinding failed", g->rids[i]);
@@ -62,102 +65,153 @@ static int dom_destroy(struct dma_space *s, struct iommu_domain *d)
 	return 0;
 }
 
+static int attach_check(const struct dma_space *s, const struct dma_group *g)
+{
+	if (!g->unit || g->nrids == 0 || g->nrids > DMA_GROUP_MAX_RIDS)
+		return -EINVAL;
+	if (g->space)
+		return -EBUSY;
+	/* VFIO's rule too: without interrupt remapping a device could forge
+	 * any interrupt (an MSI write is DMA), unless the boot argument says
+	 * the user accepts that. */
+	if (!g->unit->intr_remap && !dma_allow_unsafe_interrupts)
+		return -EPERM;
+	return 0;
+}
+
+/* The group's reserved regions (RMRRs) join the space; none may cover an
+ * existing mapping.  All or nothing. */
+static int resv_add_group(struct dma_space *s, struct dma_group *g)
+{
+	for (unsigned i = 0; i < g->nresv && i < DMA_GROUP_MAX_RESV; i++) {
+		int err = resv_add(s, g->resv[i].start, g->resv[i].last, g);
+		if (err) {
+			resv_drop_group(s, g);
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* A new domain on u must hold every mapping: each must lie inside u's
+ * aperture and be aligned (IOVA, size, segments, hinted edges) to the page
+ * size the space would then have. */
+static int replay_fits(const struct dma_space *s, const struct iommu_unit *u)
+{
+	uint64_t pg = pgsize_of(space_pgsizes(s) & u->pgsizes);
+
+	if (!pg)
+		return -EINVAL;
+	for (struct itree_node *x = itree_min(&s->maps); x; x = itree_succ(&s->maps, x)) {
+		struct dma_mapping *m = MAP_OF(x);
+		if (x->last > u->aperture_end || (x->start & (pg - 1)) || (m_size(m) & (pg - 1)))
+			return -EINVAL;
+		for (uint32_t i = 0; i < m->nseg; i++)
+			if ((m->segs[i].pa | m->segs[i].size) & (pg - 1))
+				return -EINVAL;
+		for (uint32_t i = 0; i < m->nhint; i++)
+			if ((m->hint[i].s | m->hint[i].e) & (pg - 1))
+				return -EINVAL;
+	}
+	return 0;
+}
+
+/* A new domain on u with every mapping's live runs replayed (nothing
+ * pinned or charged again: the records already hold the pages) and
+ * flushed, not yet linked into the space and with no device on it. */
+static int dom_build(struct dma_space *s, struct iommu_unit *u, struct dma_dom **out)
+{
+	struct dma_dom *dd = dma_zalloc(sizeof(*dd));
+	int err;
+
+	if (!dd)
+		return -ENOMEM;
+	err = u->ops->domain_alloc(u, &dd->hw);
+	if (err) {
+		free(dd);
+		return err;
+	}
+	iommu_gather_init(&dd->gat);
+	for (struct itree_node *x = itree_min(&s->maps); x && !err; x = itree_succ(&s->maps, x))
+		err = dom_map(dd->hw, MAP_OF(x), x->start, x->last + 1, &dd->gat);
+	if (!err)
+		err = dom_flush(dd->hw, &dd->gat);
+	if (err) {
+		/* No requester ID points at it yet, so no device ever saw it. */
+		if (dom_destroy(s, dd->hw))
+			klog("dma: could not free a half-built domain");
+		free(dd);
+		return err;
+	}
+	*out = dd;
+	return 0;
+}
+
+/* Appends: the first domain stays the one dma_translate walks. */
+static void dom_link(struct dma_space *s, struct dma_dom *dd)
+{
+	struct dma_dom **pp = &s->doms;
+
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = dd;
+}
+
+static void group_link(struct dma_space *s, struct dma_group *g)
+{
+	struct dma_group **pp = &s->groups;
+
+	g->space = s;
+	g->irq_remapped = g->unit->intr_remap;
+	g->next = NULL;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = g;
+}
+
 int dma_attach(struct dma_space *s, struct dma_group *g)
 {
 	struct iommu_unit *u = g->unit;
 	struct dma_dom *dd;
-	struct iommu_domain *hw = NULL;
-	struct iommu_gather gat;
-	uint64_t pg, resv_done = 0;
-	int err;
+	int err = attach_check(s, g);
 
-	if (!u || g->nrids == 0 || g->nrids > DMA_GROUP_MAX_RIDS)
-		return -EINVAL;
-	if (g->space)
-		return -EBUSY;
-	if (!u->intr_remap && !dma_allow_unsafe_interrupts)
-		return -EPERM;
-	/* The group's reserved regions must not cover existing mappings. */
-	for (unsigned i = 0; i < g->nresv && i < DMA_GROUP_MAX_RESV; i++) {
-		err = resv_add(s, g->resv[i].start, g->resv[i].last, g);
-		if (err)
-			goto out_resv;
-		resv_done++;
-	}
+	if (err)
+		return err;
+	err = resv_add_group(s, g);
+	if (err)
+		return err;
 	dd = dom_for(s, u);
 	if (dd) {
+		/* A compatible domain already holds every mapping. */
 		err = attach_rids(dd->hw, g);
 		if (err)
 			goto out_resv;
 		dd->ngroups++;
-		goto linked;
+		group_link(s, g);
+		return 0;
 	}
-	/* New domain: the aperture and page sizes must suit every mapping. */
-	pg = pgsize_of(space_pgsizes(s) & u->pgsizes);
-	err = -EINVAL;
-	if (!pg)
+	err = replay_fits(s, u);
+	if (!err)
+		err = dom_build(s, u, &dd);
+	if (err)
 		goto out_resv;
-	for (struct itree_node *x = itree_min(&s->maps); x; x = itree_succ(&s->maps, x)) {
-		struct dma_mapping *m = MAP_OF(x);
-		if (x->last > u->aperture_end || (x->start & (pg - 1)) || (m_size(m) & (pg - 1)))
-			goto out_resv;
-		for (uint32_t i = 0; i < m->nseg; i++)
-			if ((m->segs[i].pa | m->segs[i].size) & (pg - 1))
-				goto out_resv;
-		for (uint32_t i = 0; i < m->nhint; i++)
-			if ((m->hint[i].s | m->hint[i].e) & (pg - 1))
-				goto out_resv;
-	}
-	dd = dma_zalloc(sizeof(*dd));
-	if (!dd) {
-		err = -ENOMEM;
+	/* Only now, with everything replayed and flushed, are the rids
+	 * switched to the domain: a device never sees it half-built. */
+	err = attach_rids(dd->hw, g);
+	if (err) {
+		/* The rids are back where they were, off this domain. */
+		if (dom_destroy(s, dd->hw))
+			klog("dma: could not free a half-built domain");
+		free(dd);
 		goto out_resv;
 	}
-	err = u->ops->domain_alloc(u, &hw);
-	if (err)
-		goto out_dd;
-	/* Replay: every mapping's live runs, nothing pinned or charged again. */
-	iommu_gather_init(&gat);
-	for (struct itree_node *x = itree_min(&s->maps); x; x = itree_succ(&s->maps, x)) {
-		err = dom_map(hw, MAP_OF(x), x->start, x->last + 1, &gat);
-		if (err)
-			goto out_hw;
-	}
-	err = dom_flush(hw, &gat);
-	if (err)
-		goto out_hw;
-	err = attach_rids(hw, g);
-	if (err)
-		goto out_hw;
-	dd->hw = hw;
 	dd->ngroups = 1;
-	/* Append: the first domain stays the one dma_translate walks. */
-	{
-		struct dma_dom **pp = &s->doms;
-		while (*pp)
-			pp = &(*pp)->next;
-		*pp = dd;
-	}
-linked:
-	g->space = s;
-	g->irq_remapped = u->intr_remap;
-	g->next = NULL;
-	{
-		struct dma_group **pp = &s->groups;
-		while (*pp)
-			pp = &(*pp)->next;
-		*pp = g;
-	}
+	dom_link(s, dd);
+	group_link(s, g);
 	return 0;
 
-out_hw:
-	if (dom_destroy(s, hw))
-		klog("dma: could not free a half-built domain");
-out_dd:
-	free(dd);
 out_resv:
-	if (resv_done)
-		resv_drop_group(s, g);
+	resv_drop_group(s, g);
 	return err;
 }
 
@@ -176,7 +230,9 @@ int dma_detach(struct dma_space *s, struct dma_group *g)
 		if ((err = dd->hw->unit->ops->detach(dd->hw, g->rids[i])))
 			break;
 	if (err) {
-		/* Put the detached rids back: the group stays attached. */
+		/* Put the detached rids back on the same domain (whose
+		 * translations never changed): the group stays attached, as the
+		 * error says, and its devices keep what they could reach. */
 		while (i--)
 			if (dd->hw->unit->ops->attach(dd->hw, g->rids[i]))
 				klog("dma: re-attaching rid %#x failed", g->rids[i]);
@@ -192,7 +248,9 @@ int dma_detach(struct dma_space *s, struct dma_group *g)
 	resv_drop_group(s, g);
 	if (--dd->ngroups)
 		return 0;
-	/* Last group: the domain goes; the mappings stay in the space. */
+	/* Last group: the domain goes; the mappings stay in the space.  Its
+	 * rids are already off it (blocked), so no device walks the tables
+	 * while dom_destroy unmaps and flushes them. */
 	for (pp = &s->doms; *pp != dd; pp = &(*pp)->next)
 		;
 	*pp = dd->next;

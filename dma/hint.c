@@ -4,6 +4,7 @@
  * frames and maps them back (see docs/dma.md, "Hinting").
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "dma/dma_priv.h"
 #include "kernel/log.h"
@@ -99,7 +100,6 @@ struct hint_ctx {
 	struct dma_space *s;
 	struct iommu_domain *d;
 	struct iommu_gather *g;
-	int err;
 	uint64_t count; /* pieces processed */
 	uint64_t limit; /* stop after this many (restore) */
 	uint64_t charge;
@@ -161,12 +161,17 @@ static int count_run_src(uint64_t iova, uint64_t pa, uint64_t len, void *arg)
 	return count_run(iova, pa, len, arg);
 }
 
+/* A registration keeps its frames pinned and charged: its pieces only
+ * change in the page tables (piece_count, piece_pin, piece_unpin_n). */
 static int piece_count(struct dma_mapping *m, uint64_t a, uint64_t b, void *arg)
 {
 	struct hint_ctx *c = arg;
 	struct pin_ctx p = {c->s->owner, 0, 0, 0};
-	int err = walk_runs(m, a, b, count_run_src, &p);
+	int err;
 
+	if (m->reg)
+		return 0;
+	err = walk_runs(m, a, b, count_run_src, &p);
 	c->charge += p.bytes;
 	return err;
 }
@@ -175,8 +180,11 @@ static int piece_pin(struct dma_mapping *m, uint64_t a, uint64_t b, void *arg)
 {
 	struct hint_ctx *c = arg;
 	struct pin_ctx p = {c->s->owner, 0, a, 0};
-	int err = walk_runs(m, a, b, get_run, &p);
+	int err;
 
+	if (m->reg)
+		return 0;
+	err = walk_runs(m, a, b, get_run, &p);
 	if (err) {
 		struct pin_ctx u = {c->s->owner, 0, 0, 0};
 		if (p.stop > a)
@@ -192,217 +200,286 @@ static int piece_unpin_n(struct dma_mapping *m, uint64_t a, uint64_t b, void *ar
 	struct hint_ctx *c = arg;
 	struct pin_ctx u = {c->s->owner, 0, 0, 0};
 
+	if (m->reg)
+		return 0;
 	if (c->count >= c->limit)
 		return 1;
 	c->count++;
 	return walk_runs(m, a, b, put_run, &u);
 }
 
-static int hint_common(struct dma_space *s, uint64_t iova, uint64_t size, bool add)
-{
-	uint64_t pg = pgsize_of(space_pgsizes(s)), last;
+/* ------------------------------------------------------------- the plan */
+
+/* What one hint or unhint works on, all allocated before anything changes:
+ * the spans of the range (clipped to each mapping) and each mapping's new
+ * hint set. */
+struct hint_plan {
 	struct span *v;
-	size_t n, i;
-	struct ivl **nh;
+	size_t n;
+	struct ivl **nh; /* per span: the new hint set, its length, its bytes */
 	uint32_t *nn;
 	uint64_t *nb;
-	unsigned nd = count_doms(s), di;
-	struct dma_dom *d;
+};
+
+static void plan_free(struct hint_plan *p)
+{
+	if (p->nh)
+		for (size_t i = 0; i < p->n; i++)
+			free(p->nh[i]);
+	free(p->nh);
+	free(p->nn);
+	free(p->nb);
+	free(p->v);
+}
+
+static int plan_make(struct dma_space *s, uint64_t iova, uint64_t size, bool add,
+		     struct hint_plan *p)
+{
+	uint64_t pg = pgsize_of(space_pgsizes(s)), last;
 	int err;
 
+	memset(p, 0, sizeof(*p));
 	if (size == 0)
 		return -EINVAL;
 	if (!last_of(iova, size, &last))
 		return -EOVERFLOW;
 	if ((iova | size) & (pg - 1))
 		return -EINVAL;
-	err = collect_covered(s, iova, last, &v, &n);
+	err = collect_covered(s, iova, last, &p->v, &p->n);
 	if (err)
 		return err;
-	nh = dma_zalloc(n * sizeof(*nh));
-	nn = dma_zalloc(n * sizeof(*nn));
-	nb = dma_zalloc(n * sizeof(*nb));
-	if (!nh || !nn || !nb) {
+	p->nh = dma_zalloc(p->n * sizeof(*p->nh));
+	p->nn = dma_zalloc(p->n * sizeof(*p->nn));
+	p->nb = dma_zalloc(p->n * sizeof(*p->nb));
+	if (!p->nh || !p->nn || !p->nb)
 		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++)
-		if ((err = hint_edit(v[i].m, v[i].a, v[i].b, add, &nh[i], &nn[i], &nb[i])))
-			goto out;
+	for (size_t i = 0; i < p->n && !err; i++)
+		err = hint_edit(p->v[i].m, p->v[i].a, p->v[i].b, add, &p->nh[i], &p->nn[i],
+				&p->nb[i]);
+	if (err)
+		plan_free(p);
+	return err;
+}
 
-	if (add) {
-		/* Hint: unmap the live pieces everywhere, flush, then unpin. */
-		for (di = 0, d = s->doms; d; d = d->next, di++) {
-			struct hint_ctx c = {s, d->hw, &d->gat, 0, 0, 0, 0};
-			iommu_gather_init(&d->gat);
-			for (i = 0; i < n; i++) {
-				c.count = 0;
-				err = walk_pieces(v[i].m, v[i].a, v[i].b, true, piece_unmap, &c);
-				if (err)
-					break;
-			}
-			if (err) {
-				/* Remap what this domain lost: spans < i whole, span i
-				 * up to c.count pieces. */
-				for (size_t j = 0; j <= i && j < n; j++) {
-					struct hint_ctx r = {s, d->hw, &d->gat,
-							     0, 0,     j < i ? UINT64_MAX : c.count,
-							     0};
-					(void)walk_pieces(v[j].m, v[j].a, v[j].b, true, piece_remap,
-							  &r);
-				}
-				if (dom_flush(d->hw, &d->gat))
-					klog("dma: flush failed restoring a hint");
-				break;
-			}
-		}
-		if (!err) {
-			for (di = 0, d = s->doms; d; d = d->next, di++) {
-				int e = dom_flush(d->hw, &d->gat);
-				if (e && !err)
-					err = e;
-			}
-			if (err)
-				di = nd;
-		}
-		if (err) {
-			/* Domains before di lost every piece: map them back. */
-			unsigned k = 0;
-			for (d = s->doms; d && k < di; d = d->next, k++) {
-				for (i = 0; i < n; i++) {
-					struct hint_ctx r = {s, d->hw, &d->gat, 0, 0, UINT64_MAX, 0};
-					(void)walk_pieces(v[i].m, v[i].a, v[i].b, true, piece_remap,
-							  &r);
-				}
-				if (dom_flush(d->hw, &d->gat))
-					klog("dma: flush failed restoring a hint");
-			}
-			goto out;
-		}
-		for (i = 0; i < n; i++)
-			if (!v[i].m->reg) {
-				struct pin_ctx u = {s->owner, 0, 0, 0};
-				(void)walk_live_runs(v[i].m, v[i].a, v[i].b, put_run, &u);
-			}
-	} else {
-		/* Unhint: pin and charge the hinted pieces, map them everywhere. */
-		struct hint_ctx c = {s, NULL, NULL, 0, 0, 0, 0};
-		size_t pinned_spans = 0;
-		uint64_t pinned_pieces = 0;
-
-		for (i = 0; i < n; i++)
-			if (!v[i].m->reg &&
-			    (err = walk_pieces(v[i].m, v[i].a, v[i].b, false, piece_count, &c)))
-				goto out;
-		if (over_limit(s->owner, c.charge)) {
-			err = -ENOMEM;
-			goto out;
-		}
-		for (i = 0; i < n; i++) {
-			if (v[i].m->reg)
-				continue;
-			c.count = 0;
-			err = walk_pieces(v[i].m, v[i].a, v[i].b, false, piece_pin, &c);
-			if (err)
-				break;
-		}
-		pinned_spans = i;
-		pinned_pieces = c.count;
-		if (!err) {
-			for (di = 0, d = s->doms; d; d = d->next, di++) {
-				struct hint_ctx mc = {s, d->hw, &d->gat, 0, 0, 0, 0};
-				iommu_gather_init(&d->gat);
-				for (i = 0; i < n; i++) {
-					mc.count = 0;
-					err = walk_pieces(v[i].m, v[i].a, v[i].b, false, piece_map,
-							  &mc);
-					if (err)
-						break;
-				}
-				if (err) {
-					for (size_t j = 0; j <= i && j < n; j++) {
-						struct hint_ctx r = {
-							s, d->hw, &d->gat,
-							0, 0,	  j < i ? UINT64_MAX : mc.count,
-							0};
-						(void)walk_pieces(v[j].m, v[j].a, v[j].b, false,
-								  piece_unmap_n, &r);
-					}
-					break;
-				}
-			}
-			if (!err) {
-				for (di = 0, d = s->doms; d; d = d->next, di++)
-					if ((err = dom_flush(d->hw, &d->gat)))
-						break;
-				di = nd;
-			}
-			if (!err)
-				goto commit;
-			/* Unmap from domains [0, di) plus flush the failed one. */
-			{
-				unsigned k = 0;
-				bool bad = false;
-				for (d = s->doms; d; d = d->next, k++) {
-					if (k < di)
-						for (i = 0; i < n; i++) {
-							struct hint_ctx r = {s, d->hw, &d->gat,
-									     0, 0,     UINT64_MAX,
-									     0};
-							(void)walk_pieces(v[i].m, v[i].a, v[i].b,
-									  false, piece_unmap_n, &r);
-						}
-					if (k <= di && k < nd && dom_flush(d->hw, &d->gat))
-						bad = true;
-				}
-				if (bad) {
-					klog("dma: flush failed unwinding unhint; memory stays pinned");
-					quarantined += size;
-					goto out;
-				}
-			}
-			pinned_spans = n;
-		}
-		/* Unpin what was pinned: spans before pinned_spans whole, span
-		 * pinned_spans up to pinned_pieces. */
-		for (i = 0; i <= pinned_spans && i < n; i++) {
-			if (v[i].m->reg)
-				continue;
-			struct hint_ctx u = {s, NULL, NULL,
-					     0, 0,    i < pinned_spans ? UINT64_MAX : pinned_pieces,
-					     0};
-			(void)walk_pieces(v[i].m, v[i].a, v[i].b, false, piece_unpin_n, &u);
-		}
-		goto out;
-	}
-commit:
-	for (i = 0; i < n; i++) {
-		struct dma_mapping *m = v[i].m;
-		s->hinted += nb[i] - m->hinted;
+static void plan_commit(struct dma_space *s, struct hint_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct dma_mapping *m = p->v[i].m;
+		s->hinted += p->nb[i] - m->hinted;
 		free(m->hint);
-		m->hint = nh[i];
-		m->nhint = nn[i];
-		m->hinted = nb[i];
-		nh[i] = NULL;
+		m->hint = p->nh[i];
+		m->nhint = p->nn[i];
+		m->hinted = p->nb[i];
+		p->nh[i] = NULL;
 	}
-	err = 0;
-out:
-	if (nh)
-		for (i = 0; i < n; i++)
-			free(nh[i]);
-	free(nh);
-	free(nn);
-	free(nb);
-	free(v);
+}
+
+/* How far a walk over the plan got: every span before span, and pieces
+ * pieces of span. */
+struct mark {
+	size_t span;
+	uint64_t pieces;
+};
+
+/* Runs fn over the live (or hinted) pieces of every span; *at says how far
+ * it got (fn counts the pieces it completed in c->count). */
+static int plan_do(const struct hint_plan *p, bool live, ivl_fn fn, struct hint_ctx *c,
+		   struct mark *at)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < p->n && !err; i++) {
+		c->count = 0;
+		err = walk_pieces(p->v[i].m, p->v[i].a, p->v[i].b, live, fn, c);
+	}
+	at->span = err ? i - 1 : p->n;
+	at->pieces = err ? c->count : 0;
+	return err;
+}
+
+/* Undoes what plan_do did up to *at with undo, which stops once c->count
+ * reaches c->limit. */
+static void plan_undo(const struct hint_plan *p, bool live, ivl_fn undo, struct hint_ctx *c,
+		      const struct mark *at)
+{
+	for (size_t j = 0; j <= at->span && j < p->n; j++) {
+		c->count = 0;
+		c->limit = j < at->span ? UINT64_MAX : at->pieces;
+		(void)walk_pieces(p->v[j].m, p->v[j].a, p->v[j].b, live, undo, c);
+	}
+}
+
+static const struct mark all_spans = {SIZE_MAX, 0};
+
+/* ----------------------------------------------------------------- hint */
+
+/* Unmaps the live pieces from every domain, then flushes each.  On failure
+ * every domain gets back what it lost before this returns: the pages are
+ * still pinned and the records unchanged, so the translations are the same
+ * ones devices had, and stale IOTLB entries are harmless. */
+static int hint_unmap_doms(struct dma_space *s, const struct hint_plan *p)
+{
+	struct dma_dom *d, *failed = NULL;
+	struct mark at;
+	int err = 0;
+
+	for (d = s->doms; d && !err; d = d->next) {
+		struct hint_ctx c = {s, d->hw, &d->gat, 0, 0, 0};
+		iommu_gather_init(&d->gat);
+		err = plan_do(p, true, piece_unmap, &c, &at);
+		if (err) {
+			/* This domain lost the pieces before the failed one. */
+			plan_undo(p, true, piece_remap, &c, &at);
+			if (dom_flush(d->hw, &d->gat))
+				klog("dma: flush failed restoring a hint");
+			failed = d;
+		}
+	}
+	if (!err) {
+		for (d = s->doms; d; d = d->next) {
+			int e = dom_flush(d->hw, &d->gat);
+			if (e && !err)
+				err = e;
+		}
+		if (!err)
+			return 0;
+		failed = NULL; /* every domain lost every piece */
+	}
+	for (d = s->doms; d != failed; d = d->next) {
+		struct hint_ctx r = {s, d->hw, &d->gat, 0, 0, 0};
+		plan_undo(p, true, piece_remap, &r, &all_spans);
+		if (dom_flush(d->hw, &d->gat))
+			klog("dma: flush failed restoring a hint");
+	}
+	return err;
+}
+
+/* Hint: out of every domain, flushed, and only then unpinned, so no device
+ * can reach a page any more when its pin drops. */
+static int hint_add(struct dma_space *s, const struct hint_plan *p)
+{
+	struct hint_ctx u = {s, NULL, NULL, 0, 0, 0};
+	int err = hint_unmap_doms(s, p);
+
+	if (err)
+		return err;
+	plan_undo(p, true, piece_unpin_n, &u, &all_spans);
+	return 0;
+}
+
+/* --------------------------------------------------------------- unhint */
+
+/* The charge the hinted pieces would add must fit the owner's limit; the
+ * memory must still be user, DMA or guest memory (count_run_src). */
+static int unhint_check(struct dma_space *s, const struct hint_plan *p)
+{
+	struct hint_ctx c = {s, NULL, NULL, 0, 0, 0};
+	struct mark at;
+	int err = plan_do(p, false, piece_count, &c, &at);
+
+	if (err)
+		return err;
+	if (over_limit(s->owner, c.charge))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Maps the hinted pieces into every domain, then flushes each.  On failure
+ * every domain is unmapped and flushed again before this returns, so the
+ * caller may unpin; *stuck says an unwinding flush failed, and then a device
+ * may still reach the pages: they must stay pinned. */
+static int unhint_map_doms(struct dma_space *s, const struct hint_plan *p, bool *stuck)
+{
+	struct dma_dom *d, *failed = NULL;
+	struct mark at;
+	int err = 0;
+
+	*stuck = false;
+	for (d = s->doms; d && !err; d = d->next) {
+		struct hint_ctx c = {s, d->hw, &d->gat, 0, 0, 0};
+		iommu_gather_init(&d->gat);
+		err = plan_do(p, false, piece_map, &c, &at);
+		if (err) {
+			/* This domain got the pieces before the failed one (which
+			 * unwound itself, piece_map). */
+			plan_undo(p, false, piece_unmap_n, &c, &at);
+			failed = d;
+		}
+	}
+	if (!err) {
+		for (d = s->doms; d && !err; d = d->next)
+			err = dom_flush(d->hw, &d->gat);
+		if (!err)
+			return 0;
+		failed = NULL; /* every domain holds every piece */
+	}
+	/* Devices may already use the new entries: unmap, then flush, before
+	 * the caller drops the pins. */
+	for (d = s->doms; d; d = d->next) {
+		struct hint_ctx r = {s, d->hw, &d->gat, 0, 0, 0};
+		if (d != failed)
+			plan_undo(p, false, piece_unmap_n, &r, &all_spans);
+		if (dom_flush(d->hw, &d->gat))
+			*stuck = true;
+		if (d == failed)
+			break;
+	}
+	return err;
+}
+
+/* Unhint: pinned and charged first, then mapped everywhere, so a device
+ * never reaches a page that is not pinned. */
+static int hint_remove(struct dma_space *s, const struct hint_plan *p, uint64_t size)
+{
+	struct hint_ctx c = {s, NULL, NULL, 0, 0, 0};
+	struct mark at;
+	bool stuck;
+	int err = unhint_check(s, p);
+
+	if (err)
+		return err;
+	err = plan_do(p, false, piece_pin, &c, &at);
+	if (!err) {
+		err = unhint_map_doms(s, p, &stuck);
+		if (!err)
+			return 0;
+		if (stuck) {
+			klog("dma: flush failed unwinding unhint; memory stays pinned");
+			quarantined += size;
+			return err;
+		}
+		at = all_spans;
+	}
+	/* Out of every domain again (or never in one): the pins may go. */
+	plan_undo(p, false, piece_unpin_n, &c, &at);
 	return err;
 }
 
 int dma_hint(struct dma_space *s, uint64_t iova, uint64_t size)
 {
-	return hint_common(s, iova, size, true);
+	struct hint_plan p;
+	int err = plan_make(s, iova, size, true, &p);
+
+	if (err)
+		return err;
+	err = hint_add(s, &p);
+	if (!err)
+		plan_commit(s, &p);
+	plan_free(&p);
+	return err;
 }
 
 int dma_unhint(struct dma_space *s, uint64_t iova, uint64_t size)
 {
-	return hint_common(s, iova, size, false);
+	struct hint_plan p;
+	int err = plan_make(s, iova, size, false, &p);
+
+	if (err)
+		return err;
+	err = hint_remove(s, &p, size);
+	if (!err)
+		plan_commit(s, &p);
+	plan_free(&p);
+	return err;
 }

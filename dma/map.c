@@ -149,40 +149,46 @@ static void remap_spans(struct iommu_domain *d, struct span *v, size_t cnt, stru
  * memory may now be released. */
 static int unmap_spans(struct dma_space *s, struct span *v, size_t n)
 {
-	unsigned di = 0, k;
-	struct dma_dom *d;
+	struct dma_dom *d, *failed = NULL;
 	size_t done = 0;
 	int err = 0;
 
-	for (d = s->doms; d; d = d->next, di++) {
+	for (d = s->doms; d && !err; d = d->next) {
 		iommu_gather_init(&d->gat);
 		for (done = 0; done < n; done++) {
 			err = d->hw->unit->ops->unmap(d->hw, v[done].a, v[done].b - v[done].a,
 						      &d->gat);
-			if (err)
+			if (err) {
+				failed = d;
 				break;
+			}
 		}
-		if (err)
-			break;
 	}
 	if (err) {
-		/* Domains before di lost every span, domain di the first done. */
-		for (k = 0, d = s->doms; d && k <= di; d = d->next, k++) {
-			remap_spans(d->hw, v, k < di ? n : done, &d->gat);
+		/* Put back what each domain lost (domains before the failed one
+		 * every span, the failed one its first done), so devices keep
+		 * every translation they had: the records never changed and the
+		 * pages are still pinned, so the translations are the same. */
+		for (d = s->doms; d; d = d->next) {
+			remap_spans(d->hw, v, d == failed ? done : n, &d->gat);
 			if (dom_flush(d->hw, &d->gat))
 				klog("dma: flush failed while restoring an unmap");
+			if (d == failed)
+				break;
 		}
 		return err;
 	}
-	for (di = 0, d = s->doms; d; d = d->next, di++) {
+	for (d = s->doms; d; d = d->next) {
 		int e = dom_flush(d->hw, &d->gat);
 		if (e && !err)
 			err = e;
 	}
 	if (!err)
 		return 0;
-	/* A flush failed: nothing may be released; put everything back. */
-	for (k = 0, d = s->doms; d; d = d->next, k++) {
+	/* A flush failed: a device may still hold the old translations, so
+	 * nothing may be released.  The mappings go back into every domain
+	 * (same translations), and the call fails as a whole. */
+	for (d = s->doms; d; d = d->next) {
 		remap_spans(d->hw, v, n, &d->gat);
 		if (dom_flush(d->hw, &d->gat))
 			klog("dma: flush failed while restoring an unmap");
@@ -190,126 +196,174 @@ static int unmap_spans(struct dma_space *s, struct span *v, size_t n)
 	return err;
 }
 
-int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src, uint64_t hpa,
-	    unsigned prot, uint64_t *first_hpa)
-{
-	uint64_t pg = pgsize_of(space_pgsizes(s));
-	uint64_t last, hlast = 0, need;
-	struct dma_mapping *m;
-	struct dma_reg *reg = NULL;
-	unsigned nd = count_doms(s), di;
-	struct dma_dom *d;
-	int err;
+/* A map request; map_check validates it before anything is allocated. */
+struct map_req {
+	uint64_t iova, size, last, hpa;
+	enum dma_src src;
+	unsigned prot;
+	uint64_t pg;	     /* the space's page size */
+	struct dma_reg *reg; /* the registration holding the whole hpa source */
+};
 
-	if (size == 0 || !(prot & (DMA_PROT_R | DMA_PROT_W)) ||
-	    (prot & ~(DMA_PROT_R | DMA_PROT_W)) || (src != DMA_SRC_HPA && src != DMA_SRC_ALLOC))
+static int map_check(struct dma_space *s, struct map_req *r)
+{
+	uint64_t hlast = 0;
+	bool hpa_src = r->src == DMA_SRC_HPA;
+
+	if (r->size == 0 || !(r->prot & (DMA_PROT_R | DMA_PROT_W)) ||
+	    (r->prot & ~(DMA_PROT_R | DMA_PROT_W)) || (!hpa_src && r->src != DMA_SRC_ALLOC))
 		return -EINVAL;
-	if (!last_of(iova, size, &last) || (src == DMA_SRC_HPA && !last_of(hpa, size, &hlast)))
+	if (!last_of(r->iova, r->size, &r->last) || (hpa_src && !last_of(r->hpa, r->size, &hlast)))
 		return -EOVERFLOW;
-	if (!pg || ((iova | size) & (pg - 1)) || (src == DMA_SRC_HPA && (hpa & (pg - 1))))
+	if (!r->pg || ((r->iova | r->size) & (r->pg - 1)) || (hpa_src && (r->hpa & (r->pg - 1))))
 		return -EINVAL;
-	if (!iova_valid(s, iova, last))
+	if (!iova_valid(s, r->iova, r->last))
 		return -EINVAL;
-	if (itree_first(&s->maps, iova, last))
+	if (itree_first(&s->maps, r->iova, r->last))
 		return -EEXIST;
 	if (s->maps.count >= s->map_limit)
 		return -ENOSPC;
-	if (src == DMA_SRC_HPA) {
+	if (hpa_src) {
 		/* A device may never be pointed at sluice itself. */
-		if (!src_ok(hpa, size))
+		if (!src_ok(r->hpa, r->size))
 			return -EPERM;
-		struct itree_node *rn = itree_first(&s->regs, hpa, hlast);
-		if (rn && rn->start <= hpa && rn->last >= hlast)
-			reg = REG_OF(rn);
+		struct itree_node *rn = itree_first(&s->regs, r->hpa, hlast);
+		if (rn && rn->start <= r->hpa && rn->last >= hlast)
+			r->reg = REG_OF(rn);
 	}
+	return 0;
+}
 
-	m = dma_zalloc(sizeof(*m));
+/* The record of r and its backing: the hpa source as one segment, or
+ * fresh blocks. */
+static int map_record(const struct map_req *r, struct dma_mapping **out)
+{
+	struct dma_mapping *m = dma_zalloc(sizeof(*m));
+	int err;
+
 	if (!m)
 		return -ENOMEM;
-	m->node.start = iova;
-	m->node.last = last;
-	m->prot = prot;
-	m->src = (uint8_t)src;
-	m->reg = reg;
-	if (src == DMA_SRC_HPA) {
+	m->node.start = r->iova;
+	m->node.last = r->last;
+	m->prot = r->prot;
+	m->src = (uint8_t)r->src;
+	m->reg = r->reg;
+	if (r->src == DMA_SRC_HPA) {
 		m->seg0.off = 0;
-		m->seg0.pa = hpa;
-		m->seg0.size = size;
+		m->seg0.pa = r->hpa;
+		m->seg0.size = r->size;
 		m->segs = &m->seg0;
 		m->nseg = 1;
-	} else {
-		err = alloc_backing(m, iova, size, order_of(pg));
-		if (err) {
-			free(m);
-			return err;
-		}
+	} else if ((err = alloc_backing(m, r->iova, r->size, order_of(r->pg)))) {
+		free(m);
+		return err;
 	}
+	*out = m;
+	return 0;
+}
 
-	/* Charge: check the limit for the whole call first. */
-	if (!reg) {
-		struct pin_ctx c = {s->owner, 0, 0, 0};
-		err = walk_runs(m, iova, iova + size, count_run, &c);
-		if (err)
-			goto out_free;
-		if (over_limit(s->owner, c.bytes)) {
-			err = -ENOMEM;
-			goto out_free;
-		}
-	}
-	err = pin_range(s, m, iova, iova + size);
+/* Checks the owner's limit for the whole call first, then pins and
+ * charges (nothing to do inside a registration). */
+static int map_charge(struct dma_space *s, struct dma_mapping *m)
+{
+	struct pin_ctx c = {s->owner, 0, 0, 0};
+	int err;
+
+	if (m->reg)
+		return 0;
+	err = walk_runs(m, m_start(m), m_end(m), count_run, &c);
 	if (err)
-		goto out_free;
+		return err;
+	if (over_limit(s->owner, c.bytes))
+		return -ENOMEM;
+	return pin_range(s, m, m_start(m), m_end(m));
+}
 
-	di = 0;
-	for (d = s->doms; d; d = d->next, di++) {
+/* Maps m into every domain, then flushes each.  On failure every domain
+ * is unmapped and flushed again before this returns, so the caller may
+ * unpin; *stuck says an unwinding unmap or flush failed, and then a device
+ * may still reach the pages: they must stay pinned. */
+static int map_domains(struct dma_space *s, struct dma_mapping *m, bool *stuck)
+{
+	uint64_t a = m_start(m), size = m_size(m);
+	struct dma_dom *d, *failed = NULL;
+	int err = 0;
+
+	*stuck = false;
+	for (d = s->doms; d && !err; d = d->next) {
 		iommu_gather_init(&d->gat);
-		err = dom_map(d->hw, m, iova, iova + size, &d->gat);
-		if (err)
-			break;
+		if ((err = dom_map(d->hw, m, a, a + size, &d->gat)))
+			failed = d;
 	}
 	if (!err) {
-		for (di = 0, d = s->doms; d; d = d->next, di++)
-			if ((err = dom_flush(d->hw, &d->gat)))
-				break;
+		for (d = s->doms; d && !err; d = d->next)
+			err = dom_flush(d->hw, &d->gat);
 		if (!err)
-			goto commit;
-		di = nd; /* every domain holds the mapping */
+			return 0;
+		failed = NULL; /* every domain holds the mapping */
 	}
-	/* Unwind: domains before di hold the mapping; domain di (if any)
-	 * unwound itself into its gather.  Release only after every flush. */
-	need = 0;
-	{
-		unsigned k = 0;
-		for (d = s->doms; d && k <= di; d = d->next, k++) {
-			if (k < di && d->hw->unit->ops->unmap(d->hw, iova, size, &d->gat))
-				need = 1;
-			if (dom_flush(d->hw, &d->gat))
-				need = 1;
-		}
+	/* Devices may already be using the new translations (a present entry
+	 * is live before any flush).  Each domain before the failed one holds
+	 * the whole mapping, the failed one unwound its part itself (dom_map):
+	 * unmap, then flush, so no IOTLB entry survives when the caller
+	 * unpins and the pages may be reused. */
+	for (d = s->doms; d; d = d->next) {
+		if (d != failed && d->hw->unit->ops->unmap(d->hw, a, size, &d->gat))
+			*stuck = true;
+		if (dom_flush(d->hw, &d->gat))
+			*stuck = true;
+		if (d == failed)
+			break;
 	}
-	if (need)
-		goto quarantine;
-	unpin_range(s, m, iova, iova + size);
-	goto out_free;
+	return err;
+}
 
-commit:
-	itree_insert(&s->maps, &m->node);
-	s->bytes += size;
-	if (reg)
-		reg->users++;
-	if (first_hpa)
-		*first_hpa = m->segs[0].pa;
-	return 0;
-
-quarantine:
-	/* A device may still reach the memory through a stale IOTLB entry:
-	 * keep it pinned and charged rather than free it. */
-	quarantined += size;
+/* A device may still reach m's memory through a stale IOTLB entry: keep it
+ * pinned and charged for ever rather than free it. */
+static void quarantine(struct dma_mapping *m)
+{
+	quarantined += m_size(m);
 	m->qnext = quarantine_list;
 	quarantine_list = m;
 	klog("dma: flush failed unwinding map %#llx+%#llx; memory stays pinned",
-	     (unsigned long long)iova, (unsigned long long)size);
-	return err;
+	     (unsigned long long)m_start(m), (unsigned long long)m_size(m));
+}
+
+int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src, uint64_t hpa,
+	    unsigned prot, uint64_t *first_hpa)
+{
+	struct map_req r = {.iova = iova, .size = size, .hpa = hpa, .src = src, .prot = prot};
+	struct dma_mapping *m;
+	bool stuck;
+	int err;
+
+	r.pg = pgsize_of(space_pgsizes(s));
+	err = map_check(s, &r);
+	if (err)
+		return err;
+	err = map_record(&r, &m);
+	if (err)
+		return err;
+	err = map_charge(s, m);
+	if (err)
+		goto out_free;
+	err = map_domains(s, m, &stuck);
+	if (err && stuck) {
+		quarantine(m);
+		return err;
+	}
+	if (err) {
+		/* Unmapped and flushed everywhere: the pins may go. */
+		unpin_range(s, m, iova, iova + size);
+		goto out_free;
+	}
+	itree_insert(&s->maps, &m->node);
+	s->bytes += size;
+	if (m->reg)
+		m->reg->users++;
+	if (first_hpa)
+		*first_hpa = m->segs[0].pa;
+	return 0;
 
 out_free:
 	mapping_free(m);
