@@ -20,7 +20,7 @@ static struct dma_dom *dom_for(struct dma_space *s, struct iommu_unit *u)
 }
 
 /* Points every requester ID of g at d; all or nothing. */
-static int attach_rids(struct iommu_domain *d, struct dma_group *g)
+static int attach_rids(struct dma_space *s, struct iommu_domain *d, struct dma_group *g)
 {
 	unsigned i;
 	int err = 0;
@@ -30,6 +30,7 @@ static int attach_rids(struct iommu_domain *d, struct dma_group *g)
 			break;
 	if (!err)
 		return 0;
+	why_iommu(s, err, d->unit, DMA_OP_ATTACH, g->rids[i]);
 	/* The rids switched so far go back to blocked (detach), where the
 	 * group was before: it was in no space. */
 	while (i--)
@@ -39,8 +40,9 @@ static int attach_rids(struct iommu_domain *d, struct dma_group *g)
 }
 
 /* Unmaps every mapping from d, flushes and frees it (devices detached).
- * A failed flush leaks the domain (its tables may still be cached). */
-static int dom_destroy(struct dma_space *s, struct iommu_domain *d)
+ * A failed flush leaks the domain (its tables may still be cached).  The
+ * reason is recorded only when record (not while unwinding another error). */
+static int dom_destroy(struct dma_space *s, struct iommu_domain *d, bool record)
 {
 	struct iommu_gather g;
 	int err = 0;
@@ -51,11 +53,14 @@ static int dom_destroy(struct dma_space *s, struct iommu_domain *d)
 	for (struct itree_node *x = itree_min(&s->maps); x; x = itree_succ(&s->maps, x)) {
 		uint64_t len = x->last - x->start + 1;
 		if (d->unit->ops->unmap(d, x->start, len, &g) &&
-		    (err = d->unit->ops->unmap(d, x->start, len, &g)))
+		    (err = d->unit->ops->unmap(d, x->start, len, &g))) {
+			if (record)
+				why_iommu(s, err, d->unit, DMA_OP_UNMAP, x->start);
 			break;
+		}
 	}
-	if (!err)
-		err = dom_flush(d, &g);
+	if (!err && (err = dom_flush(d, &g)) && record)
+		why_iommu(s, err, d->unit, DMA_OP_FLUSH, 0);
 	if (err) {
 		leaked_domains++;
 		klog("dma: domain teardown failed (%s); domain leaked", err_name(err));
@@ -65,17 +70,17 @@ static int dom_destroy(struct dma_space *s, struct iommu_domain *d)
 	return 0;
 }
 
-static int attach_check(const struct dma_space *s, const struct dma_group *g)
+static int attach_check(struct dma_space *s, const struct dma_group *g)
 {
 	if (!g->unit || g->nrids == 0 || g->nrids > DMA_GROUP_MAX_RIDS)
-		return -EINVAL;
+		return why(s, -EINVAL, DMA_WHY_BAD_GROUP, g->nrids, 0);
 	if (g->space)
-		return -EBUSY;
+		return why_id(s, -EBUSY, DMA_WHY_GROUP_BUSY, (int)g->space->id);
 	/* VFIO's rule too: without interrupt remapping a device could forge
 	 * any interrupt (an MSI write is DMA), unless the boot argument says
 	 * the user accepts that. */
 	if (!g->unit->intr_remap && !dma_allow_unsafe_interrupts)
-		return -EPERM;
+		return why_id(s, -EPERM, DMA_WHY_UNSAFE_INTERRUPTS, (int)g->unit->index);
 	return 0;
 }
 
@@ -96,22 +101,27 @@ static int resv_add_group(struct dma_space *s, struct dma_group *g)
 /* A new domain on u must hold every mapping: each must lie inside u's
  * aperture and be aligned (IOVA, size, segments, hinted edges) to the page
  * size the space would then have. */
-static int replay_fits(const struct dma_space *s, const struct iommu_unit *u)
+static int replay_fits(struct dma_space *s, const struct iommu_unit *u)
 {
 	uint64_t pg = pgsize_of(space_pgsizes(s) & u->pgsizes);
+	int id = (int)u->index;
 
 	if (!pg)
-		return -EINVAL;
+		return why_id(s, -EINVAL, DMA_WHY_PGSIZE, id);
 	for (struct itree_node *x = itree_min(&s->maps); x; x = itree_succ(&s->maps, x)) {
 		struct dma_mapping *m = MAP_OF(x);
-		if (x->last > u->aperture_end || (x->start & (pg - 1)) || (m_size(m) & (pg - 1)))
-			return -EINVAL;
+		if (x->last > u->aperture_end)
+			return why_map(s, -EINVAL, DMA_WHY_APERTURE, x, x->last, u->aperture_end,
+				       id);
+		if ((x->start | m_size(m)) & (pg - 1))
+			return why_map(s, -EINVAL, DMA_WHY_PGSIZE, x, x->start | m_size(m), pg, id);
 		for (uint32_t i = 0; i < m->nseg; i++)
 			if ((m->segs[i].pa | m->segs[i].size) & (pg - 1))
-				return -EINVAL;
+				return why_map(s, -EINVAL, DMA_WHY_PGSIZE, x, m->segs[i].pa, pg,
+					       id);
 		for (uint32_t i = 0; i < m->nhint; i++)
 			if ((m->hint[i].s | m->hint[i].e) & (pg - 1))
-				return -EINVAL;
+				return why_map(s, -EINVAL, DMA_WHY_PGSIZE, x, m->hint[i].s, pg, id);
 	}
 	return 0;
 }
@@ -125,20 +135,21 @@ static int dom_build(struct dma_space *s, struct iommu_unit *u, struct dma_dom *
 	int err;
 
 	if (!dd)
-		return -ENOMEM;
+		return why_nomem(s, sizeof(*dd), DMA_MEM_RECORD);
 	err = u->ops->domain_alloc(u, &dd->hw);
 	if (err) {
 		free(dd);
-		return err;
+		return why_iommu(s, err, u, DMA_OP_DOMAIN_ALLOC, 0);
 	}
 	iommu_gather_init(&dd->gat);
 	for (struct itree_node *x = itree_min(&s->maps); x && !err; x = itree_succ(&s->maps, x))
-		err = dom_map(dd->hw, MAP_OF(x), x->start, x->last + 1, &dd->gat);
-	if (!err)
-		err = dom_flush(dd->hw, &dd->gat);
+		if ((err = dom_map(dd->hw, MAP_OF(x), x->start, x->last + 1, &dd->gat)))
+			why_iommu(s, err, u, DMA_OP_MAP, x->start);
+	if (!err && (err = dom_flush(dd->hw, &dd->gat)))
+		why_iommu(s, err, u, DMA_OP_FLUSH, 0);
 	if (err) {
 		/* No requester ID points at it yet, so no device ever saw it. */
-		if (dom_destroy(s, dd->hw))
+		if (dom_destroy(s, dd->hw, false))
 			klog("dma: could not free a half-built domain");
 		free(dd);
 		return err;
@@ -173,8 +184,10 @@ int dma_attach(struct dma_space *s, struct dma_group *g)
 {
 	struct iommu_unit *u = g->unit;
 	struct dma_dom *dd;
-	int err = attach_check(s, g);
+	int err;
 
+	why_clear(s);
+	err = attach_check(s, g);
 	if (err)
 		return err;
 	err = resv_add_group(s, g);
@@ -183,7 +196,7 @@ int dma_attach(struct dma_space *s, struct dma_group *g)
 	dd = dom_for(s, u);
 	if (dd) {
 		/* A compatible domain already holds every mapping. */
-		err = attach_rids(dd->hw, g);
+		err = attach_rids(s, dd->hw, g);
 		if (err)
 			goto out_resv;
 		dd->ngroups++;
@@ -197,10 +210,10 @@ int dma_attach(struct dma_space *s, struct dma_group *g)
 		goto out_resv;
 	/* Only now, with everything replayed and flushed, are the rids
 	 * switched to the domain: a device never sees it half-built. */
-	err = attach_rids(dd->hw, g);
+	err = attach_rids(s, dd->hw, g);
 	if (err) {
 		/* The rids are back where they were, off this domain. */
-		if (dom_destroy(s, dd->hw))
+		if (dom_destroy(s, dd->hw, false))
 			klog("dma: could not free a half-built domain");
 		free(dd);
 		goto out_resv;
@@ -221,15 +234,17 @@ int dma_detach(struct dma_space *s, struct dma_group *g)
 	unsigned i;
 	int err = 0;
 
+	why_clear(s);
 	if (g->space != s)
-		return -ENOENT;
+		return why(s, -ENOENT, DMA_WHY_NOT_ATTACHED, 0, 0);
 	dd = dom_for(s, g->unit);
 	if (!dd)
-		return -ENOENT;
+		return why(s, -ENOENT, DMA_WHY_NOT_ATTACHED, 0, 0);
 	for (i = 0; i < g->nrids; i++)
 		if ((err = dd->hw->unit->ops->detach(dd->hw, g->rids[i])))
 			break;
 	if (err) {
+		why_iommu(s, err, dd->hw->unit, DMA_OP_DETACH, g->rids[i]);
 		/* Put the detached rids back on the same domain (whose
 		 * translations never changed): the group stays attached, as the
 		 * error says, and its devices keep what they could reach. */
@@ -254,7 +269,7 @@ int dma_detach(struct dma_space *s, struct dma_group *g)
 	for (pp = &s->doms; *pp != dd; pp = &(*pp)->next)
 		;
 	*pp = dd->next;
-	err = dom_destroy(s, dd->hw);
+	err = dom_destroy(s, dd->hw, true);
 	free(dd);
 	return err;
 }

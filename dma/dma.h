@@ -4,7 +4,8 @@
  * them (replayed on attach), pinning and per-owner charging, SPAPR-style
  * pre-registration and free-page hinting.  Semantics follow VFIO type1 v2
  * with the differences listed in docs/dma.md.  All functions return 0 or a
- * negative errno; the console (console/cmd_dma.c) prints them.
+ * negative errno, and record why in the space (dma_space_why); the console
+ * (console/cmd_dma.c) prints both.
  *
  * Single-threaded: every call runs to completion on the console CPU.
  */
@@ -51,6 +52,79 @@ struct dma_group {
 	} resv[DMA_GROUP_MAX_RESV];
 	struct dma_group *next; /* the dma layer's (space's group list) */
 };
+
+/* Why the last call on a space failed, recorded where the check failed, so
+ * that the caller can say exactly what was wrong (dma_space_why).  Every
+ * call that takes a space clears it first.  What a, b, c, id and the
+ * mapping mean, per kind (and the errno that goes with it): */
+enum dma_why_kind {
+	DMA_WHY_NONE = 0,
+	DMA_WHY_ZERO_SIZE,	   /* EINVAL */
+	DMA_WHY_BAD_ARG,	   /* EINVAL: a, b the values refused (map: prot, src;
+				    * set_map_limit: limit, mappings; add_reserved: start, last) */
+	DMA_WHY_IOVA_WRAPS,	   /* EOVERFLOW: a = iova, b = size */
+	DMA_WHY_HPA_WRAPS,	   /* EOVERFLOW (map), EINVAL (register): a = hpa, b = size */
+	DMA_WHY_IOVA_ALIGN,	   /* EINVAL: a = iova, b = the alignment needed */
+	DMA_WHY_SIZE_ALIGN,	   /* EINVAL: a = size, b = the alignment needed */
+	DMA_WHY_HPA_ALIGN,	   /* EINVAL: a = hpa, b = the alignment needed */
+	DMA_WHY_APERTURE,	   /* EINVAL: a = the last IOVA asked for, b = the last valid
+				    * one; attach: the mapping above it, id = unit index */
+	DMA_WHY_RESERVED,	   /* EINVAL: [a, b] a reserved range, id = the group whose RMRR
+				    * it is (-1: the space's own, e.g. the MSI window); attach and
+				    * add_reserved: the mapping it would cover */
+	DMA_WHY_PGSIZE,		   /* EINVAL attach: the mapping is not aligned to b, the page
+				    * size with unit id (b = 0: no page size in common); a = the
+				    * misaligned value (iova, size, hpa or a hinted edge) */
+	DMA_WHY_OVERLAP,	   /* EEXIST: the mapping in the way */
+	DMA_WHY_BISECT,		   /* EINVAL unmap: the mapping the range would split */
+	DMA_WHY_GAP,		   /* EINVAL hint/unhint: a = the first IOVA of the range that no
+				    * mapping covers */
+	DMA_WHY_MAP_LIMIT,	   /* ENOSPC: a = mappings, b = the space's limit */
+	DMA_WHY_PIN_LIMIT,	   /* ENOMEM: a = pinned, b = limit, c = bytes more the call
+				    * needs, id = owner */
+	DMA_WHY_NO_MEMORY,	   /* ENOMEM: a = bytes asked for, b = enum dma_why_mem */
+	DMA_WHY_NOT_DMA_MEMORY,	   /* EPERM: a = the first frame that is not user, DMA or guest
+				    * memory, b = its enum frame_tag or DMA_WHY_UNMANAGED */
+	DMA_WHY_NOT_RAM,	   /* EFAULT: [a, a + b) holds a frame that is free or unmanaged */
+	DMA_WHY_UNSAFE_INTERRUPTS, /* EPERM attach: id = the unit (no interrupt remapping) */
+	DMA_WHY_BAD_GROUP,	   /* EINVAL attach: the group has no unit or no requester ID */
+	DMA_WHY_GROUP_BUSY,	   /* EBUSY attach: id = the space the group is in */
+	DMA_WHY_NOT_ATTACHED,	   /* ENOENT detach */
+	DMA_WHY_REG_OVERLAP,	   /* EINVAL register: a, b = hpa, size of the registration in
+				    * the way */
+	DMA_WHY_REG_EXISTS,	   /* EBUSY register: exactly this range is registered */
+	DMA_WHY_REG_NONE,	   /* ENOENT unregister: no registration of exactly the range */
+	DMA_WHY_REG_IN_USE,	   /* EBUSY unregister: a = mappings backed by it */
+	DMA_WHY_NO_DOMAIN,	   /* ENOENT translate */
+	DMA_WHY_IOMMU,		   /* the driver refused (err is its errno): a = enum dma_why_op,
+				    * b = the IOVA (map, unmap, flush) or requester ID (attach,
+				    * detach), id = unit index */
+};
+#define DMA_WHY_UNMANAGED 0xffu
+
+enum dma_why_mem {
+	DMA_MEM_RECORD,	  /* a mapping, registration, domain or reserved-range record */
+	DMA_MEM_BACKING,  /* the memory of an alloc mapping */
+	DMA_MEM_TRACKING, /* segment lists, hint sets, lists of mappings, charge records */
+};
+
+enum dma_why_op {
+	DMA_OP_MAP,
+	DMA_OP_UNMAP,
+	DMA_OP_FLUSH,
+	DMA_OP_ATTACH,
+	DMA_OP_DETACH,
+	DMA_OP_DOMAIN_ALLOC,
+};
+
+struct dma_why {
+	enum dma_why_kind kind;
+	int err;		     /* what the call returned */
+	uint64_t a, b, c;	     /* per kind */
+	uint64_t map_iova, map_size; /* the mapping involved, per kind; size 0: none */
+	int id;			     /* unit index, group, owner or space, per kind; -1: none */
+};
+const struct dma_why *dma_space_why(const struct dma_space *s);
 
 /* Boot argument allow_unsafe_interrupts. */
 extern bool dma_allow_unsafe_interrupts;

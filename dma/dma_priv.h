@@ -79,6 +79,7 @@ struct dma_space {
 	uint64_t bytes, hinted, map_limit;
 	struct dma_dom *doms;
 	struct dma_group *groups;
+	struct dma_why why; /* of the last call (dma_space_why) */
 	struct dma_space *next;
 };
 
@@ -121,11 +122,30 @@ extern uint64_t quarantined, leaked_domains;
 
 /* ------------------------------------------------------------- space.c */
 
+/* The reason record of the call in progress (dma_space_why): cleared when
+ * a call starts, filled where a check fails.  Each returns err. */
+void why_clear(struct dma_space *s);
+int why(struct dma_space *s, int err, enum dma_why_kind kind, uint64_t a, uint64_t b);
+/* With the mapping x involved and an id (unit, group: per kind). */
+int why_map(struct dma_space *s, int err, enum dma_why_kind kind, const struct itree_node *x,
+	    uint64_t a, uint64_t b, int id);
+int why_id(struct dma_space *s, int err, enum dma_why_kind kind, int id);
+int why_nomem(struct dma_space *s, uint64_t bytes, enum dma_why_mem what);
+int why_pin_limit(struct dma_space *s, const struct dma_owner *o, uint64_t need);
+/* A driver call on unit u failed with err (where: IOVA or requester ID). */
+int why_iommu(struct dma_space *s, int err, const struct iommu_unit *u, enum dma_why_op op,
+	      uint64_t where);
+/* An error of the pin/charge primitives (acct_new_bytes, acct_get) on the
+ * host range [pa, pa + len). */
+int why_acct(struct dma_space *s, int err, uint64_t pa, uint64_t len);
+
 uint64_t space_pgsizes(const struct dma_space *s);
 /* Smallest page size every domain supports, never below 4 KiB. */
 uint64_t pgsize_of(uint64_t pgsizes);
 uint64_t space_iova_last(const struct dma_space *s);
-bool iova_valid(const struct dma_space *s, uint64_t iova, uint64_t last);
+/* [iova, last] lies inside every domain's aperture and misses every
+ * reserved range; -EINVAL (why: APERTURE, RESERVED) otherwise. */
+int iova_check(struct dma_space *s, uint64_t iova, uint64_t last) MUST_CHECK;
 /* Reserved IOVA [start, last] of group g (NULL: the space's own). */
 int resv_add(struct dma_space *s, uint64_t start, uint64_t last, struct dma_group *g) MUST_CHECK;
 void resv_drop_group(struct dma_space *s, struct dma_group *g);
@@ -148,7 +168,8 @@ struct pin_ctx {
 	struct dma_owner *o;
 	uint64_t bytes; /* counted / done */
 	uint64_t stop;	/* IOVA reached */
-	int err;
+	uint64_t bad;	/* host address of the run that failed, or of the frame refused */
+	uint64_t bad_len;
 };
 int count_run(uint64_t iova, uint64_t pa, uint64_t len, void *arg);
 int get_run(uint64_t iova, uint64_t pa, uint64_t len, void *arg);
@@ -176,10 +197,18 @@ int dom_map(struct iommu_domain *d, struct dma_mapping *m, uint64_t a, uint64_t 
 int dom_flush(struct iommu_domain *d, struct iommu_gather *g) MUST_CHECK;
 unsigned count_doms(const struct dma_space *s);
 
-/* Every frame of [pa, pa+size) is user, DMA or guest memory. */
-bool src_ok(uint64_t pa, uint64_t size);
+/* Every frame of [pa, pa+size) is user, DMA or guest memory; otherwise
+ * *bad is the first that is not. */
+bool src_ok(uint64_t pa, uint64_t size, uint64_t *bad);
+/* -EPERM with why NOT_DMA_MEMORY for the frame at bad. */
+int why_not_dma(struct dma_space *s, uint64_t bad);
 
 /* --------------------------------------------------------------- map.c */
+
+/* [iova, iova + size) is not empty, does not wrap and is aligned to pg;
+ * -EINVAL / -EOVERFLOW with the reason recorded otherwise. */
+int range_check(struct dma_space *s, uint64_t iova, uint64_t size, uint64_t pg,
+		uint64_t *last) MUST_CHECK;
 
 /* Retries the alloc blocks whose free was refused while a foreign holder
  * still pinned them. */

@@ -21,17 +21,17 @@ static int collect_covered(struct dma_space *s, uint64_t iova, uint64_t last, st
 
 	for (x = itree_first(&s->maps, iova, last); x; x = itree_next(&s->maps, x, iova, last)) {
 		if (x->start > cur)
-			return -EINVAL;
+			return why(s, -EINVAL, DMA_WHY_GAP, cur, 0);
 		cur = x->last + 1;
 		cnt++;
 		if (x->last >= last)
 			break;
 	}
 	if (!cnt || (x ? x->last < last : cur <= last))
-		return -EINVAL;
+		return why(s, -EINVAL, DMA_WHY_GAP, cur, 0);
 	v = dma_zalloc(cnt * sizeof(*v));
 	if (!v)
-		return -ENOMEM;
+		return why_nomem(s, cnt * sizeof(*v), DMA_MEM_TRACKING);
 	for (x = itree_first(&s->maps, iova, last); x && i < cnt;
 	     x = itree_next(&s->maps, x, iova, last)) {
 		v[i].m = MAP_OF(x);
@@ -103,6 +103,7 @@ struct hint_ctx {
 	uint64_t count; /* pieces processed */
 	uint64_t limit; /* stop after this many (restore) */
 	uint64_t charge;
+	uint64_t bad, bad_len; /* the host run that failed (pin_ctx) */
 };
 
 static int piece_unmap(struct dma_mapping *m, uint64_t a, uint64_t b, void *arg)
@@ -156,7 +157,9 @@ static int piece_unmap_n(struct dma_mapping *m, uint64_t a, uint64_t b, void *ar
  * have freed it meanwhile; a device must never be pointed at it again. */
 static int count_run_src(uint64_t iova, uint64_t pa, uint64_t len, void *arg)
 {
-	if (!src_ok(pa, len))
+	struct pin_ctx *c = arg;
+
+	if (!src_ok(pa, len, &c->bad))
 		return -EPERM;
 	return count_run(iova, pa, len, arg);
 }
@@ -166,29 +169,33 @@ static int count_run_src(uint64_t iova, uint64_t pa, uint64_t len, void *arg)
 static int piece_count(struct dma_mapping *m, uint64_t a, uint64_t b, void *arg)
 {
 	struct hint_ctx *c = arg;
-	struct pin_ctx p = {c->s->owner, 0, 0, 0};
+	struct pin_ctx p = {.o = c->s->owner};
 	int err;
 
 	if (m->reg)
 		return 0;
 	err = walk_runs(m, a, b, count_run_src, &p);
 	c->charge += p.bytes;
+	c->bad = p.bad;
+	c->bad_len = p.bad_len;
 	return err;
 }
 
 static int piece_pin(struct dma_mapping *m, uint64_t a, uint64_t b, void *arg)
 {
 	struct hint_ctx *c = arg;
-	struct pin_ctx p = {c->s->owner, 0, a, 0};
+	struct pin_ctx p = {.o = c->s->owner, .stop = a};
 	int err;
 
 	if (m->reg)
 		return 0;
 	err = walk_runs(m, a, b, get_run, &p);
 	if (err) {
-		struct pin_ctx u = {c->s->owner, 0, 0, 0};
+		struct pin_ctx u = {.o = c->s->owner};
 		if (p.stop > a)
 			(void)walk_runs(m, a, p.stop, put_run, &u);
+		c->bad = p.bad;
+		c->bad_len = p.bad_len;
 		return err;
 	}
 	c->count++;
@@ -198,7 +205,7 @@ static int piece_pin(struct dma_mapping *m, uint64_t a, uint64_t b, void *arg)
 static int piece_unpin_n(struct dma_mapping *m, uint64_t a, uint64_t b, void *arg)
 {
 	struct hint_ctx *c = arg;
-	struct pin_ctx u = {c->s->owner, 0, 0, 0};
+	struct pin_ctx u = {.o = c->s->owner};
 
 	if (m->reg)
 		return 0;
@@ -239,12 +246,10 @@ static int plan_make(struct dma_space *s, uint64_t iova, uint64_t size, bool add
 	int err;
 
 	memset(p, 0, sizeof(*p));
-	if (size == 0)
-		return -EINVAL;
-	if (!last_of(iova, size, &last))
-		return -EOVERFLOW;
-	if ((iova | size) & (pg - 1))
-		return -EINVAL;
+	why_clear(s);
+	err = range_check(s, iova, size, pg, &last);
+	if (err)
+		return err;
 	err = collect_covered(s, iova, last, &p->v, &p->n);
 	if (err)
 		return err;
@@ -252,10 +257,12 @@ static int plan_make(struct dma_space *s, uint64_t iova, uint64_t size, bool add
 	p->nn = dma_zalloc(p->n * sizeof(*p->nn));
 	p->nb = dma_zalloc(p->n * sizeof(*p->nb));
 	if (!p->nh || !p->nn || !p->nb)
-		err = -ENOMEM;
+		err = why_nomem(s, p->n * sizeof(*p->nh), DMA_MEM_TRACKING);
 	for (size_t i = 0; i < p->n && !err; i++)
-		err = hint_edit(p->v[i].m, p->v[i].a, p->v[i].b, add, &p->nh[i], &p->nn[i],
-				&p->nb[i]);
+		if (hint_edit(p->v[i].m, p->v[i].a, p->v[i].b, add, &p->nh[i], &p->nn[i],
+			      &p->nb[i]))
+			err = why_nomem(s, (p->v[i].m->nhint + 2) * sizeof(struct ivl),
+					DMA_MEM_TRACKING);
 	if (err)
 		plan_free(p);
 	return err;
@@ -325,10 +332,11 @@ static int hint_unmap_doms(struct dma_space *s, const struct hint_plan *p)
 	int err = 0;
 
 	for (d = s->doms; d && !err; d = d->next) {
-		struct hint_ctx c = {s, d->hw, &d->gat, 0, 0, 0};
+		struct hint_ctx c = {.s = s, .d = d->hw, .g = &d->gat};
 		iommu_gather_init(&d->gat);
 		err = plan_do(p, true, piece_unmap, &c, &at);
 		if (err) {
+			why_iommu(s, err, d->hw->unit, DMA_OP_UNMAP, p->v[at.span].a);
 			/* This domain lost the pieces before the failed one. */
 			plan_undo(p, true, piece_remap, &c, &at);
 			if (dom_flush(d->hw, &d->gat))
@@ -340,14 +348,14 @@ static int hint_unmap_doms(struct dma_space *s, const struct hint_plan *p)
 		for (d = s->doms; d; d = d->next) {
 			int e = dom_flush(d->hw, &d->gat);
 			if (e && !err)
-				err = e;
+				err = why_iommu(s, e, d->hw->unit, DMA_OP_FLUSH, p->v[0].a);
 		}
 		if (!err)
 			return 0;
 		failed = NULL; /* every domain lost every piece */
 	}
 	for (d = s->doms; d != failed; d = d->next) {
-		struct hint_ctx r = {s, d->hw, &d->gat, 0, 0, 0};
+		struct hint_ctx r = {.s = s, .d = d->hw, .g = &d->gat};
 		plan_undo(p, true, piece_remap, &r, &all_spans);
 		if (dom_flush(d->hw, &d->gat))
 			klog("dma: flush failed restoring a hint");
@@ -359,7 +367,7 @@ static int hint_unmap_doms(struct dma_space *s, const struct hint_plan *p)
  * can reach a page any more when its pin drops. */
 static int hint_add(struct dma_space *s, const struct hint_plan *p)
 {
-	struct hint_ctx u = {s, NULL, NULL, 0, 0, 0};
+	struct hint_ctx u = {.s = s};
 	int err = hint_unmap_doms(s, p);
 
 	if (err)
@@ -374,14 +382,14 @@ static int hint_add(struct dma_space *s, const struct hint_plan *p)
  * memory must still be user, DMA or guest memory (count_run_src). */
 static int unhint_check(struct dma_space *s, const struct hint_plan *p)
 {
-	struct hint_ctx c = {s, NULL, NULL, 0, 0, 0};
+	struct hint_ctx c = {.s = s};
 	struct mark at;
 	int err = plan_do(p, false, piece_count, &c, &at);
 
 	if (err)
-		return err;
+		return why_acct(s, err, c.bad, c.bad_len);
 	if (over_limit(s->owner, c.charge))
-		return -ENOMEM;
+		return why_pin_limit(s, s->owner, c.charge);
 	return 0;
 }
 
@@ -397,10 +405,11 @@ static int unhint_map_doms(struct dma_space *s, const struct hint_plan *p, bool 
 
 	*stuck = false;
 	for (d = s->doms; d && !err; d = d->next) {
-		struct hint_ctx c = {s, d->hw, &d->gat, 0, 0, 0};
+		struct hint_ctx c = {.s = s, .d = d->hw, .g = &d->gat};
 		iommu_gather_init(&d->gat);
 		err = plan_do(p, false, piece_map, &c, &at);
 		if (err) {
+			why_iommu(s, err, d->hw->unit, DMA_OP_MAP, p->v[at.span].a);
 			/* This domain got the pieces before the failed one (which
 			 * unwound itself, piece_map). */
 			plan_undo(p, false, piece_unmap_n, &c, &at);
@@ -409,7 +418,8 @@ static int unhint_map_doms(struct dma_space *s, const struct hint_plan *p, bool 
 	}
 	if (!err) {
 		for (d = s->doms; d && !err; d = d->next)
-			err = dom_flush(d->hw, &d->gat);
+			if ((err = dom_flush(d->hw, &d->gat)))
+				why_iommu(s, err, d->hw->unit, DMA_OP_FLUSH, p->v[0].a);
 		if (!err)
 			return 0;
 		failed = NULL; /* every domain holds every piece */
@@ -417,7 +427,7 @@ static int unhint_map_doms(struct dma_space *s, const struct hint_plan *p, bool 
 	/* Devices may already use the new entries: unmap, then flush, before
 	 * the caller drops the pins. */
 	for (d = s->doms; d; d = d->next) {
-		struct hint_ctx r = {s, d->hw, &d->gat, 0, 0, 0};
+		struct hint_ctx r = {.s = s, .d = d->hw, .g = &d->gat};
 		if (d != failed)
 			plan_undo(p, false, piece_unmap_n, &r, &all_spans);
 		if (dom_flush(d->hw, &d->gat))
@@ -432,7 +442,7 @@ static int unhint_map_doms(struct dma_space *s, const struct hint_plan *p, bool 
  * never reaches a page that is not pinned. */
 static int hint_remove(struct dma_space *s, const struct hint_plan *p, uint64_t size)
 {
-	struct hint_ctx c = {s, NULL, NULL, 0, 0, 0};
+	struct hint_ctx c = {.s = s};
 	struct mark at;
 	bool stuck;
 	int err = unhint_check(s, p);
@@ -440,6 +450,8 @@ static int hint_remove(struct dma_space *s, const struct hint_plan *p, uint64_t 
 	if (err)
 		return err;
 	err = plan_do(p, false, piece_pin, &c, &at);
+	if (err)
+		why_acct(s, err, c.bad, c.bad_len);
 	if (!err) {
 		err = unhint_map_doms(s, p, &stuck);
 		if (!err)

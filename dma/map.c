@@ -83,7 +83,8 @@ static void mapping_release(struct dma_space *s, struct dma_mapping *m)
 /* Allocates the backing of an alloc mapping in the largest naturally
  * aligned blocks that fit (IOVA alignment included, so leaves can be
  * large), falling back to smaller blocks when memory is fragmented. */
-static int alloc_backing(struct dma_mapping *m, uint64_t iova, uint64_t size, unsigned min_order)
+static int alloc_backing(struct dma_mapping *m, uint64_t iova, uint64_t size, unsigned min_order,
+			 enum dma_why_mem *what)
 {
 	uint64_t off = 0;
 	uint32_t cap = 0;
@@ -104,6 +105,7 @@ static int alloc_backing(struct dma_mapping *m, uint64_t iova, uint64_t size, un
 		if (m->nseg == cap) {
 			uint32_t nc = cap ? cap * 2 : 4;
 			struct seg *ns = dma_realloc(m->segs, nc * sizeof(*ns));
+			*what = DMA_MEM_TRACKING;
 			if (!ns)
 				goto fail;
 			m->segs = ns;
@@ -115,6 +117,7 @@ static int alloc_backing(struct dma_mapping *m, uint64_t iova, uint64_t size, un
 				break;
 			k--;
 		}
+		*what = DMA_MEM_BACKING;
 		if (!pa)
 			goto fail;
 		m->segs[m->nseg].off = off;
@@ -159,6 +162,7 @@ static int unmap_spans(struct dma_space *s, struct span *v, size_t n)
 			err = d->hw->unit->ops->unmap(d->hw, v[done].a, v[done].b - v[done].a,
 						      &d->gat);
 			if (err) {
+				why_iommu(s, err, d->hw->unit, DMA_OP_UNMAP, v[done].a);
 				failed = d;
 				break;
 			}
@@ -181,7 +185,7 @@ static int unmap_spans(struct dma_space *s, struct span *v, size_t n)
 	for (d = s->doms; d; d = d->next) {
 		int e = dom_flush(d->hw, &d->gat);
 		if (e && !err)
-			err = e;
+			err = why_iommu(s, e, d->hw->unit, DMA_OP_FLUSH, v[0].a);
 	}
 	if (!err)
 		return 0;
@@ -205,28 +209,52 @@ struct map_req {
 	struct dma_reg *reg; /* the registration holding the whole hpa source */
 };
 
+/* The range checks every call over [iova, iova + size) makes: not empty,
+ * no wrap, aligned to the page size pg. */
+int range_check(struct dma_space *s, uint64_t iova, uint64_t size, uint64_t pg, uint64_t *last)
+{
+	if (size == 0)
+		return why(s, -EINVAL, DMA_WHY_ZERO_SIZE, 0, 0);
+	if (!last_of(iova, size, last))
+		return why(s, -EOVERFLOW, DMA_WHY_IOVA_WRAPS, iova, size);
+	if (iova & (pg - 1))
+		return why(s, -EINVAL, DMA_WHY_IOVA_ALIGN, iova, pg);
+	if (size & (pg - 1))
+		return why(s, -EINVAL, DMA_WHY_SIZE_ALIGN, size, pg);
+	return 0;
+}
+
 static int map_check(struct dma_space *s, struct map_req *r)
 {
-	uint64_t hlast = 0;
+	uint64_t hlast = 0, bad;
 	bool hpa_src = r->src == DMA_SRC_HPA;
+	struct itree_node *x;
+	int err;
 
-	if (r->size == 0 || !(r->prot & (DMA_PROT_R | DMA_PROT_W)) ||
-	    (r->prot & ~(DMA_PROT_R | DMA_PROT_W)) || (!hpa_src && r->src != DMA_SRC_ALLOC))
-		return -EINVAL;
-	if (!last_of(r->iova, r->size, &r->last) || (hpa_src && !last_of(r->hpa, r->size, &hlast)))
-		return -EOVERFLOW;
-	if (!r->pg || ((r->iova | r->size) & (r->pg - 1)) || (hpa_src && (r->hpa & (r->pg - 1))))
-		return -EINVAL;
-	if (!iova_valid(s, r->iova, r->last))
-		return -EINVAL;
-	if (itree_first(&s->maps, r->iova, r->last))
-		return -EEXIST;
+	if (!(r->prot & (DMA_PROT_R | DMA_PROT_W)) || (r->prot & ~(DMA_PROT_R | DMA_PROT_W)) ||
+	    (!hpa_src && r->src != DMA_SRC_ALLOC))
+		return why(s, -EINVAL, DMA_WHY_BAD_ARG, r->prot, r->src);
+	if (r->size && !last_of(r->iova, r->size, &r->last))
+		return why(s, -EOVERFLOW, DMA_WHY_IOVA_WRAPS, r->iova, r->size);
+	if (r->size && hpa_src && !last_of(r->hpa, r->size, &hlast))
+		return why(s, -EOVERFLOW, DMA_WHY_HPA_WRAPS, r->hpa, r->size);
+	if (!r->pg)
+		return why(s, -EINVAL, DMA_WHY_PGSIZE, r->iova, 0);
+	if ((err = range_check(s, r->iova, r->size, r->pg, &r->last)))
+		return err;
+	if (hpa_src && (r->hpa & (r->pg - 1)))
+		return why(s, -EINVAL, DMA_WHY_HPA_ALIGN, r->hpa, r->pg);
+	if ((err = iova_check(s, r->iova, r->last)))
+		return err;
+	x = itree_first(&s->maps, r->iova, r->last);
+	if (x)
+		return why_map(s, -EEXIST, DMA_WHY_OVERLAP, x, 0, 0, -1);
 	if (s->maps.count >= s->map_limit)
-		return -ENOSPC;
+		return why(s, -ENOSPC, DMA_WHY_MAP_LIMIT, s->maps.count, s->map_limit);
 	if (hpa_src) {
 		/* A device may never be pointed at sluice itself. */
-		if (!src_ok(r->hpa, r->size))
-			return -EPERM;
+		if (!src_ok(r->hpa, r->size, &bad))
+			return why_not_dma(s, bad);
 		struct itree_node *rn = itree_first(&s->regs, r->hpa, hlast);
 		if (rn && rn->start <= r->hpa && rn->last >= hlast)
 			r->reg = REG_OF(rn);
@@ -236,13 +264,13 @@ static int map_check(struct dma_space *s, struct map_req *r)
 
 /* The record of r and its backing: the hpa source as one segment, or
  * fresh blocks. */
-static int map_record(const struct map_req *r, struct dma_mapping **out)
+static int map_record(struct dma_space *s, const struct map_req *r, struct dma_mapping **out)
 {
 	struct dma_mapping *m = dma_zalloc(sizeof(*m));
-	int err;
+	enum dma_why_mem what;
 
 	if (!m)
-		return -ENOMEM;
+		return why_nomem(s, sizeof(*m), DMA_MEM_RECORD);
 	m->node.start = r->iova;
 	m->node.last = r->last;
 	m->prot = r->prot;
@@ -254,9 +282,9 @@ static int map_record(const struct map_req *r, struct dma_mapping **out)
 		m->seg0.size = r->size;
 		m->segs = &m->seg0;
 		m->nseg = 1;
-	} else if ((err = alloc_backing(m, r->iova, r->size, order_of(r->pg)))) {
+	} else if (alloc_backing(m, r->iova, r->size, order_of(r->pg), &what)) {
 		free(m);
-		return err;
+		return why_nomem(s, what == DMA_MEM_BACKING ? r->size : 0, what);
 	}
 	*out = m;
 	return 0;
@@ -266,16 +294,16 @@ static int map_record(const struct map_req *r, struct dma_mapping **out)
  * charges (nothing to do inside a registration). */
 static int map_charge(struct dma_space *s, struct dma_mapping *m)
 {
-	struct pin_ctx c = {s->owner, 0, 0, 0};
+	struct pin_ctx c = {.o = s->owner};
 	int err;
 
 	if (m->reg)
 		return 0;
 	err = walk_runs(m, m_start(m), m_end(m), count_run, &c);
 	if (err)
-		return err;
+		return why_acct(s, err, c.bad, c.bad_len);
 	if (over_limit(s->owner, c.bytes))
-		return -ENOMEM;
+		return why_pin_limit(s, s->owner, c.bytes);
 	return pin_range(s, m, m_start(m), m_end(m));
 }
 
@@ -292,12 +320,15 @@ static int map_domains(struct dma_space *s, struct dma_mapping *m, bool *stuck)
 	*stuck = false;
 	for (d = s->doms; d && !err; d = d->next) {
 		iommu_gather_init(&d->gat);
-		if ((err = dom_map(d->hw, m, a, a + size, &d->gat)))
+		if ((err = dom_map(d->hw, m, a, a + size, &d->gat))) {
+			why_iommu(s, err, d->hw->unit, DMA_OP_MAP, a);
 			failed = d;
+		}
 	}
 	if (!err) {
 		for (d = s->doms; d && !err; d = d->next)
-			err = dom_flush(d->hw, &d->gat);
+			if ((err = dom_flush(d->hw, &d->gat)))
+				why_iommu(s, err, d->hw->unit, DMA_OP_FLUSH, a);
 		if (!err)
 			return 0;
 		failed = NULL; /* every domain holds the mapping */
@@ -333,15 +364,16 @@ int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src,
 	    unsigned prot, uint64_t *first_hpa)
 {
 	struct map_req r = {.iova = iova, .size = size, .hpa = hpa, .src = src, .prot = prot};
-	struct dma_mapping *m;
+	struct dma_mapping *m = NULL;
 	bool stuck;
 	int err;
 
+	why_clear(s);
 	r.pg = pgsize_of(space_pgsizes(s));
 	err = map_check(s, &r);
 	if (err)
 		return err;
-	err = map_record(&r, &m);
+	err = map_record(s, &r, &m);
 	if (err)
 		return err;
 	err = map_charge(s, m);
@@ -381,15 +413,16 @@ static int collect(struct dma_space *s, uint64_t iova, uint64_t last, struct spa
 	*out = NULL;
 	*n = 0;
 	for (x = itree_first(&s->maps, iova, last); x; x = itree_next(&s->maps, x, iova, last)) {
+		/* VFIO type1 v2: an unmap never splits a mapping (-EINVAL). */
 		if (x->start < iova || x->last > last)
-			return -EINVAL; /* v2: never bisect a mapping */
+			return why_map(s, -EINVAL, DMA_WHY_BISECT, x, 0, 0, -1);
 		cnt++;
 	}
 	if (!cnt)
 		return 0;
 	v = dma_zalloc(cnt * sizeof(*v));
 	if (!v)
-		return -ENOMEM;
+		return why_nomem(s, cnt * sizeof(*v), DMA_MEM_TRACKING);
 	for (x = itree_first(&s->maps, iova, last); x; x = itree_next(&s->maps, x, iova, last)) {
 		v[i].m = MAP_OF(x);
 		v[i].a = x->start;
@@ -435,20 +468,20 @@ static int unmap_range(struct dma_space *s, uint64_t iova, uint64_t last, uint64
 int dma_unmap(struct dma_space *s, uint64_t iova, uint64_t size, uint64_t *unmapped)
 {
 	uint64_t pg = pgsize_of(space_pgsizes(s)), last;
+	int err;
 
+	why_clear(s);
 	if (unmapped)
 		*unmapped = 0;
-	if (size == 0)
-		return -EINVAL;
-	if (!last_of(iova, size, &last))
-		return -EOVERFLOW;
-	if ((iova | size) & (pg - 1))
-		return -EINVAL;
+	err = range_check(s, iova, size, pg, &last);
+	if (err)
+		return err;
 	return unmap_range(s, iova, last, unmapped);
 }
 
 int dma_unmap_all(struct dma_space *s, uint64_t *unmapped)
 {
+	why_clear(s);
 	return unmap_range(s, 0, UINT64_MAX, unmapped);
 }
 
@@ -459,8 +492,9 @@ int dma_translate(struct dma_space *s, uint64_t iova, uint64_t *hpa, unsigned *l
 	unsigned lv = 0, pr = 0;
 	int err;
 
+	why_clear(s);
 	if (!s->doms)
-		return -ENOENT;
+		return why(s, -ENOENT, DMA_WHY_NO_DOMAIN, 0, 0);
 	d = s->doms->hw;
 	err = d->unit->ops->iova_to_phys(d, iova, hpa, &lv, &pr);
 	if (level)

@@ -38,9 +38,80 @@ uint64_t space_iova_last(const struct dma_space *s)
 	return l;
 }
 
-bool iova_valid(const struct dma_space *s, uint64_t iova, uint64_t last)
+int iova_check(struct dma_space *s, uint64_t iova, uint64_t last)
 {
-	return last <= space_iova_last(s) && !itree_first(&s->resv, iova, last);
+	uint64_t top = space_iova_last(s);
+	struct itree_node *x;
+
+	if (last > top)
+		return why(s, -EINVAL, DMA_WHY_APERTURE, last, top);
+	x = itree_first(&s->resv, iova, last);
+	if (x) {
+		const struct resv *r = itree_entry(x, struct resv, node);
+		why(s, -EINVAL, DMA_WHY_RESERVED, x->start, x->last);
+		s->why.id = r->group ? r->group->id : -1;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- why */
+
+const struct dma_why *dma_space_why(const struct dma_space *s) { return &s->why; }
+
+void why_clear(struct dma_space *s) { s->why = (struct dma_why){.kind = DMA_WHY_NONE, .id = -1}; }
+
+int why(struct dma_space *s, int err, enum dma_why_kind kind, uint64_t a, uint64_t b)
+{
+	s->why = (struct dma_why){.kind = kind, .err = err, .a = a, .b = b, .id = -1};
+	return err;
+}
+
+int why_map(struct dma_space *s, int err, enum dma_why_kind kind, const struct itree_node *x,
+	    uint64_t a, uint64_t b, int id)
+{
+	why(s, err, kind, a, b);
+	s->why.map_iova = x->start;
+	s->why.map_size = x->last - x->start + 1;
+	s->why.id = id;
+	return err;
+}
+
+int why_id(struct dma_space *s, int err, enum dma_why_kind kind, int id)
+{
+	why(s, err, kind, 0, 0);
+	s->why.id = id;
+	return err;
+}
+
+int why_nomem(struct dma_space *s, uint64_t bytes, enum dma_why_mem what)
+{
+	return why(s, -ENOMEM, DMA_WHY_NO_MEMORY, bytes, what);
+}
+
+int why_pin_limit(struct dma_space *s, const struct dma_owner *o, uint64_t need)
+{
+	why(s, -ENOMEM, DMA_WHY_PIN_LIMIT, o->pinned, o->limit);
+	s->why.c = need;
+	s->why.id = o->id;
+	return -ENOMEM;
+}
+
+int why_iommu(struct dma_space *s, int err, const struct iommu_unit *u, enum dma_why_op op,
+	      uint64_t where)
+{
+	why(s, err, DMA_WHY_IOMMU, op, where);
+	s->why.id = (int)u->index;
+	return err;
+}
+
+int why_acct(struct dma_space *s, int err, uint64_t pa, uint64_t len)
+{
+	if (err == -ENOMEM)
+		return why_nomem(s, 0, DMA_MEM_TRACKING);
+	if (err == -EPERM)
+		return why_not_dma(s, pa);
+	return why(s, err, DMA_WHY_NOT_RAM, pa, len);
 }
 
 /* -------------------------------------------------------- reserved IOVA */
@@ -62,13 +133,16 @@ int resv_add(struct dma_space *s, uint64_t start, uint64_t last, struct dma_grou
 {
 	struct resv *r;
 
+	struct itree_node *x;
+
 	if (last < start)
-		return -EINVAL;
-	if (itree_first(&s->maps, start, last))
-		return -EINVAL;
+		return why(s, -EINVAL, DMA_WHY_BAD_ARG, start, last);
+	x = itree_first(&s->maps, start, last);
+	if (x)
+		return why_map(s, -EINVAL, DMA_WHY_RESERVED, x, start, last, g ? g->id : -1);
 	r = dma_zalloc(sizeof(*r));
 	if (!r)
-		return -ENOMEM;
+		return why_nomem(s, sizeof(*r), DMA_MEM_RECORD);
 	r->node.start = start;
 	r->node.last = last;
 	r->group = g;
@@ -78,6 +152,7 @@ int resv_add(struct dma_space *s, uint64_t start, uint64_t last, struct dma_grou
 
 int dma_space_add_reserved(struct dma_space *s, uint64_t start, uint64_t last)
 {
+	why_clear(s);
 	return resv_add(s, start, last, NULL);
 }
 
@@ -98,6 +173,7 @@ int dma_space_create(struct dma_space *share_with, struct dma_space **out)
 		return err;
 	}
 	s->map_limit = DMA_DEFAULT_MAP_LIMIT;
+	why_clear(s);
 	err = resv_add(s, MSI_START, MSI_LAST, NULL);
 	if (err) {
 		acct_owner_put(s->owner);
@@ -119,6 +195,7 @@ int dma_space_destroy(struct dma_space *s)
 	struct dma_space **pp;
 	int err;
 
+	/* The steps record their own reasons (the first that fails stops). */
 	err = dma_unmap_all(s, NULL);
 	if (err)
 		return err;
@@ -186,8 +263,9 @@ void dma_space_info(struct dma_space *s, struct dma_space_info *out)
 
 int dma_space_set_map_limit(struct dma_space *s, uint64_t limit)
 {
+	why_clear(s);
 	if (limit == 0 || limit < s->maps.count)
-		return -EINVAL;
+		return why(s, -EINVAL, DMA_WHY_BAD_ARG, limit, s->maps.count);
 	s->map_limit = limit;
 	return 0;
 }

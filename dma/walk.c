@@ -103,8 +103,11 @@ int count_run(uint64_t iova, uint64_t pa, uint64_t len, void *arg)
 	uint64_t n;
 	int err = acct_new_bytes(c->o, pa, len, &n);
 
-	if (err)
+	if (err) {
+		c->bad = pa;
+		c->bad_len = len;
 		return err;
+	}
 	c->bytes += n;
 	return 0;
 }
@@ -114,8 +117,11 @@ int get_run(uint64_t iova, uint64_t pa, uint64_t len, void *arg)
 	struct pin_ctx *c = arg;
 	int err = acct_get(c->o, pa, len);
 
-	if (err)
+	if (err) {
+		c->bad = pa;
+		c->bad_len = len;
 		return err;
+	}
 	c->stop = iova + len;
 	return 0;
 }
@@ -132,23 +138,24 @@ int put_run(uint64_t iova, uint64_t pa, uint64_t len, void *arg)
  * held once per mapping record (not per domain). */
 int pin_range(struct dma_space *s, struct dma_mapping *m, uint64_t a, uint64_t b)
 {
-	struct pin_ctx c = {s->owner, 0, a, 0};
+	struct pin_ctx c = {.o = s->owner, .stop = a};
 	int err;
 
 	if (m->reg)
 		return 0;
 	err = walk_live_runs(m, a, b, get_run, &c);
 	if (err) {
-		struct pin_ctx u = {s->owner, 0, 0, 0};
+		struct pin_ctx u = {.o = s->owner};
 		if (c.stop > a)
 			(void)walk_live_runs(m, a, c.stop, put_run, &u);
+		return why_acct(s, err, c.bad, c.bad_len);
 	}
-	return err;
+	return 0;
 }
 
 void unpin_range(struct dma_space *s, struct dma_mapping *m, uint64_t a, uint64_t b)
 {
-	struct pin_ctx c = {s->owner, 0, 0, 0};
+	struct pin_ctx c = {.o = s->owner};
 
 	if (!m->reg)
 		(void)walk_live_runs(m, a, b, put_run, &c);
@@ -204,28 +211,46 @@ unsigned count_doms(const struct dma_space *s)
 	return n;
 }
 
+static bool dma_memory(const struct frame *f)
+{
+	return f->tag == FRAME_USER || f->tag == FRAME_DMA || f->tag == FRAME_GUEST;
+}
+
 /* Every frame of [pa, pa+size) is user, DMA or guest memory.  Walked as
  * runs of records (kernel/frame.h frame_run), not one lookup per frame. */
-bool src_ok(uint64_t pa, uint64_t size)
+bool src_ok(uint64_t pa, uint64_t size, uint64_t *bad)
 {
 	uint64_t pfn = pa >> FRAME_SHIFT, left = (size + FRAME_SIZE - 1) >> FRAME_SHIFT;
 
 	while (left) {
-		uint64_t cnt;
-		unsigned bad = 0;
+		uint64_t cnt, i;
+		unsigned no = 0;
 		struct frame *f = frame_run(pfn << FRAME_SHIFT, &cnt);
 
-		if (!f)
+		if (!f) {
+			*bad = pfn << FRAME_SHIFT;
 			return false;
+		}
 		if (cnt > left)
 			cnt = left;
-		for (uint64_t i = 0; i < cnt; i++)
-			bad |= f[i].tag != FRAME_USER && f[i].tag != FRAME_DMA &&
-			       f[i].tag != FRAME_GUEST;
-		if (bad)
+		for (i = 0; i < cnt; i++)
+			no |= !dma_memory(&f[i]);
+		if (no) {
+			/* Rare: find which (the loop above stays branch-free). */
+			for (i = 0; dma_memory(&f[i]); i++)
+				;
+			*bad = (pfn + i) << FRAME_SHIFT;
 			return false;
+		}
 		pfn += cnt;
 		left -= cnt;
 	}
 	return true;
+}
+
+int why_not_dma(struct dma_space *s, uint64_t bad)
+{
+	const struct frame *f = frame_get(bad);
+
+	return why(s, -EPERM, DMA_WHY_NOT_DMA_MEMORY, bad, f ? f->tag : DMA_WHY_UNMANAGED);
 }
