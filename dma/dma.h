@@ -29,6 +29,11 @@ enum dma_src {
 #define DMA_PROT_R IOMMU_READ
 #define DMA_PROT_W IOMMU_WRITE
 
+/* x86 interrupt address range, reserved in every space (VT-d 3.15: DMA
+ * writes here are interrupt requests, never translated). */
+#define DMA_MSI_START 0xFEE00000ull
+#define DMA_MSI_LAST 0xFEEFFFFFull
+
 /* Default per-space mapping count limit (VFIO's is 65535). */
 #define DMA_DEFAULT_MAP_LIMIT (1u << 22)
 #define DMA_GROUP_MAX_RIDS 8

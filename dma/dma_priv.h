@@ -83,10 +83,6 @@ struct dma_space {
 	struct dma_space *next;
 };
 
-/* x86 interrupt address range (VT-d 3.15: DMA writes here are interrupt
- * requests, never translated). */
-#define MSI_START 0xFEE00000ull
-#define MSI_LAST 0xFEEFFFFFull
 
 #define MAP_OF(n) itree_entry(n, struct dma_mapping, node)
 #define REG_OF(n) itree_entry(n, struct dma_reg, node)

@@ -174,7 +174,7 @@ int dma_space_create(struct dma_space *share_with, struct dma_space **out)
 	}
 	s->map_limit = DMA_DEFAULT_MAP_LIMIT;
 	why_clear(s);
-	err = resv_add(s, MSI_START, MSI_LAST, NULL);
+	err = resv_add(s, DMA_MSI_START, DMA_MSI_LAST, NULL);
 	if (err) {
 		acct_owner_put(s->owner);
 		free(s);
