@@ -731,7 +731,7 @@ static int cmd_bench_dma(int argc, char **argv)
 {
 	struct dma_space *s;
 	struct dma_space_info si;
-	uint64_t size, count, pa, iova = 0, first, un, align, lo = 0;
+	uint64_t size, count, pa, iova = 0, first, un, align;
 	uint64_t t_map = 0, t_unmap = 0, t0, t1, t2, start;
 	unsigned order;
 	int rc;
@@ -765,20 +765,14 @@ static int cmd_bench_dma(int argc, char **argv)
 	align = FRAME_SIZE << order;
 	if (align < si.pgsize)
 		align = si.pgsize;
-	/* Retries step over reserved regions dma_map knows and this search does not. */
-	for (int tries = 0;; tries++) {
-		rc = dev_free_iova(s, size, align, lo, si.iova_last, 1, 0, &iova);
-		if (rc) {
-			rc = cmd_fail(-ENOSPC,
-				      "no free IOVA range of %llu bytes aligned to %llu in as=%u",
-				      (ull)size, (ull)align, si.id);
-			goto out;
-		}
-		rc = dma_map(s, iova, size, DMA_SRC_HPA, pa, DMA_PROT_R | DMA_PROT_W, &first);
-		if (rc != -EINVAL || tries == 16)
-			break;
-		lo = iova + align;
+	rc = dma_free_iova(
+		s, &(struct dma_iova_req){.size = size, .align = align, .last = UINT64_MAX}, &iova);
+	if (rc) {
+		rc = cmd_fail(-ENOSPC, "no free IOVA range of %llu bytes aligned to %llu in as=%u",
+			      (ull)size, (ull)align, si.id);
+		goto out;
 	}
+	rc = dma_map(s, iova, size, DMA_SRC_HPA, pa, DMA_PROT_R | DMA_PROT_W, &first);
 	if (rc) {
 		rc = map_fail(s, rc, iova, size, pa);
 		goto out;

@@ -37,7 +37,6 @@ typedef unsigned long long ull;
 /* edu ANDs DMA addresses with its dma_mask, 28 bits by default: the bounce
  * page must lie below it or the device would reach a different IOVA. */
 #define EDU_DEFAULT_DMA_LAST 0x0fffffffull
-#define BOUNCE_TRIES 16
 
 struct bounce {
 	struct dma_space *s;
@@ -71,8 +70,9 @@ static int bounce_get(struct dma_space *s, unsigned prot, uint64_t avoid, uint64
 {
 	struct dma_space_info si;
 	struct dma_owner_stat os;
-	uint64_t lo = 0, last;
-	int rc = -ENOSPC;
+	struct dma_iova_req q;
+	uint64_t last;
+	int rc;
 
 	memset(b, 0, sizeof(*b));
 	dma_space_info(s, &si);
@@ -84,14 +84,14 @@ static int bounce_get(struct dma_space *s, unsigned prot, uint64_t avoid, uint64
 	last = si.iova_last < EDU_DEFAULT_DMA_LAST ? si.iova_last : EDU_DEFAULT_DMA_LAST;
 	set_limits(s, os.limit > UINT64_MAX - b->size ? UINT64_MAX : os.limit + b->size,
 		   si.map_limit + 1);
-	for (int t = 0; t < BOUNCE_TRIES; t++) {
-		if (dev_free_iova(s, b->size, b->size, lo, last, avoid, avoid_last, &b->iova))
-			break;
+	q = (struct dma_iova_req){.size = b->size,
+				  .align = b->size,
+				  .last = last,
+				  .avoid = avoid,
+				  .avoid_last = avoid_last};
+	rc = dma_free_iova(s, &q, &b->iova);
+	if (!rc)
 		rc = dma_map(s, b->iova, b->size, DMA_SRC_ALLOC, 0, prot, &b->hpa);
-		if (rc != -EINVAL)
-			break;
-		lo = b->iova + b->size; /* a reserved region the search does not know */
-	}
 	if (rc) {
 		set_limits(s, os.limit, si.map_limit);
 		if (rc == -ENOMEM)

@@ -101,6 +101,7 @@ enum dma_why_kind {
 	DMA_WHY_REG_NONE,	   /* ENOENT unregister: no registration of exactly the range */
 	DMA_WHY_REG_IN_USE,	   /* EBUSY unregister: a = mappings backed by it */
 	DMA_WHY_NO_DOMAIN,	   /* ENOENT translate */
+	DMA_WHY_NO_IOVA,	   /* ENOSPC free_iova: no free range of a bytes aligned to b */
 	DMA_WHY_IOMMU,		   /* the driver refused (err is its errno): a = enum dma_why_op,
 				    * b = the IOVA (map, unmap, flush) or requester ID (attach,
 				    * detach), id = unit index */
@@ -167,6 +168,18 @@ int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src,
 	    unsigned prot, uint64_t *first_hpa) MUST_CHECK;
 int dma_unmap(struct dma_space *s, uint64_t iova, uint64_t size, uint64_t *unmapped) MUST_CHECK;
 int dma_unmap_all(struct dma_space *s, uint64_t *unmapped) MUST_CHECK;
+/* A search for free IOVA (dma_free_iova). */
+struct dma_iova_req {
+	uint64_t size, align;	    /* align: a power of two */
+	uint64_t lo, last;	    /* the range must lie in [lo, last] */
+	uint64_t avoid, avoid_last; /* and miss [avoid, avoid_last] (avoid_last < avoid: none) */
+};
+/* The lowest IOVA >= lo, aligned to align, where size bytes fit in s: in
+ * no mapping, no reserved range (the MSI window, every attached group's
+ * RMRRs) and not in the avoided range, ending at or below last and the
+ * last IOVA of every domain's aperture.  -EINVAL bad size or align,
+ * -ENOSPC none. */
+int dma_free_iova(struct dma_space *s, const struct dma_iova_req *r, uint64_t *out) MUST_CHECK;
 /* Walks the first domain's hardware table (ops->iova_to_phys).  -ENOENT if
  * not mapped or the space has no domain. */
 int dma_translate(struct dma_space *s, uint64_t iova, uint64_t *hpa, unsigned *level,

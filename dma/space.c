@@ -156,6 +156,60 @@ int dma_space_add_reserved(struct dma_space *s, uint64_t start, uint64_t last)
 	return resv_add(s, start, last, NULL);
 }
 
+/* ----------------------------------------------------------- free IOVA */
+
+static bool align_up(uint64_t v, uint64_t a, uint64_t *out)
+{
+	uint64_t r = (v + a - 1) & ~(a - 1);
+
+	if (r < v)
+		return false;
+	*out = r;
+	return true;
+}
+
+/* Does [c, end] meet a mapping, a reserved range or the avoided range?
+ * *past is then the last byte of one it meets (the search goes on above). */
+static bool iova_taken(const struct dma_space *s, const struct dma_iova_req *r, uint64_t c,
+		       uint64_t end, uint64_t *past)
+{
+	const struct itree_node *x = itree_first(&s->maps, c, end);
+	const struct itree_node *y = itree_first(&s->resv, c, end);
+
+	if (r->avoid <= r->avoid_last && c <= r->avoid_last && end >= r->avoid) {
+		*past = r->avoid_last;
+		return true;
+	}
+	if (x || y) {
+		*past = x && (!y || x->last > y->last) ? x->last : y->last;
+		return true;
+	}
+	return false;
+}
+
+int dma_free_iova(struct dma_space *s, const struct dma_iova_req *r, uint64_t *out)
+{
+	uint64_t top = space_iova_last(s), c, end, past;
+
+	why_clear(s);
+	if (!r->size || !r->align || (r->align & (r->align - 1)))
+		return why(s, -EINVAL, DMA_WHY_BAD_ARG, r->size, r->align);
+	if (r->last < top)
+		top = r->last;
+	/* Each step moves past one obstacle, so this ends. */
+	for (bool ok = align_up(r->lo, r->align, &c); ok; ok = align_up(past + 1, r->align, &c)) {
+		if (!last_of(c, r->size, &end) || end > top)
+			break;
+		if (!iova_taken(s, r, c, end, &past)) {
+			*out = c;
+			return 0;
+		}
+		if (past == UINT64_MAX)
+			break;
+	}
+	return why(s, -ENOSPC, DMA_WHY_NO_IOVA, r->size, r->align);
+}
+
 int dma_space_create(struct dma_space *share_with, struct dma_space **out)
 {
 	struct dma_space *s, **pp;

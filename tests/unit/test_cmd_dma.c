@@ -642,39 +642,6 @@ TEST(dev_collect_rids_pure)
 	CHECK_EQ(dev_collect_rids(m, 4, rids, DMA_GROUP_MAX_RIDS), 8);
 }
 
-TEST(dev_free_iova_search)
-{
-	unsigned a = mk();
-	struct dma_space *s = dma_space_get(a);
-	uint64_t v = 0;
-
-	CHECK_EQ(dev_free_iova(s, K4, K4, 0, UINT64_MAX, 1, 0, &v), 0);
-	CHECK_EQ(v, 0);
-	CHECK_EQ(runf("dma map %u 0 8K alloc", a), 0);
-	CHECK_EQ(runf("dma map %u 0x3000 4K alloc", a), 0);
-	CHECK_EQ(dev_free_iova(s, K4, K4, 0, UINT64_MAX, 1, 0, &v), 0);
-	CHECK_EQ(v, 0x2000);
-	CHECK_EQ(dev_free_iova(s, 2 * K4, K4, 0, UINT64_MAX, 1, 0, &v), 0);
-	CHECK_EQ(v, 0x4000);
-	CHECK_EQ(dev_free_iova(s, K4, K4, 0, UINT64_MAX, 0x2000, 0x2fff, &v), 0); /* avoided */
-	CHECK_EQ(v, 0x4000);
-	CHECK_EQ(dev_free_iova(s, K4, 0x10000, 0, UINT64_MAX, 1, 0, &v), 0);
-	CHECK_EQ(v, 0x10000);
-	CHECK_EQ(dev_free_iova(s, K4, K4, 0xfee00000, UINT64_MAX, 1, 0, &v), 0); /* MSI window */
-	CHECK_EQ(v, 0xfef00000);
-	CHECK_EQ(dev_free_iova(s, K4, K4, 0, 0x3fff, 1, 0, &v), 0);
-	CHECK_EQ(v, 0x2000);
-	CHECK_EQ(dev_free_iova(s, 2 * K4, K4, 0, 0x4fff, 1, 0, &v), -ENOSPC);
-	CHECK_EQ(dev_free_iova(s, K4, 3, 0, UINT64_MAX, 1, 0, &v), -EINVAL);
-	CHECK_EQ(dev_free_iova(s, 0, K4, 0, UINT64_MAX, 1, 0, &v), -EINVAL);
-	CHECK_EQ(runf("dma map %u 0xfffffffffffff000 4K alloc", a), 0);
-	CHECK_EQ(dev_free_iova(s, K4, K4, 0xffffffffffffe000ull, UINT64_MAX, 1, 0, &v), 0);
-	CHECK_EQ(v, 0xffffffffffffe000ull);
-	CHECK_EQ(dev_free_iova(s, 2 * K4, K4, 0xffffffffffffe000ull, UINT64_MAX, 1, 0, &v),
-		 -ENOSPC);
-	rm(a);
-}
-
 /* An RMRR naming 02:01.0 at [0x9000000, 0x90fffff]: the whole group (its
  * bridge alias and 02:02.0 too) carries the range as reserved IOVA. */
 static unsigned fake_rmrr(uint16_t seg, uint8_t bus, uint8_t devfn, uint64_t *start, uint64_t *last,

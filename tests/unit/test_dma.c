@@ -1079,3 +1079,67 @@ TEST(why_register_attach_detach)
 	fake_iommu_unit_free(u);
 	tl_user_free(pa, 4);
 }
+
+/* The free-IOVA search skips mappings, every reserved range (the MSI
+ * window, RMRRs, added ones) and the avoided range, stays in [lo, last]
+ * and inside the aperture, and is aligned. */
+static uint64_t free_iova(struct dma_space *s, uint64_t size, uint64_t align, uint64_t lo,
+			  uint64_t last, uint64_t avoid, uint64_t avoid_last, int *err)
+{
+	struct dma_iova_req r = {size, align, lo, last, avoid, avoid_last};
+	uint64_t v = 0xdead;
+
+	*err = dma_free_iova(s, &r, &v);
+	return v;
+}
+
+TEST(free_iova_search)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u = fake_iommu_unit_new(PGSIZE_4K, (1ull << 32) - 1, true, true);
+	struct dma_group g;
+	uint64_t h;
+	int e;
+
+	CHECK_EQ(free_iova(s, K4, K4, 0, UINT64_MAX, 1, 0, &e), 0);
+	CHECK_EQ(e, 0);
+	CHECK_EQ(dma_map(s, 0, 2 * K4, DMA_SRC_ALLOC, 0, RW, &h), 0);
+	CHECK_EQ(dma_map(s, 0x3000, K4, DMA_SRC_ALLOC, 0, RW, &h), 0);
+	CHECK_EQ(free_iova(s, K4, K4, 0, UINT64_MAX, 1, 0, &e), 0x2000);
+	CHECK_EQ(free_iova(s, 2 * K4, K4, 0, UINT64_MAX, 1, 0, &e), 0x4000);
+	CHECK_EQ(free_iova(s, K4, K4, 0, UINT64_MAX, 0x2000, 0x2fff, &e), 0x4000); /* avoided */
+	CHECK_EQ(free_iova(s, K4, 0x10000, 0, UINT64_MAX, 1, 0, &e), 0x10000);
+	CHECK_EQ(free_iova(s, K4, K4, 0xfee00000, UINT64_MAX, 1, 0, &e), 0xfef00000); /* MSI */
+	CHECK_EQ(free_iova(s, K4, K4, 0, 0x3fff, 1, 0, &e), 0x2000);
+	CHECK_EQ(e, 0);
+	free_iova(s, 2 * K4, K4, 0, 0x4fff, 1, 0, &e);
+	CHECK_EQ(e, -ENOSPC);
+	CHECK_EQ(dma_space_why(s)->kind, DMA_WHY_NO_IOVA);
+	free_iova(s, K4, 3, 0, UINT64_MAX, 1, 0, &e);
+	CHECK_EQ(e, -EINVAL);
+	free_iova(s, 0, K4, 0, UINT64_MAX, 1, 0, &e);
+	CHECK_EQ(e, -EINVAL);
+	CHECK_EQ(dma_map(s, 0xfffffffffffff000ull, K4, DMA_SRC_ALLOC, 0, RW, &h), 0);
+	CHECK_EQ(free_iova(s, K4, K4, 0xffffffffffffe000ull, UINT64_MAX, 1, 0, &e),
+		 0xffffffffffffe000ull);
+	free_iova(s, 2 * K4, K4, 0xffffffffffffe000ull, UINT64_MAX, 1, 0, &e);
+	CHECK_EQ(e, -ENOSPC);
+	CHECK_EQ(dma_unmap(s, 0xfffffffffffff000ull, K4, NULL), 0);
+	/* a reserved range of the space and a group's RMRR are skipped ... */
+	CHECK_EQ(dma_space_add_reserved(s, 0x4000, 0x7fff), 0);
+	CHECK_EQ(free_iova(s, K4, K4, 0x3000, UINT64_MAX, 1, 0, &e), 0x8000);
+	tl_group(&g, u, 1);
+	g.nresv = 1;
+	g.resv[0].start = 0x8000;
+	g.resv[0].last = 0xafff;
+	CHECK_EQ(dma_attach(s, &g), 0);
+	CHECK_EQ(free_iova(s, K4, K4, 0x3000, UINT64_MAX, 1, 0, &e), 0xb000);
+	/* ... and the aperture of the domain bounds the search */
+	CHECK_EQ(free_iova(s, K4, K4, 0xfffff000ull, UINT64_MAX, 1, 0, &e), 0xfffff000ull);
+	free_iova(s, K4, K4, 0x100000000ull, UINT64_MAX, 1, 0, &e);
+	CHECK_EQ(e, -ENOSPC);
+	CHECK_EQ(dma_detach(s, &g), 0);
+	CHECK_EQ(free_iova(s, K4, K4, 0x3000, UINT64_MAX, 1, 0, &e), 0x8000);
+	rm(s);
+	fake_iommu_unit_free(u);
+}
