@@ -11,9 +11,9 @@
  * the command, at a free IOVA that does not intersect the user's range,
  * device-writable only for `read` and device-readable only for `write`.
  * It goes through the ordinary dma_map/dma_unmap path (page tables,
- * invalidation before the page is freed), is charged to nobody (the owner's
- * pin limit and the space's mapping limit are raised by exactly it while it
- * exists) and is gone when the command ends.  No memory of the user outside
+ * invalidation before the page is freed), is charged to the hypervisor, not
+ * to the space's owner (dma_map_hyp: the user's pin limit and mapping limit
+ * do not count it) and is gone when the command ends.  No memory of the user outside
  * the mappings the user made is ever touched.  docs/console.md ("The edu device") has the
  * full reasoning.
  */
@@ -41,17 +41,8 @@ typedef unsigned long long ull;
 struct bounce {
 	struct dma_space *s;
 	uint64_t iova, size, hpa;
-	uint64_t old_limit, old_maps;
 	bool mapped;
 };
-
-/* Sets the owner's pin limit and the space's mapping limit (the bounce
- * page's allowance on and off); neither can fail for these values. */
-static void set_limits(struct dma_space *s, uint64_t pin_limit, uint64_t maps)
-{
-	if (dma_owner_set_limit(s, pin_limit) || dma_space_set_map_limit(s, maps))
-		klog("edu: could not restore the limits of as=%u", dma_space_id(s));
-}
 
 static void bounce_put(struct bounce *b)
 {
@@ -61,29 +52,24 @@ static void bounce_put(struct bounce *b)
 		return;
 	if (dma_unmap(b->s, b->iova, b->size, &un))
 		klog("edu: bounce page iova 0x%llx could not be unmapped", (ull)b->iova);
-	set_limits(b->s, b->old_limit, b->old_maps);
 	b->mapped = false;
 }
 
+/* The bounce page is sluice's, not the user's: dma_map_hyp charges it to
+ * the hypervisor and leaves the user's pin and mapping limits alone. */
 static int bounce_get(struct dma_space *s, unsigned prot, uint64_t avoid, uint64_t avoid_last,
 		      struct bounce *b)
 {
 	struct dma_space_info si;
-	struct dma_owner_stat os;
 	struct dma_iova_req q;
 	uint64_t last;
 	int rc;
 
 	memset(b, 0, sizeof(*b));
 	dma_space_info(s, &si);
-	dma_owner_stat(s, &os);
 	b->s = s;
 	b->size = si.pgsize > EDU_XFER_MAX ? si.pgsize : EDU_XFER_MAX;
-	b->old_limit = os.limit;
-	b->old_maps = si.map_limit;
 	last = si.iova_last < EDU_DEFAULT_DMA_LAST ? si.iova_last : EDU_DEFAULT_DMA_LAST;
-	set_limits(s, os.limit > UINT64_MAX - b->size ? UINT64_MAX : os.limit + b->size,
-		   si.map_limit + 1);
 	q = (struct dma_iova_req){.size = b->size,
 				  .align = b->size,
 				  .last = last,
@@ -91,17 +77,15 @@ static int bounce_get(struct dma_space *s, unsigned prot, uint64_t avoid, uint64
 				  .avoid_last = avoid_last};
 	rc = dma_free_iova(s, &q, &b->iova);
 	if (!rc)
-		rc = dma_map(s, b->iova, b->size, DMA_SRC_ALLOC, 0, prot, &b->hpa);
-	if (rc) {
-		set_limits(s, os.limit, si.map_limit);
-		if (rc == -ENOMEM)
-			return cmd_fail(rc, "out of memory for the bounce page");
+		rc = dma_map_hyp(s, b->iova, b->size, prot, &b->hpa);
+	if (rc == -ENOMEM)
+		return cmd_fail(rc, "out of memory for the bounce page");
+	if (rc)
 		return cmd_fail(
 			-ENOSPC,
 			"no free IOVA below 0x%llx in as=%u for the bounce page that carries "
 			"the device's buffer",
 			(ull)(last + 1), si.id);
-	}
 	b->mapped = true;
 	return 0;
 }

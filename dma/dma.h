@@ -166,6 +166,13 @@ int dma_detach(struct dma_space *s, struct dma_group *g) MUST_CHECK;
 
 int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src, uint64_t hpa,
 	    unsigned prot, uint64_t *first_hpa) MUST_CHECK;
+/* A mapping of sluice's own in s (edu's bounce page): fresh zeroed memory
+ * like DMA_SRC_ALLOC, but charged to the hypervisor's owner, not to the
+ * space's (whose pin limit it does not count against), and outside the
+ * space's mapping limit.  Otherwise an ordinary mapping: dma_unmap removes
+ * it (flushed before its memory is freed). */
+int dma_map_hyp(struct dma_space *s, uint64_t iova, uint64_t size, unsigned prot,
+		uint64_t *first_hpa) MUST_CHECK;
 int dma_unmap(struct dma_space *s, uint64_t iova, uint64_t size, uint64_t *unmapped) MUST_CHECK;
 int dma_unmap_all(struct dma_space *s, uint64_t *unmapped) MUST_CHECK;
 /* A search for free IOVA (dma_free_iova). */
@@ -224,6 +231,7 @@ struct dma_stats {
 	uint64_t leaked_domains; /* domains not freed after a failed flush */
 	uint64_t deferred_free;	 /* alloc blocks waiting for foreign pins to drop */
 	uint64_t side_entries;	 /* extra (frame, owner) charge records */
+	uint64_t hyp_pinned;	 /* bytes charged to the hypervisor (dma_map_hyp) */
 };
 void dma_stats(struct dma_stats *out);
 

@@ -42,6 +42,7 @@ struct dma_mapping {
 	struct itree_node node; /* [iova, iova+size-1] */
 	unsigned prot;
 	uint8_t src;
+	uint8_t hyp;	     /* charged to the hypervisor (dma_map_hyp), not the space's owner */
 	struct dma_reg *reg; /* pre-registration holding the pins, or NULL */
 	uint32_t nseg;
 	struct seg *segs; /* &seg0 for HPA mappings */
@@ -77,12 +78,12 @@ struct dma_space {
 	struct dma_owner *owner;
 	struct itree maps, regs, resv;
 	uint64_t bytes, hinted, map_limit;
+	uint64_t nhyp; /* mappings of the hypervisor's (outside map_limit) */
 	struct dma_dom *doms;
 	struct dma_group *groups;
 	struct dma_why why; /* of the last call (dma_space_why) */
 	struct dma_space *next;
 };
-
 
 #define MAP_OF(n) itree_entry(n, struct dma_mapping, node)
 #define REG_OF(n) itree_entry(n, struct dma_reg, node)
@@ -98,6 +99,15 @@ static inline unsigned order_of(uint64_t size)
 {
 	return (unsigned)__builtin_ctzll(size) - FRAME_SHIFT;
 }
+
+/* Who m's pins are charged to. */
+static inline struct dma_owner *map_owner(const struct dma_space *s, const struct dma_mapping *m)
+{
+	return m->hyp ? acct_hyp_owner() : s->owner;
+}
+
+/* Mappings of the space's user, the ones map_limit counts. */
+static inline uint64_t user_maps(const struct dma_space *s) { return s->maps.count - s->nhyp; }
 
 /* Overflow-checked last byte; false when [a, a+size) wraps. */
 static inline bool last_of(uint64_t a, uint64_t size, uint64_t *last)

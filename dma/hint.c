@@ -169,13 +169,14 @@ static int count_run_src(uint64_t iova, uint64_t pa, uint64_t len, void *arg)
 static int piece_count(struct dma_mapping *m, uint64_t a, uint64_t b, void *arg)
 {
 	struct hint_ctx *c = arg;
-	struct pin_ctx p = {.o = c->s->owner};
+	struct pin_ctx p = {.o = map_owner(c->s, m)};
 	int err;
 
 	if (m->reg)
 		return 0;
 	err = walk_runs(m, a, b, count_run_src, &p);
-	c->charge += p.bytes;
+	if (!m->hyp) /* the limit is the space's owner's */
+		c->charge += p.bytes;
 	c->bad = p.bad;
 	c->bad_len = p.bad_len;
 	return err;
@@ -184,14 +185,14 @@ static int piece_count(struct dma_mapping *m, uint64_t a, uint64_t b, void *arg)
 static int piece_pin(struct dma_mapping *m, uint64_t a, uint64_t b, void *arg)
 {
 	struct hint_ctx *c = arg;
-	struct pin_ctx p = {.o = c->s->owner, .stop = a};
+	struct pin_ctx p = {.o = map_owner(c->s, m), .stop = a};
 	int err;
 
 	if (m->reg)
 		return 0;
 	err = walk_runs(m, a, b, get_run, &p);
 	if (err) {
-		struct pin_ctx u = {.o = c->s->owner};
+		struct pin_ctx u = {.o = p.o};
 		if (p.stop > a)
 			(void)walk_runs(m, a, p.stop, put_run, &u);
 		c->bad = p.bad;
@@ -205,7 +206,7 @@ static int piece_pin(struct dma_mapping *m, uint64_t a, uint64_t b, void *arg)
 static int piece_unpin_n(struct dma_mapping *m, uint64_t a, uint64_t b, void *arg)
 {
 	struct hint_ctx *c = arg;
-	struct pin_ctx u = {.o = c->s->owner};
+	struct pin_ctx u = {.o = map_owner(c->s, m)};
 
 	if (m->reg)
 		return 0;

@@ -206,6 +206,7 @@ struct map_req {
 	enum dma_src src;
 	unsigned prot;
 	uint64_t pg;	     /* the space's page size */
+	bool hyp;	     /* the hypervisor's (dma_map_hyp) */
 	struct dma_reg *reg; /* the registration holding the whole hpa source */
 };
 
@@ -249,8 +250,10 @@ static int map_check(struct dma_space *s, struct map_req *r)
 	x = itree_first(&s->maps, r->iova, r->last);
 	if (x)
 		return why_map(s, -EEXIST, DMA_WHY_OVERLAP, x, 0, 0, -1);
-	if (s->maps.count >= s->map_limit)
-		return why(s, -ENOSPC, DMA_WHY_MAP_LIMIT, s->maps.count, s->map_limit);
+	/* The limit is the user's (VFIO's dma_entry_limit); sluice's own
+	 * mappings are not the user's to pay for. */
+	if (!r->hyp && user_maps(s) >= s->map_limit)
+		return why(s, -ENOSPC, DMA_WHY_MAP_LIMIT, user_maps(s), s->map_limit);
 	if (hpa_src) {
 		/* A device may never be pointed at sluice itself. */
 		if (!src_ok(r->hpa, r->size, &bad))
@@ -275,6 +278,7 @@ static int map_record(struct dma_space *s, const struct map_req *r, struct dma_m
 	m->node.last = r->last;
 	m->prot = r->prot;
 	m->src = (uint8_t)r->src;
+	m->hyp = r->hyp;
 	m->reg = r->reg;
 	if (r->src == DMA_SRC_HPA) {
 		m->seg0.off = 0;
@@ -294,7 +298,7 @@ static int map_record(struct dma_space *s, const struct map_req *r, struct dma_m
  * charges (nothing to do inside a registration). */
 static int map_charge(struct dma_space *s, struct dma_mapping *m)
 {
-	struct pin_ctx c = {.o = s->owner};
+	struct pin_ctx c = {.o = map_owner(s, m)};
 	int err;
 
 	if (m->reg)
@@ -302,8 +306,8 @@ static int map_charge(struct dma_space *s, struct dma_mapping *m)
 	err = walk_runs(m, m_start(m), m_end(m), count_run, &c);
 	if (err)
 		return why_acct(s, err, c.bad, c.bad_len);
-	if (over_limit(s->owner, c.bytes))
-		return why_pin_limit(s, s->owner, c.bytes);
+	if (over_limit(c.o, c.bytes))
+		return why_pin_limit(s, c.o, c.bytes);
 	return pin_range(s, m, m_start(m), m_end(m));
 }
 
@@ -360,20 +364,18 @@ static void quarantine(struct dma_mapping *m)
 	     (unsigned long long)m_start(m), (unsigned long long)m_size(m));
 }
 
-int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src, uint64_t hpa,
-	    unsigned prot, uint64_t *first_hpa)
+static int map_common(struct dma_space *s, struct map_req *r, uint64_t *first_hpa)
 {
-	struct map_req r = {.iova = iova, .size = size, .hpa = hpa, .src = src, .prot = prot};
 	struct dma_mapping *m = NULL;
 	bool stuck;
 	int err;
 
 	why_clear(s);
-	r.pg = pgsize_of(space_pgsizes(s));
-	err = map_check(s, &r);
+	r->pg = pgsize_of(space_pgsizes(s));
+	err = map_check(s, r);
 	if (err)
 		return err;
-	err = map_record(s, &r, &m);
+	err = map_record(s, r, &m);
 	if (err)
 		return err;
 	err = map_charge(s, m);
@@ -386,11 +388,12 @@ int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src,
 	}
 	if (err) {
 		/* Unmapped and flushed everywhere: the pins may go. */
-		unpin_range(s, m, iova, iova + size);
+		unpin_range(s, m, m_start(m), m_end(m));
 		goto out_free;
 	}
 	itree_insert(&s->maps, &m->node);
-	s->bytes += size;
+	s->bytes += r->size;
+	s->nhyp += m->hyp;
 	if (m->reg)
 		m->reg->users++;
 	if (first_hpa)
@@ -401,6 +404,23 @@ out_free:
 	mapping_free(m);
 	release_deferred();
 	return err;
+}
+
+int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src, uint64_t hpa,
+	    unsigned prot, uint64_t *first_hpa)
+{
+	struct map_req r = {.iova = iova, .size = size, .hpa = hpa, .src = src, .prot = prot};
+
+	return map_common(s, &r, first_hpa);
+}
+
+int dma_map_hyp(struct dma_space *s, uint64_t iova, uint64_t size, unsigned prot,
+		uint64_t *first_hpa)
+{
+	struct map_req r = {
+		.iova = iova, .size = size, .src = DMA_SRC_ALLOC, .prot = prot, .hyp = true};
+
+	return map_common(s, &r, first_hpa);
 }
 
 /* Collects the mappings of [iova, last] as spans; -EINVAL if one sticks out. */
@@ -456,6 +476,7 @@ static int unmap_range(struct dma_space *s, uint64_t iova, uint64_t last, uint64
 		total += m_size(m);
 		s->bytes -= m_size(m);
 		s->hinted -= m->hinted;
+		s->nhyp -= m->hyp;
 		mapping_release(s, m);
 	}
 	free(v);
@@ -537,4 +558,5 @@ void dma_stats(struct dma_stats *out)
 	out->leaked_domains = leaked_domains;
 	out->deferred_free = n_deferred;
 	out->side_entries = acct_side_entries();
+	out->hyp_pinned = acct_hyp_owner()->pinned;
 }

@@ -318,8 +318,8 @@ void dma_space_info(struct dma_space *s, struct dma_space_info *out)
 int dma_space_set_map_limit(struct dma_space *s, uint64_t limit)
 {
 	why_clear(s);
-	if (limit == 0 || limit < s->maps.count)
-		return why(s, -EINVAL, DMA_WHY_BAD_ARG, limit, s->maps.count);
+	if (limit == 0 || limit < user_maps(s))
+		return why(s, -EINVAL, DMA_WHY_BAD_ARG, limit, user_maps(s));
 	s->map_limit = limit;
 	return 0;
 }

@@ -138,14 +138,14 @@ int put_run(uint64_t iova, uint64_t pa, uint64_t len, void *arg)
  * held once per mapping record (not per domain). */
 int pin_range(struct dma_space *s, struct dma_mapping *m, uint64_t a, uint64_t b)
 {
-	struct pin_ctx c = {.o = s->owner, .stop = a};
+	struct pin_ctx c = {.o = map_owner(s, m), .stop = a};
 	int err;
 
 	if (m->reg)
 		return 0;
 	err = walk_live_runs(m, a, b, get_run, &c);
 	if (err) {
-		struct pin_ctx u = {.o = s->owner};
+		struct pin_ctx u = {.o = c.o};
 		if (c.stop > a)
 			(void)walk_live_runs(m, a, c.stop, put_run, &u);
 		return why_acct(s, err, c.bad, c.bad_len);
@@ -155,7 +155,7 @@ int pin_range(struct dma_space *s, struct dma_mapping *m, uint64_t a, uint64_t b
 
 void unpin_range(struct dma_space *s, struct dma_mapping *m, uint64_t a, uint64_t b)
 {
-	struct pin_ctx c = {.o = s->owner};
+	struct pin_ctx c = {.o = map_owner(s, m)};
 
 	if (!m->reg)
 		(void)walk_live_runs(m, a, b, put_run, &c);

@@ -363,13 +363,18 @@ TEST(edu_read_ok_and_fault)
 	CHECK(!strcmp(test_con_buf, want));
 	CHECK(faults > 0);
 	CHECK_EQ(ed.bad, 0);
-	/* pin limit at the current charge: the bounce still works, limit restored */
+	/* pin limit at the current charge: the bounce still works (charged to the
+	 * hypervisor, dma_map_hyp), the limits untouched */
 	struct dma_owner_stat os;
 	CHECK_EQ(dma_owner_set_limit(s, 2 * K4), 0);
 	CHECK_EQ(dma_space_set_map_limit(s, 1), 0);
 	CHECK_EQ(run("edu 00:03.0 read 0x10000 16"), 0);
 	dma_owner_stat(s, &os);
 	CHECK_EQ(os.limit, 2 * K4);
+	CHECK_EQ(os.pinned, 2 * K4); /* the bounce was the hypervisor's, and is gone */
+	struct dma_stats st;
+	dma_stats(&st);
+	CHECK_EQ(st.hyp_pinned, 0);
 	dma_space_info(s, &si);
 	CHECK_EQ(si.map_limit, 1);
 	CHECK_EQ(dma_owner_set_limit(s, UINT64_MAX), 0);

@@ -1143,3 +1143,55 @@ TEST(free_iova_search)
 	rm(s);
 	fake_iommu_unit_free(u);
 }
+
+/* A mapping of the hypervisor's own (edu's bounce page): charged to the
+ * hypervisor, not to the space's owner, outside its pin and mapping limits,
+ * otherwise an ordinary mapping (domains, unmap, flush before free). */
+TEST(hyp_mapping_charged_to_the_hypervisor)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u = tl_unit(PGSIZE_4K);
+	struct dma_group g;
+	struct dma_owner_stat os;
+	struct dma_space_info si;
+	struct dma_stats st;
+	uint64_t hpa, pa = tl_user(0), un;
+	struct tl_mem m0 = tl_mem();
+
+	tl_group(&g, u, 1);
+	CHECK_EQ(dma_attach(s, &g), 0);
+	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_owner_set_limit(s, K4), 0);
+	CHECK_EQ(dma_space_set_map_limit(s, 1), 0);
+	/* the user is at both limits: its own map fails, sluice's does not */
+	CHECK_EQ(dma_map(s, 0x10000, 2 * K4, DMA_SRC_ALLOC, 0, DMA_PROT_W, &hpa), -ENOSPC);
+	CHECK_EQ(dma_map_hyp(s, 0x10000, 2 * K4, DMA_PROT_W, &hpa), 0);
+	CHECK(frame_get(hpa)->tag == FRAME_DMA && frame_get(hpa)->pins == 1);
+	dma_owner_stat(s, &os);
+	CHECK_EQ(os.pinned, K4);
+	dma_stats(&st);
+	CHECK_EQ(st.hyp_pinned, 2 * K4);
+	dma_space_info(s, &si);
+	CHECK_EQ(si.nmaps, 2);
+	/* the device reaches it like any mapping, with its prot */
+	unsigned lv, pr;
+	uint64_t got;
+	struct iommu_domain *d = fake_iommu_rid_domain(u, 1);
+	CHECK_EQ(d->unit->ops->iova_to_phys(d, 0x11000, &got, &lv, &pr), 0);
+	CHECK_EQ(got, hpa + K4);
+	CHECK_EQ(pr, DMA_PROT_W);
+	/* the user's mapping limit stays its own */
+	CHECK_EQ(dma_space_set_map_limit(s, 1), 0);
+	CHECK_EQ(dma_unmap(s, 0x10000, 2 * K4, &un), 0);
+	CHECK_EQ(un, 2 * K4);
+	dma_stats(&st);
+	CHECK_EQ(st.hyp_pinned, 0);
+	CHECK_EQ(dma_unmap(s, 0x1000, K4, &un), 0);
+	CHECK_EQ(tl_mem().free, m0.free);
+	CHECK_EQ(tl_mem().pinned, m0.pinned);
+	CHECK_EQ(dma_owner_set_limit(s, UINT64_MAX), 0);
+	CHECK_EQ(dma_detach(s, &g), 0);
+	rm(s);
+	fake_iommu_unit_free(u);
+	tl_user_free(pa, 0);
+}

@@ -127,6 +127,11 @@ static int op_map_other_owner(void)
 	uint64_t h;
 	return dma_map(w.b, 0x400000 * 24, 0x10000, DMA_SRC_HPA, w.user, RW, &h);
 }
+static int op_map_hyp(void)
+{
+	uint64_t h;
+	return dma_map_hyp(w.a, 0x400000 * 28, 0x3000, DMA_PROT_W, &h);
+}
 static int op_unmap(void)
 {
 	uint64_t u;
@@ -174,6 +179,7 @@ static const struct {
 	{"map_alloc", op_map_alloc},
 	{"map_reg", op_map_reg},
 	{"map_other_owner", op_map_other_owner},
+	{"map_hyp", op_map_hyp},
 	{"unmap", op_unmap},
 	{"unmap_all", op_unmap_all},
 	{"attach_replay", op_attach_replay},
