@@ -9,7 +9,6 @@
  * (dma_space_why), into a message a person can act on.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "dma/dma.h"
@@ -358,22 +357,9 @@ static int cmd_as_destroy(int argc, char **argv)
 	if ((rc = get_space(argv[2], &s)))
 		return rc;
 	id = dma_space_id(s);
-	/* the groups leave the space: remember them to release their IRTEs
-	 * (every group that is no longer attached, also after a partial
-	 * teardown) */
-	unsigned ngone = 0;
-	while (dma_space_group_at(s, ngone))
-		ngone++;
-	struct dma_group **gone = ngone ? calloc(ngone, sizeof(*gone)) : NULL;
-	if (ngone && !gone)
-		return cmd_fail(-ENOMEM, "out of memory");
-	for (unsigned i = 0; i < ngone; i++)
-		gone[i] = dma_space_group_at(s, i);
+	/* Every group that leaves calls its release (the edu glue's frees the
+	 * interrupt routes), also after a partial teardown. */
 	rc = dma_space_destroy(s);
-	for (unsigned i = 0; i < ngone; i++)
-		if (!gone[i]->space)
-			dev_group_released(gone[i]);
-	free(gone);
 	if (rc) {
 		char t[96];
 		return cmd_fail(
@@ -450,7 +436,6 @@ static int cmd_as_detach(int argc, char **argv)
 	if (rc)
 		return why_fail(s, rc,
 				&(struct cmd_ctx){.verb = V_DETACH, .bdf = argv[3], .seg = g->seg});
-	dev_group_released(g);
 	return 0;
 }
 

@@ -90,6 +90,19 @@ static int bounce_get(struct dma_space *s, unsigned prot, uint64_t avoid, uint64
 	return 0;
 }
 
+/* The group of an edu left its space (dma_detach, as destroy): the MSI
+ * sluice routed for its members goes with it (IRTE left not present and
+ * freed, vector freed); the next `edu irq` sets it up afresh. */
+static void release_edu_irqs(struct dma_group *g, void *arg)
+{
+	struct pci_dev *members[32];
+	int n = pci_group_members(g->id, members, 32);
+
+	(void)arg;
+	for (int i = 0; i < n && i < 32; i++)
+		edu_release_irq(members[i]);
+}
+
 /* One DMA, reporting whether the IOMMU recorded a fault for sid meanwhile. */
 static int dma_once(struct edu *e, bool to_ram, uint64_t addr, uint32_t len, bool *fault)
 {
@@ -251,6 +264,10 @@ static int cmd_edu(int argc, char **argv)
 	if (wr)
 		return do_write(e, g, iova, (uint32_t)len, (uint8_t)byte);
 
+	/* The MSI set up now must go when the group leaves a space.  No group
+	 * (no unit translates the device): it can join no space either. */
+	if (!dev_group_get(d, &g))
+		dma_group_on_release(g, release_edu_irqs, NULL);
 	struct edu_irq_result r;
 	rc = edu_irq(e, platform_unit_for(edu_pci(e)->seg, edu_pci(e)->alias_rid),
 		     EDU_IRQ_TIMEOUT_NS, &r);

@@ -261,15 +261,25 @@ int dma_detach(struct dma_space *s, struct dma_group *g)
 	g->space = NULL;
 	g->next = NULL;
 	resv_drop_group(s, g);
-	if (--dd->ngroups)
-		return 0;
-	/* Last group: the domain goes; the mappings stay in the space.  Its
-	 * rids are already off it (blocked), so no device walks the tables
-	 * while dom_destroy unmaps and flushes them. */
-	for (pp = &s->doms; *pp != dd; pp = &(*pp)->next)
-		;
-	*pp = dd->next;
-	err = dom_destroy(s, dd->hw, true);
-	free(dd);
+	if (--dd->ngroups == 0) {
+		/* Last group: the domain goes; the mappings stay in the space.
+		 * Its rids are already off it (blocked), so no device walks the
+		 * tables while dom_destroy unmaps and flushes them. */
+		for (pp = &s->doms; *pp != dd; pp = &(*pp)->next)
+			;
+		*pp = dd->next;
+		err = dom_destroy(s, dd->hw, true);
+		free(dd);
+	}
+	/* The group has left (even if its old domain could not be freed):
+	 * what the device glue set up for it goes too. */
+	if (g->release)
+		g->release(g, g->release_arg);
 	return err;
+}
+
+void dma_group_on_release(struct dma_group *g, dma_release_fn fn, void *arg)
+{
+	g->release = fn;
+	g->release_arg = arg;
 }

@@ -11,7 +11,6 @@
  * platform installs with dev_set_rmrr_query) are the group's reserved IOVA
  * ranges.
  */
-#include "drivers/edu.h"
 #include "dma/devices.h"
 
 #include <stdio.h>
@@ -221,13 +220,4 @@ void dev_reset(void)
 			pp = &p->next;
 		}
 	}
-}
-
-void dev_group_released(struct dma_group *g)
-{
-	struct pci_dev *members[32];
-	int n = pci_group_members(g->id, members, 32);
-
-	for (int i = 0; i < n && i < 32; i++)
-		edu_release_irq(members[i]);
 }

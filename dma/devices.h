@@ -47,8 +47,4 @@ typedef unsigned (*dev_rmrr_query_fn)(uint16_t seg, uint8_t bus, uint8_t devfn, 
 				      uint64_t *last, unsigned max);
 void dev_set_rmrr_query(dev_rmrr_query_fn fn);
 
-/* A group left its address space: interrupts sluice routed for its members
- * are torn down (IRTEs freed and left not present). */
-void dev_group_released(struct dma_group *g);
-
 #endif

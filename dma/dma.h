@@ -39,6 +39,12 @@ enum dma_src {
 #define DMA_GROUP_MAX_RIDS 8
 #define DMA_GROUP_MAX_RESV 4
 
+struct dma_group;
+/* Called by dma_detach (so also by dma_space_destroy) once the group has
+ * left its space: the device glue tears down what it set up for the
+ * members (interrupt routes).  The dma layer knows no devices. */
+typedef void (*dma_release_fn)(struct dma_group *g, void *arg);
+
 /* A device group: requester IDs on one unit that are isolated together.
  * Filled by the caller (PCI / console); space is set by dma_attach.
  * irq_remapped is an output: dma_attach sets it from unit->intr_remap. */
@@ -55,8 +61,13 @@ struct dma_group {
 	struct {
 		uint64_t start, last;
 	} resv[DMA_GROUP_MAX_RESV];
+	dma_release_fn release; /* dma_group_on_release */
+	void *release_arg;
 	struct dma_group *next; /* the dma layer's (space's group list) */
 };
+
+/* Registers (replaces; NULL removes) the release callback of g. */
+void dma_group_on_release(struct dma_group *g, dma_release_fn fn, void *arg);
 
 /* Why the last call on a space failed, recorded where the check failed, so
  * that the caller can say exactly what was wrong (dma_space_why).  Every

@@ -19,10 +19,6 @@
 #include "tests/unit/dma_testlib.h"
 #include "tests/unit/fake_pci.h"
 
-/* No edu in these tests: nothing to release when a group leaves a space
- * (tests/unit/test_devices.c and tests/qemu/test_irq.py cover that). */
-void edu_release_irq(struct pci_dev *d) { (void)d; }
-
 #define K4 0x1000ull
 #define ECAM 0xb0000000ull
 

@@ -508,3 +508,36 @@ TEST(edu_irq_no_vector)
 	CHECK(msg_has("no MSI capability"));
 	vectors_left = 1;
 }
+
+/* The MSI sluice set up for edu goes when its group leaves a space: the
+ * release callback cmd_edu.c registers on the group runs on detach and on
+ * as destroy (the vector freed once each time), and the next `edu irq`
+ * sets the MSI up afresh. */
+TEST(edu_irq_released_with_the_group)
+{
+	struct dma_space *s;
+	struct pci_dev *d;
+	int held;
+
+	world();
+	ed.deliver = true;
+	CHECK_EQ(run("edu 00:03.0 irq"), 0);
+	CHECK(isr != NULL);
+	held = vectors_left;
+	s = space();
+	CHECK_EQ(dma_space_destroy(s), 0);
+	CHECK_EQ(vectors_left, held + 1);
+	CHECK(isr == NULL);
+	CHECK_EQ(run("edu 00:03.0 irq"), 0);
+	CHECK(!strcmp(test_con_buf, "delivered=1 vector=65 irte=-\n"));
+	CHECK_EQ(vectors_left, held);
+	s = space();
+	CHECK_EQ(dev_lookup("00:03.0", &d), 0);
+	CHECK_EQ(dma_detach(s, dev_group(d)), 0);
+	CHECK_EQ(vectors_left, held + 1);
+	CHECK_EQ(dma_space_destroy(s), 0);
+	CHECK_EQ(vectors_left, held + 1); /* not released twice */
+	CHECK_EQ(run("edu 00:03.0 irq"), 0);
+	CHECK_EQ(vectors_left, held);
+	ed.deliver = false;
+}

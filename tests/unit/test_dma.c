@@ -1195,3 +1195,45 @@ TEST(hyp_mapping_charged_to_the_hypervisor)
 	fake_iommu_unit_free(u);
 	tl_user_free(pa, 0);
 }
+
+/* A group's release callback runs once the group has left its space:
+ * after a detach and for every group a destroy detaches, never for a
+ * detach that failed (the group stays). */
+static int released[4];
+static void count_release(struct dma_group *g, void *arg)
+{
+	(void)g;
+	released[(intptr_t)arg]++;
+}
+
+TEST(group_release_callback)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u = tl_unit(PGSIZE_4K);
+	struct dma_group g1, g2;
+
+	tl_group(&g1, u, 1);
+	tl_group(&g2, u, 2);
+	dma_group_on_release(&g1, count_release, (void *)1);
+	dma_group_on_release(&g2, count_release, (void *)2);
+	CHECK_EQ(dma_attach(s, &g1), 0);
+	CHECK_EQ(dma_attach(s, &g2), 0);
+	fake_iommu_fail_any(1);
+	CHECK_EQ(dma_detach(s, &g1), -EIO);
+	fake_iommu_fail_any(0);
+	CHECK_EQ(released[1], 0);
+	CHECK(g1.space == s);
+	CHECK_EQ(dma_detach(s, &g1), 0);
+	CHECK_EQ(released[1], 1);
+	CHECK(g1.space == NULL);
+	CHECK_EQ(dma_attach(s, &g1), 0);
+	rm(s);
+	CHECK_EQ(released[1], 2);
+	CHECK_EQ(released[2], 1);
+	dma_group_on_release(&g1, NULL, NULL);
+	s = mk();
+	CHECK_EQ(dma_attach(s, &g1), 0);
+	rm(s);
+	CHECK_EQ(released[1], 2);
+	fake_iommu_unit_free(u);
+}
