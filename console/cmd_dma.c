@@ -181,12 +181,12 @@ static const char *resv_text(const struct dma_why *w, char *b, size_t n)
 	return b;
 }
 
-static int why_fail(struct dma_space *s, int rc, const struct cmd_ctx *c)
+/* Where the range or the IOVA space refused: 0 if not such a reason. */
+static int range_fail(struct dma_space *s, int rc, const struct dma_why *w, const struct cmd_ctx *c)
 {
-	const struct dma_why *w = dma_space_why(s);
 	unsigned id = dma_space_id(s);
 	uint64_t last = c->iova + c->size - 1;
-	char t[96], rid[24];
+	char t[96];
 
 	switch (w->kind) {
 	case DMA_WHY_ZERO_SIZE: return cmd_fail(rc, "size is zero");
@@ -254,8 +254,18 @@ static int why_fail(struct dma_space *s, int rc, const struct cmd_ctx *c)
 			"range 0x%llx-0x%llx is not covered by mappings without gaps (nothing "
 			"is mapped at 0x%llx)",
 			(ull)c->iova, (ull)last, (ull)w->a);
+	default: return 0;
+	}
+}
+
+/* Limits, the source memory and registrations: 0 if not such a reason. */
+static int charge_fail(struct dma_space *s, int rc, const struct dma_why *w,
+		       const struct cmd_ctx *c)
+{
+	switch (w->kind) {
 	case DMA_WHY_MAP_LIMIT:
-		return cmd_fail(rc, "as=%u has reached its limit of %llu mappings", id, (ull)w->b);
+		return cmd_fail(rc, "as=%u has reached its limit of %llu mappings", dma_space_id(s),
+				(ull)w->b);
 	case DMA_WHY_PIN_LIMIT:
 		return cmd_fail(
 			rc,
@@ -274,11 +284,6 @@ static int why_fail(struct dma_space *s, int rc, const struct cmd_ctx *c)
 	case DMA_WHY_NOT_RAM:
 		return cmd_fail(rc, "hpa 0x%llx..0x%llx is not allocated RAM (mem alloc it first)",
 				(ull)w->a, (ull)(w->a + w->b - 1));
-	case DMA_WHY_UNSAFE_INTERRUPTS:
-		return cmd_fail(rc,
-				"IOMMU unit %d does not remap interrupts from %.40s; boot with "
-				"allow_unsafe_interrupts to attach anyway",
-				w->id, c->bdf);
 	case DMA_WHY_REG_OVERLAP:
 		return cmd_fail(rc,
 				"range overlaps a different registration (hpa=0x%llx size=%llu; "
@@ -295,6 +300,24 @@ static int why_fail(struct dma_space *s, int rc, const struct cmd_ctx *c)
 				"mappings still use hpa=0x%llx size=%llu (%llu of them; unmap them "
 				"first)",
 				(ull)c->hpa, (ull)c->size, (ull)w->a);
+	default: return 0;
+	}
+}
+
+static int why_fail(struct dma_space *s, int rc, const struct cmd_ctx *c)
+{
+	const struct dma_why *w = dma_space_why(s);
+	unsigned id = dma_space_id(s);
+	char t[96], rid[24];
+
+	if (range_fail(s, rc, w, c) || charge_fail(s, rc, w, c))
+		return rc;
+	switch (w->kind) {
+	case DMA_WHY_UNSAFE_INTERRUPTS:
+		return cmd_fail(rc,
+				"IOMMU unit %d does not remap interrupts from %.40s; boot with "
+				"allow_unsafe_interrupts to attach anyway",
+				w->id, c->bdf);
 	case DMA_WHY_IOMMU:
 		if (c->verb == V_ATTACH && w->err == -EBUSY && w->a == DMA_OP_ATTACH)
 			return cmd_fail(

@@ -76,9 +76,9 @@ static int attach_check(struct dma_space *s, const struct dma_group *g)
 		return why(s, -EINVAL, DMA_WHY_BAD_GROUP, g->nrids, 0);
 	if (g->space)
 		return why_id(s, -EBUSY, DMA_WHY_GROUP_BUSY, (int)g->space->id);
-	/* VFIO's rule too: without interrupt remapping a device could forge
-	 * any interrupt (an MSI write is DMA), unless the boot argument says
-	 * the user accepts that. */
+	/* Without interrupt remapping a device could forge any interrupt (an
+	 * MSI is a DMA write), so attach is refused unless the boot argument
+	 * accepts that, as VFIO type1 does (allow_unsafe_interrupts). */
 	if (!g->unit->intr_remap && !dma_allow_unsafe_interrupts)
 		return why_id(s, -EPERM, DMA_WHY_UNSAFE_INTERRUPTS, (int)g->unit->index);
 	return 0;

@@ -353,6 +353,8 @@ static int hint_unmap_doms(struct dma_space *s, const struct hint_plan *p)
 		}
 		if (!err)
 			return 0;
+		/* A flush failed: a device may still hold IOTLB entries for the
+		 * pieces, so their pins must stay: every domain gets them back. */
 		failed = NULL; /* every domain lost every piece */
 	}
 	for (d = s->doms; d != failed; d = d->next) {
@@ -451,13 +453,16 @@ static int hint_remove(struct dma_space *s, const struct hint_plan *p, uint64_t 
 	if (err)
 		return err;
 	err = plan_do(p, false, piece_pin, &c, &at);
-	if (err)
+	if (err) {
 		why_acct(s, err, c.bad, c.bad_len);
-	if (!err) {
+	} else {
 		err = unhint_map_doms(s, p, &stuck);
 		if (!err)
 			return 0;
 		if (stuck) {
+			/* A device may still reach the pieces through a stale
+			 * IOTLB entry: they stay pinned and charged for ever
+			 * (quarantined), though the records call them hinted. */
 			klog("dma: flush failed unwinding unhint; memory stays pinned");
 			quarantined += size;
 			return err;
