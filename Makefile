@@ -28,13 +28,13 @@ KASM := $(shell find $(KDIRS) -name '*.S' 2>/dev/null | sort)
 BOOTSRC := $(wildcard boot/*.c)
 HEADERS := $(shell find $(KDIRS) boot hw -name '*.h' 2>/dev/null)
 
-KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wvla -Wno-unused-parameter \
 	-ffreestanding -fpic -fno-stack-protector -fno-stack-check \
 	-mno-red-zone -fno-strict-aliasing -fno-omit-frame-pointer \
 	-I. -isystem $(NEWLIB)/include \
 	-DSLUICE_VERSION=\"$(VERSION)\" -DSLUICE_COMMIT=\"$(COMMIT)\"
 # boot/ is the only code that sees UEFI (GNU-EFI headers, 16-bit CHAR16).
-BCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+BCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wvla -Wno-unused-parameter \
 	-ffreestanding -fpic -fno-stack-protector -fno-stack-check \
 	-fshort-wchar -mno-red-zone -maccumulate-outgoing-args \
 	-DGNU_EFI_USE_MS_ABI -I. -I$(EFI_INC) -I$(EFI_INC)/x86_64
@@ -101,7 +101,7 @@ run: setup $(B)/sluice.efi
 
 # ---------------------------------------------------------------- tests
 UNIT_COMMON := tests/unit/test_main.c tests/unit/fake_hw.c tests/unit/host_console.c tests/unit/host_time.c lib/err.c
-UNIT_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+UNIT_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wvla -Wno-unused-parameter \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer -I. -Itests/unit -DHOST_TEST
 srcs_of = $(shell sed -n 's|^// SOURCES:||p' $(1))
@@ -147,7 +147,7 @@ test: setup
 # ---------------------------------------------------------------- bench
 BENCH_SRCS := $(wildcard bench/host_*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
-BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wvla -Wno-unused-parameter \
 	-I. -Itests/unit -DHOST_TEST
 define bench_rule
 $(B)/bench/$(basename $(notdir $(1))): $(1) $(call srcs_of,$(1)) $(HEADERS)

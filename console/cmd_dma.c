@@ -5,10 +5,10 @@
  * `bench dma`.  Syntax, keys and errno names are the contract in
  * shared/CONSOLE.md ("DMA address spaces", "Benchmarks"); the rules behind
  * each errno are dma/dma.h's (docs/dma.md).  This file only parses, calls
- * the dma layer and turns its errno into a message a person can act on.
+ * the dma layer and turns its errno, and the reason the layer recorded
+ * (dma_space_why), into a message a person can act on.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "dma/dma.h"
@@ -16,6 +16,7 @@
 #include "dma/devices.h"
 #include "kernel/frame.h"
 #include "kernel/time.h"
+#include "lib/bdf.h"
 #include "lib/parse.h"
 
 typedef unsigned long long ull;
@@ -93,75 +94,246 @@ static int get_dev(const char *w, struct pci_dev **d)
 	return 0;
 }
 
-/* ------------------------------------------------------- state helpers */
+/* ------------------------------------------------- what the dma layer says */
 
-struct find_overlap {
-	uint64_t start, last;
-	struct dma_map_info hit;
-	bool found;
+/* What a failed command was doing: the words of its ERR line around the
+ * reason dma/ recorded (dma_space_why).  The errno name is always the one
+ * the dma call returned. */
+enum verb { V_MAP, V_UNMAP, V_HINT, V_UNHINT, V_REG, V_UNREG, V_ATTACH, V_DETACH };
+
+struct cmd_ctx {
+	enum verb verb;
+	uint64_t iova, size, hpa; /* the command's range */
+	const char *bdf;	  /* attach, detach: the device */
+	uint16_t seg;
 };
 
-static int overlap_fn(const struct dma_map_info *mi, void *arg)
-{
-	struct find_overlap *f = arg;
+static const char *const failed[] = {"the mapping failed", "unmap failed",    "hint failed",
+				     "unhint failed",	   "register failed", "unregister failed",
+				     "attach failed",	   "detach failed"};
+static const char *const unchanged[] = {"nothing was mapped",	  "nothing was unmapped",
+					"the range is unchanged", "the range is unchanged",
+					"nothing changed",	  "nothing changed",
+					"nothing changed",	  "it stays attached"};
 
-	if (mi->iova <= f->last && mi->iova + mi->size - 1 >= f->start) {
-		f->hit = *mi;
-		f->found = true;
-		return 1;
+static const char *frame_what(uint64_t tag)
+{
+	switch (tag) {
+	case FRAME_FREE: return "free (not allocated)";
+	case FRAME_SLUICE: return "sluice's own memory";
+	case FRAME_IOPT: return "an IOMMU table";
+	case FRAME_RESERVED: return "RAM sluice does not manage";
+	case DMA_WHY_UNMANAGED: return "not RAM";
+	default: return "not DMA-able";
 	}
-	return 0;
 }
 
-/* The first mapping intersecting [start, last]. */
-static bool first_overlap(struct dma_space *s, uint64_t start, uint64_t last,
-			  struct dma_map_info *out)
+/* The reason alone, for messages that pass it on: "out of memory (the
+ * mapping's record, 136 bytes)", "IOMMU unit 0 refused the map at 0x10000
+ * (EIO)", else the errno name. */
+static const char *reason(const struct dma_why *w, int rc, enum verb v, uint16_t seg, char *b,
+			  size_t n)
 {
-	struct find_overlap f = {.start = start, .last = last};
+	static const char *const mem[] = {"a record", "the mapping's memory", "bookkeeping"};
+	static const char *const op[] = {"map at 0x",  "unmap at 0x", "invalidation",
+					 "attach of ", "detach of ",  "domain allocation"};
+	const char *what = mem[w->b % 3];
+	char at[24] = "";
 
-	(void)dma_for_each_map(s, overlap_fn, &f);
-	if (f.found)
-		*out = f.hit;
-	return f.found;
+	if (w->kind == DMA_WHY_NO_MEMORY) {
+		if (w->b == DMA_MEM_RECORD)
+			what = v == V_MAP      ? "the mapping's record"
+			       : v == V_REG    ? "the registration's record"
+			       : v == V_ATTACH ? "the domain's record"
+					       : what;
+		if (w->a)
+			snprintf(b, n, "out of memory (%s, %llu bytes)", what, (ull)w->a);
+		else
+			snprintf(b, n, "out of memory (%s)", what);
+	} else if (w->kind == DMA_WHY_IOMMU) {
+		if (w->a <= DMA_OP_UNMAP)
+			snprintf(at, sizeof(at), "%llx", (ull)w->b);
+		else if (w->a == DMA_OP_ATTACH || w->a == DMA_OP_DETACH)
+			bdf_format_rid(at, sizeof(at), seg, (uint16_t)w->b);
+		snprintf(b, n, "%sIOMMU unit %d refused the %s%s (%s)",
+			 w->err == -ENOMEM ? "out of memory for page tables: " : "", w->id,
+			 op[w->a % 6], at, err_name(w->err));
+	} else {
+		snprintf(b, n, "%s", err_name(rc));
+	}
+	return b;
 }
 
-/* A mapping that [start, last] cuts through (starts inside or ends inside). */
-static bool bisected(struct dma_space *s, uint64_t start, uint64_t last, struct dma_map_info *out)
+/* Whose reserved range [a, b] is: "the MSI window", "an RMRR of group 3:
+ * 00:1f.0". */
+static const char *resv_text(const struct dma_why *w, char *b, size_t n)
 {
-	struct dma_map_info mi;
+	struct dma_group *g = w->id >= 0 ? dev_group_find(w->id) : NULL;
+	char bdfs[64];
 
-	if (first_overlap(s, start, start, &mi) && mi.iova != start) {
-		*out = mi;
-		return true;
-	}
-	if (first_overlap(s, last, last, &mi) && mi.iova + mi.size - 1 != last) {
-		*out = mi;
-		return true;
-	}
-	return false;
+	if (w->id < 0 && w->a == DMA_MSI_START && w->b == DMA_MSI_LAST)
+		snprintf(b, n, "the MSI window");
+	else if (w->id < 0)
+		snprintf(b, n, "reserved in the space");
+	else
+		snprintf(b, n, "an RMRR of group %d: %s", w->id,
+			 g ? dev_group_bdfs(g, bdfs, sizeof(bdfs)) : "-");
+	return b;
 }
 
-static bool wraps(uint64_t a, uint64_t size) { return size && a + (size - 1) < a; }
-
-/* Message for a failed range check of iova/size (shared by map, unmap, hint). */
-static int range_fail(struct dma_space *s, int err, uint64_t iova, uint64_t size)
+/* Where the range or the IOVA space refused: 0 if not such a reason. */
+static int range_fail(struct dma_space *s, int rc, const struct dma_why *w, const struct cmd_ctx *c)
 {
-	struct dma_space_info si;
+	unsigned id = dma_space_id(s);
+	uint64_t last = c->iova + c->size - 1;
+	char t[96];
 
-	dma_space_info(s, &si);
-	if (size == 0)
-		return cmd_fail(-EINVAL, "size is zero");
-	if (wraps(iova, size))
-		return cmd_fail(-EOVERFLOW,
+	switch (w->kind) {
+	case DMA_WHY_ZERO_SIZE: return cmd_fail(rc, "size is zero");
+	case DMA_WHY_IOVA_WRAPS:
+		return cmd_fail(rc,
 				"iova 0x%llx + size %llu wraps past the end of the address space",
-				(ull)iova, (ull)size);
-	if (iova & (si.pgsize - 1))
-		return cmd_fail(-EINVAL, "iova 0x%llx is not aligned to %llu", (ull)iova,
-				(ull)si.pgsize);
-	if (size & (si.pgsize - 1))
-		return cmd_fail(-EINVAL, "size %llu is not a multiple of %llu", (ull)size,
-				(ull)si.pgsize);
-	return cmd_fail(err, "range iova=0x%llx size=%llu refused", (ull)iova, (ull)size);
+				(ull)w->a, (ull)w->b);
+	case DMA_WHY_HPA_WRAPS:
+		return cmd_fail(rc, "hpa 0x%llx + size %llu wraps past the end of memory",
+				(ull)w->a, (ull)w->b);
+	case DMA_WHY_IOVA_ALIGN:
+		return cmd_fail(rc, "iova 0x%llx is not aligned to %llu", (ull)w->a, (ull)w->b);
+	case DMA_WHY_SIZE_ALIGN:
+		return cmd_fail(rc, "size %llu is not a multiple of %llu", (ull)w->a, (ull)w->b);
+	case DMA_WHY_HPA_ALIGN:
+		return cmd_fail(
+			rc,
+			"hpa 0x%llx is not aligned to %llu (hpa and size must be multiples of %llu)",
+			(ull)w->a, (ull)w->b, (ull)w->b);
+	case DMA_WHY_APERTURE:
+		if (!w->map_size)
+			return cmd_fail(
+				rc,
+				"iova range 0x%llx-0x%llx ends above the last valid IOVA 0x%llx "
+				"of as=%u",
+				(ull)c->iova, (ull)w->a, (ull)w->b, id);
+		return cmd_fail(
+			rc,
+			"a mapping of as=%u lies outside what unit %d translates: iova=0x%llx "
+			"size=%llu ends above its last iova 0x%llx; unmap it first",
+			id, w->id, (ull)w->map_iova, (ull)w->map_size, (ull)w->b);
+	case DMA_WHY_RESERVED:
+		if (!w->map_size)
+			return cmd_fail(rc,
+					"iova range 0x%llx-0x%llx touches the reserved region "
+					"0x%llx-0x%llx (%s)",
+					(ull)c->iova, (ull)last, (ull)w->a, (ull)w->b,
+					resv_text(w, t, sizeof(t)));
+		return cmd_fail(
+			rc,
+			"mapping iova=0x%llx size=%llu of as=%u lies in the reserved region "
+			"0x%llx-0x%llx of the group (%s); unmap it first",
+			(ull)w->map_iova, (ull)w->map_size, id, (ull)w->a, (ull)w->b,
+			resv_text(w, t, sizeof(t)));
+	case DMA_WHY_PGSIZE:
+		if (!w->b)
+			return cmd_fail(rc, "unit %d has no page size in common with as=%u", w->id,
+					id);
+		return cmd_fail(rc,
+				"mapping iova=0x%llx size=%llu of as=%u is not aligned to the "
+				"%llu-byte pages of unit %d (at 0x%llx); unmap it first",
+				(ull)w->map_iova, (ull)w->map_size, id, (ull)w->b, w->id,
+				(ull)w->a);
+	case DMA_WHY_OVERLAP:
+		return cmd_fail(rc, "overlaps mapping at iova=0x%llx size=%llu", (ull)w->map_iova,
+				(ull)w->map_size);
+	case DMA_WHY_BISECT:
+		return cmd_fail(rc,
+				"range 0x%llx-0x%llx would split mapping at iova=0x%llx size=%llu "
+				"(unmap whole mappings)",
+				(ull)c->iova, (ull)last, (ull)w->map_iova, (ull)w->map_size);
+	case DMA_WHY_GAP:
+		return cmd_fail(
+			rc,
+			"range 0x%llx-0x%llx is not covered by mappings without gaps (nothing "
+			"is mapped at 0x%llx)",
+			(ull)c->iova, (ull)last, (ull)w->a);
+	default: return 0;
+	}
+}
+
+/* Limits, the source memory and registrations: 0 if not such a reason. */
+static int charge_fail(struct dma_space *s, int rc, const struct dma_why *w,
+		       const struct cmd_ctx *c)
+{
+	switch (w->kind) {
+	case DMA_WHY_MAP_LIMIT:
+		return cmd_fail(rc, "as=%u has reached its limit of %llu mappings", dma_space_id(s),
+				(ull)w->b);
+	case DMA_WHY_PIN_LIMIT:
+		return cmd_fail(
+			rc,
+			"pin limit: owner %d has pinned=%llu limit=%llu and needs %llu more "
+			"(pin limit raises it)",
+			w->id, (ull)w->a, (ull)w->b, (ull)w->c);
+	case DMA_WHY_NOT_DMA_MEMORY:
+		if (c->verb == V_UNHINT)
+			return cmd_fail(rc,
+					"the memory behind the range is no longer usable for DMA "
+					"(freed?): hpa 0x%llx is %s",
+					(ull)w->a, frame_what(w->b));
+		return cmd_fail(rc, "hpa 0x%llx..0x%llx is not memory from mem alloc: 0x%llx is %s",
+				(ull)c->hpa, (ull)(c->hpa + c->size - 1), (ull)w->a,
+				frame_what(w->b));
+	case DMA_WHY_NOT_RAM:
+		return cmd_fail(rc, "hpa 0x%llx..0x%llx is not allocated RAM (mem alloc it first)",
+				(ull)w->a, (ull)(w->a + w->b - 1));
+	case DMA_WHY_REG_OVERLAP:
+		return cmd_fail(rc,
+				"range overlaps a different registration (hpa=0x%llx size=%llu; "
+				"unregister it first)",
+				(ull)w->a, (ull)w->b);
+	case DMA_WHY_REG_EXISTS:
+		return cmd_fail(rc, "hpa 0x%llx size %llu is already registered", (ull)c->hpa,
+				(ull)c->size);
+	case DMA_WHY_REG_NONE:
+		return cmd_fail(rc, "no registration of exactly hpa=0x%llx size=%llu", (ull)c->hpa,
+				(ull)c->size);
+	case DMA_WHY_REG_IN_USE:
+		return cmd_fail(rc,
+				"mappings still use hpa=0x%llx size=%llu (%llu of them; unmap them "
+				"first)",
+				(ull)c->hpa, (ull)c->size, (ull)w->a);
+	default: return 0;
+	}
+}
+
+static int why_fail(struct dma_space *s, int rc, const struct cmd_ctx *c)
+{
+	const struct dma_why *w = dma_space_why(s);
+	unsigned id = dma_space_id(s);
+	char t[96], rid[24];
+
+	if (range_fail(s, rc, w, c) || charge_fail(s, rc, w, c))
+		return rc;
+	switch (w->kind) {
+	case DMA_WHY_UNSAFE_INTERRUPTS:
+		return cmd_fail(rc,
+				"IOMMU unit %d does not remap interrupts from %.40s; boot with "
+				"allow_unsafe_interrupts to attach anyway",
+				w->id, c->bdf);
+	case DMA_WHY_IOMMU:
+		if (c->verb == V_ATTACH && w->err == -EBUSY && w->a == DMA_OP_ATTACH)
+			return cmd_fail(
+				rc, "requester ID %s of %.40s is held by an RMRR identity domain",
+				bdf_format_rid(rid, sizeof(rid), c->seg, (uint16_t)w->b), c->bdf);
+		if (c->verb == V_DETACH && w->a != DMA_OP_DETACH)
+			return cmd_fail(
+				rc,
+				"%.40s left as=%u, but its domain could not be torn down (%s); "
+				"the domain is kept, not freed",
+				c->bdf, id, reason(w, rc, c->verb, c->seg, t, sizeof(t)));
+		break;
+	default: break;
+	}
+	return cmd_fail(rc, "%s: %s; %s", failed[c->verb],
+			reason(w, rc, c->verb, c->seg, t, sizeof(t)), unchanged[c->verb]);
 }
 
 /* ----------------------------------------------------------- as ... */
@@ -208,28 +380,17 @@ static int cmd_as_destroy(int argc, char **argv)
 	if ((rc = get_space(argv[2], &s)))
 		return rc;
 	id = dma_space_id(s);
-	/* the groups leave the space: remember them to release their IRTEs
-	 * (every group that is no longer attached, also after a partial
-	 * teardown) */
-	unsigned ngone = 0;
-	while (dma_space_group_at(s, ngone))
-		ngone++;
-	struct dma_group **gone = ngone ? calloc(ngone, sizeof(*gone)) : NULL;
-	if (ngone && !gone)
-		return cmd_fail(-ENOMEM, "out of memory");
-	for (unsigned i = 0; i < ngone; i++)
-		gone[i] = dma_space_group_at(s, i);
+	/* Every group that leaves calls its release (the edu glue's frees the
+	 * interrupt routes), also after a partial teardown. */
 	rc = dma_space_destroy(s);
-	for (unsigned i = 0; i < ngone; i++)
-		if (!gone[i]->space)
-			dev_group_released(gone[i]);
-	free(gone);
-	if (rc)
+	if (rc) {
+		char t[96];
 		return cmd_fail(
 			rc,
-			"as=%u could not be torn down completely (iommu faults / klog say why); "
-			"what could not be undone stays pinned",
-			id);
+			"as=%u could not be torn down completely: %s; what could not be undone "
+			"stays pinned",
+			id, reason(dma_space_why(s), rc, V_DETACH, 0, t, sizeof(t)));
+	}
 	return 0;
 }
 
@@ -273,27 +434,10 @@ static int cmd_as_attach(int argc, char **argv)
 				argv[3], g->id, dev_group_bdfs(g, bdfs, sizeof(bdfs)),
 				dma_space_id(g->space));
 	rc = dma_attach(s, g);
-	switch (rc) {
-	case 0: return 0;
-	case -EPERM:
-		return cmd_fail(rc,
-				"IOMMU unit %u does not remap interrupts from %.40s; boot with "
-				"allow_unsafe_interrupts to attach anyway",
-				g->unit->index, argv[3]);
-	case -EINVAL:
-		return cmd_fail(
-			rc,
-			"a mapping of as=%u lies outside what unit %u translates (last iova 0x%llx) "
-			"or in a reserved region of the group; unmap it first",
-			dma_space_id(s), g->unit->index, (ull)g->unit->aperture_end);
-	case -ENOMEM: return cmd_fail(rc, "out of memory for the domain or its page tables");
-	case -EBUSY:
-		return cmd_fail(rc, "a requester ID of %.40s is held by an RMRR identity domain",
-				argv[3]);
-	default:
-		return cmd_fail(rc, "attach of %.40s to as=%u failed (nothing changed)", argv[3],
-				dma_space_id(s));
-	}
+	if (rc)
+		return why_fail(s, rc,
+				&(struct cmd_ctx){.verb = V_ATTACH, .bdf = argv[3], .seg = g->seg});
+	return 0;
 }
 
 static int cmd_as_detach(int argc, char **argv)
@@ -313,9 +457,8 @@ static int cmd_as_detach(int argc, char **argv)
 				dma_space_id(s));
 	rc = dma_detach(s, g);
 	if (rc)
-		return cmd_fail(rc, "detach of %.40s from as=%u failed; it stays attached", argv[3],
-				dma_space_id(s));
-	dev_group_released(g);
+		return why_fail(s, rc,
+				&(struct cmd_ctx){.verb = V_DETACH, .bdf = argv[3], .seg = g->seg});
 	return 0;
 }
 
@@ -364,65 +507,10 @@ static int cmd_dma(int argc, char **argv)
 			"usage: dma map|unmap|list|translate|hint|unhint ... (help lists them)");
 }
 
-static int map_fail(struct dma_space *s, int err, uint64_t iova, uint64_t size, enum dma_src src,
-		    uint64_t hpa)
+static int map_fail(struct dma_space *s, int rc, uint64_t iova, uint64_t size, uint64_t hpa)
 {
-	struct dma_space_info si;
-	struct dma_map_info mi;
-	struct dma_owner_stat os;
-
-	dma_space_info(s, &si);
-	switch (err) {
-	case -EOVERFLOW:
-		if (src == DMA_SRC_HPA && wraps(hpa, size) && !wraps(iova, size))
-			return cmd_fail(err, "hpa 0x%llx + size %llu wraps past the end of memory",
-					(ull)hpa, (ull)size);
-		return range_fail(s, err, iova, size);
-	case -EINVAL:
-		if (size == 0 || wraps(iova, size) || ((iova | size) & (si.pgsize - 1)))
-			return range_fail(s, err, iova, size);
-		if (src == DMA_SRC_HPA && (hpa & (si.pgsize - 1)))
-			return cmd_fail(err, "hpa 0x%llx is not aligned to %llu", (ull)hpa,
-					(ull)si.pgsize);
-		if (iova + size - 1 > si.iova_last)
-			return cmd_fail(
-				err,
-				"iova range 0x%llx-0x%llx ends above the last valid IOVA 0x%llx of as=%u",
-				(ull)iova, (ull)(iova + size - 1), (ull)si.iova_last, si.id);
-		return cmd_fail(
-			err,
-			"iova range 0x%llx-0x%llx touches a reserved region (the MSI window "
-			"0xfee00000-0xfeefffff or a device's RMRR)",
-			(ull)iova, (ull)(iova + size - 1));
-	case -EEXIST:
-		if (first_overlap(s, iova, iova + size - 1, &mi))
-			return cmd_fail(err, "overlaps mapping at iova=0x%llx size=%llu",
-					(ull)mi.iova, (ull)mi.size);
-		return cmd_fail(err, "overlaps an existing mapping");
-	case -ENOSPC:
-		return cmd_fail(err, "as=%u has reached its limit of %llu mappings", si.id,
-				(ull)si.map_limit);
-	case -ENOMEM:
-		dma_owner_stat(s, &os);
-		if (os.limit != UINT64_MAX && (os.pinned > os.limit || size > os.limit - os.pinned))
-			return cmd_fail(
-				err,
-				"pin limit: owner %u has pinned=%llu limit=%llu and needs up to %llu more "
-				"(pin limit raises it)",
-				os.id, (ull)os.pinned, (ull)os.limit, (ull)size);
-		return cmd_fail(err, "out of memory (%s %llu bytes)",
-				src == DMA_SRC_ALLOC ? "allocating" : "tracking", (ull)size);
-	case -EPERM:
-		return cmd_fail(
-			err,
-			"hpa 0x%llx..0x%llx is not memory from mem alloc (sluice's own, a page "
-			"table, or not RAM)",
-			(ull)hpa, (ull)(hpa + size - 1));
-	case -EFAULT:
-		return cmd_fail(err, "hpa 0x%llx..0x%llx is not allocated RAM (mem alloc it first)",
-				(ull)hpa, (ull)(hpa + size - 1));
-	default: return cmd_fail(err, "the IOMMU refused the mapping (nothing was mapped)");
-	}
+	return why_fail(s, rc,
+			&(struct cmd_ctx){.verb = V_MAP, .iova = iova, .size = size, .hpa = hpa});
 }
 
 static int cmd_dma_map(int argc, char **argv)
@@ -459,7 +547,7 @@ static int cmd_dma_map(int argc, char **argv)
 	}
 	rc = dma_map(s, iova, size, src, hpa, prot, &first);
 	if (rc)
-		return map_fail(s, rc, iova, size, src, hpa);
+		return map_fail(s, rc, iova, size, hpa);
 	con_printf("iova=0x%llx size=%llu hpa=0x%llx\n", (ull)iova, (ull)size, (ull)first);
 	return 0;
 }
@@ -467,7 +555,6 @@ static int cmd_dma_map(int argc, char **argv)
 static int cmd_dma_unmap(int argc, char **argv)
 {
 	struct dma_space *s;
-	struct dma_map_info mi;
 	uint64_t iova, size, un = 0;
 	int rc;
 
@@ -479,38 +566,22 @@ static int cmd_dma_unmap(int argc, char **argv)
 		if (strcmp(argv[3], "all"))
 			return cmd_fail(-EINVAL, "usage: " U_DMA_UNMAP);
 		rc = dma_unmap_all(s, &un);
-		if (rc)
+		if (rc) {
+			char t[96];
 			return cmd_fail(
 				rc,
-				"unmap all stopped after %llu bytes: invalidation or memory failure "
-				"(the rest stays mapped)",
-				(ull)un);
+				"unmap all stopped after %llu bytes: %s (the rest stays mapped)",
+				(ull)un, reason(dma_space_why(s), rc, V_UNMAP, 0, t, sizeof(t)));
+		}
 		con_printf("unmapped=%llu\n", (ull)un);
 		return 0;
 	}
 	if ((rc = get_num(argv[3], "iova", &iova)) || (rc = get_size(argv[4], "size", &size)))
 		return rc;
 	rc = dma_unmap(s, iova, size, &un);
-	if (rc == -EINVAL && size && !wraps(iova, size) &&
-	    bisected(s, iova, iova + size - 1, &mi)) {
-		struct dma_space_info si;
-		dma_space_info(s, &si);
-		if (!((iova | size) & (si.pgsize - 1)))
-			return cmd_fail(
-				rc,
-				"range 0x%llx-0x%llx would split mapping at iova=0x%llx size=%llu "
-				"(unmap whole mappings)",
-				(ull)iova, (ull)(iova + size - 1), (ull)mi.iova, (ull)mi.size);
-	}
-	if (rc == -EINVAL || rc == -EOVERFLOW)
-		return range_fail(s, rc, iova, size);
-	if (rc == -ENOMEM)
-		return cmd_fail(rc,
-				"out of memory splitting a hinted mapping; nothing was unmapped");
 	if (rc)
-		return cmd_fail(rc,
-				"unmap failed (invalidation did not complete); %llu bytes unmapped",
-				(ull)un);
+		return why_fail(s, rc,
+				&(struct cmd_ctx){.verb = V_UNMAP, .iova = iova, .size = size});
 	con_printf("unmapped=%llu\n", (ull)un);
 	return 0;
 }
@@ -541,7 +612,6 @@ static int cmd_dma_list(int argc, char **argv)
 static int cmd_dma_translate(int argc, char **argv)
 {
 	struct dma_space *s;
-	struct dma_space_info si;
 	uint64_t iova, hpa = 0;
 	unsigned level = 0, prot = 0;
 	int rc;
@@ -550,14 +620,13 @@ static int cmd_dma_translate(int argc, char **argv)
 		return cmd_fail(-EINVAL, "usage: " U_DMA_TRANSLATE);
 	if ((rc = get_space(argv[2], &s)) || (rc = get_num(argv[3], "iova", &iova)))
 		return rc;
-	dma_space_info(s, &si);
-	if (!si.ndomains)
-		return cmd_fail(-ENOENT, "as=%u has no hardware domain (attach a device first)",
-				si.id);
 	rc = dma_translate(s, iova, &hpa, &level, &prot);
+	if (rc && dma_space_why(s)->kind == DMA_WHY_NO_DOMAIN)
+		return cmd_fail(rc, "as=%u has no hardware domain (attach a device first)",
+				dma_space_id(s));
 	if (rc == -ENOENT)
 		return cmd_fail(rc, "iova 0x%llx is not mapped in the hardware table of as=%u",
-				(ull)iova, si.id);
+				(ull)iova, dma_space_id(s));
 	if (rc)
 		return cmd_fail(rc, "page-table walk failed at iova 0x%llx", (ull)iova);
 	con_printf("iova=0x%llx hpa=0x%llx level=%u prot=%s\n", (ull)iova, (ull)hpa, level,
@@ -568,7 +637,6 @@ static int cmd_dma_translate(int argc, char **argv)
 static int hint_cmd(int argc, char **argv, bool add)
 {
 	struct dma_space *s;
-	struct dma_space_info si;
 	uint64_t iova, size;
 	int rc;
 
@@ -578,24 +646,12 @@ static int hint_cmd(int argc, char **argv, bool add)
 	    (rc = get_size(argv[4], "size", &size)))
 		return rc;
 	rc = add ? dma_hint(s, iova, size) : dma_unhint(s, iova, size);
-	if (!rc)
-		return 0;
-	dma_space_info(s, &si);
-	if (rc == -EOVERFLOW || size == 0 || ((iova | size) & (si.pgsize - 1)))
-		return range_fail(s, rc, iova, size);
-	switch (rc) {
-	case -EINVAL:
-		return cmd_fail(rc, "range 0x%llx-0x%llx is not covered by mappings without gaps",
-				(ull)iova, (ull)(iova + size - 1));
-	case -ENOMEM:
-		return cmd_fail(rc, add ? "out of memory splitting mappings"
-					: "pin limit or memory exhausted re-pinning the range");
-	case -EPERM:
-	case -EFAULT:
-		return cmd_fail(rc,
-				"the memory behind the range is no longer usable for DMA (freed?)");
-	default: return cmd_fail(rc, "%s failed; the range is unchanged", add ? "hint" : "unhint");
-	}
+	if (rc)
+		return why_fail(s, rc,
+				&(struct cmd_ctx){.verb = add ? V_HINT : V_UNHINT,
+						  .iova = iova,
+						  .size = size});
+	return 0;
 }
 
 static int cmd_dma_hint(int argc, char **argv) { return hint_cmd(argc, argv, true); }
@@ -613,7 +669,6 @@ static int cmd_pin(int argc, char **argv)
 static int reg_cmd(int argc, char **argv, bool reg)
 {
 	struct dma_space *s;
-	struct dma_owner_stat os;
 	uint64_t hpa, size;
 	int rc;
 
@@ -623,46 +678,11 @@ static int reg_cmd(int argc, char **argv, bool reg)
 	    (rc = get_size(argv[4], "size", &size)))
 		return rc;
 	rc = reg ? dma_pin_register(s, hpa, size) : dma_pin_unregister(s, hpa, size);
-	if (!rc)
-		return 0;
-	if (rc == -EINVAL) {
-		if (size == 0)
-			return cmd_fail(rc, "size is zero");
-		if ((hpa | size) & (FRAME_SIZE - 1))
-			return cmd_fail(rc, "hpa 0x%llx and size %llu must be multiples of %llu",
-					(ull)hpa, (ull)size, (ull)FRAME_SIZE);
-		if (wraps(hpa, size))
-			return cmd_fail(rc, "hpa 0x%llx + size %llu wraps", (ull)hpa, (ull)size);
-		return cmd_fail(rc,
-				"range overlaps a different registration (unregister it first)");
-	}
-	if (reg) {
-		switch (rc) {
-		case -EBUSY:
-			return cmd_fail(rc, "hpa 0x%llx size %llu is already registered", (ull)hpa,
-					(ull)size);
-		case -EPERM:
-			return cmd_fail(rc, "hpa 0x%llx..0x%llx is not memory from mem alloc",
-					(ull)hpa, (ull)(hpa + size - 1));
-		case -EFAULT:
-			return cmd_fail(rc, "hpa 0x%llx..0x%llx is not allocated RAM", (ull)hpa,
-					(ull)(hpa + size - 1));
-		case -ENOMEM:
-			dma_owner_stat(s, &os);
-			return cmd_fail(
-				rc,
-				"pin limit: owner %u has pinned=%llu limit=%llu (or out of memory)",
-				os.id, (ull)os.pinned, (ull)os.limit);
-		default: return cmd_fail(rc, "register failed; nothing changed");
-		}
-	}
-	if (rc == -ENOENT)
-		return cmd_fail(rc, "no registration of exactly hpa=0x%llx size=%llu", (ull)hpa,
-				(ull)size);
-	if (rc == -EBUSY)
-		return cmd_fail(rc, "mappings still use hpa=0x%llx size=%llu (unmap them first)",
-				(ull)hpa, (ull)size);
-	return cmd_fail(rc, "unregister failed; nothing changed");
+	if (rc)
+		return why_fail(
+			s, rc,
+			&(struct cmd_ctx){.verb = reg ? V_REG : V_UNREG, .hpa = hpa, .size = size});
+	return 0;
 }
 
 static int cmd_pin_register(int argc, char **argv) { return reg_cmd(argc, argv, true); }
@@ -719,7 +739,7 @@ static int cmd_bench_dma(int argc, char **argv)
 {
 	struct dma_space *s;
 	struct dma_space_info si;
-	uint64_t size, count, pa, iova = 0, first, un, align, lo = 0;
+	uint64_t size, count, pa, iova = 0, first, un, align;
 	uint64_t t_map = 0, t_unmap = 0, t0, t1, t2, start;
 	unsigned order;
 	int rc;
@@ -753,22 +773,16 @@ static int cmd_bench_dma(int argc, char **argv)
 	align = FRAME_SIZE << order;
 	if (align < si.pgsize)
 		align = si.pgsize;
-	/* Retries step over reserved regions dma_map knows and this search does not. */
-	for (int tries = 0;; tries++) {
-		rc = dev_free_iova(s, size, align, lo, si.iova_last, 1, 0, &iova);
-		if (rc) {
-			rc = cmd_fail(-ENOSPC,
-				      "no free IOVA range of %llu bytes aligned to %llu in as=%u",
-				      (ull)size, (ull)align, si.id);
-			goto out;
-		}
-		rc = dma_map(s, iova, size, DMA_SRC_HPA, pa, DMA_PROT_R | DMA_PROT_W, &first);
-		if (rc != -EINVAL || tries == 16)
-			break;
-		lo = iova + align;
-	}
+	rc = dma_free_iova(
+		s, &(struct dma_iova_req){.size = size, .align = align, .last = UINT64_MAX}, &iova);
 	if (rc) {
-		rc = map_fail(s, rc, iova, size, DMA_SRC_HPA, pa);
+		rc = cmd_fail(-ENOSPC, "no free IOVA range of %llu bytes aligned to %llu in as=%u",
+			      (ull)size, (ull)align, si.id);
+		goto out;
+	}
+	rc = dma_map(s, iova, size, DMA_SRC_HPA, pa, DMA_PROT_R | DMA_PROT_W, &first);
+	if (rc) {
+		rc = map_fail(s, rc, iova, size, pa);
 		goto out;
 	}
 	rc = dma_unmap(s, iova, size, &un);
@@ -782,7 +796,7 @@ static int cmd_bench_dma(int argc, char **argv)
 		rc = dma_map(s, iova, size, DMA_SRC_HPA, pa, DMA_PROT_R | DMA_PROT_W, &first);
 		t1 = time_ns();
 		if (rc) {
-			rc = map_fail(s, rc, iova, size, DMA_SRC_HPA, pa);
+			rc = map_fail(s, rc, iova, size, pa);
 			goto out;
 		}
 		rc = dma_unmap(s, iova, size, &un);

@@ -11,9 +11,9 @@
  * the command, at a free IOVA that does not intersect the user's range,
  * device-writable only for `read` and device-readable only for `write`.
  * It goes through the ordinary dma_map/dma_unmap path (page tables,
- * invalidation before the page is freed), is charged to nobody (the owner's
- * pin limit and the space's mapping limit are raised by exactly it while it
- * exists) and is gone when the command ends.  No memory of the user outside
+ * invalidation before the page is freed), is charged to the hypervisor, not
+ * to the space's owner (dma_map_hyp: the user's pin limit and mapping limit
+ * do not count it) and is gone when the command ends.  No memory of the user outside
  * the mappings the user made is ever touched.  docs/console.md ("The edu device") has the
  * full reasoning.
  */
@@ -37,22 +37,12 @@ typedef unsigned long long ull;
 /* edu ANDs DMA addresses with its dma_mask, 28 bits by default: the bounce
  * page must lie below it or the device would reach a different IOVA. */
 #define EDU_DEFAULT_DMA_LAST 0x0fffffffull
-#define BOUNCE_TRIES 16
 
 struct bounce {
 	struct dma_space *s;
 	uint64_t iova, size, hpa;
-	uint64_t old_limit, old_maps;
 	bool mapped;
 };
-
-/* Sets the owner's pin limit and the space's mapping limit (the bounce
- * page's allowance on and off); neither can fail for these values. */
-static void set_limits(struct dma_space *s, uint64_t pin_limit, uint64_t maps)
-{
-	if (dma_owner_set_limit(s, pin_limit) || dma_space_set_map_limit(s, maps))
-		klog("edu: could not restore the limits of as=%u", dma_space_id(s));
-}
 
 static void bounce_put(struct bounce *b)
 {
@@ -62,48 +52,55 @@ static void bounce_put(struct bounce *b)
 		return;
 	if (dma_unmap(b->s, b->iova, b->size, &un))
 		klog("edu: bounce page iova 0x%llx could not be unmapped", (ull)b->iova);
-	set_limits(b->s, b->old_limit, b->old_maps);
 	b->mapped = false;
 }
 
+/* The bounce page is sluice's, not the user's: dma_map_hyp charges it to
+ * the hypervisor and leaves the user's pin and mapping limits alone. */
 static int bounce_get(struct dma_space *s, unsigned prot, uint64_t avoid, uint64_t avoid_last,
 		      struct bounce *b)
 {
 	struct dma_space_info si;
-	struct dma_owner_stat os;
-	uint64_t lo = 0, last;
-	int rc = -ENOSPC;
+	struct dma_iova_req q;
+	uint64_t last;
+	int rc;
 
 	memset(b, 0, sizeof(*b));
 	dma_space_info(s, &si);
-	dma_owner_stat(s, &os);
 	b->s = s;
 	b->size = si.pgsize > EDU_XFER_MAX ? si.pgsize : EDU_XFER_MAX;
-	b->old_limit = os.limit;
-	b->old_maps = si.map_limit;
 	last = si.iova_last < EDU_DEFAULT_DMA_LAST ? si.iova_last : EDU_DEFAULT_DMA_LAST;
-	set_limits(s, os.limit > UINT64_MAX - b->size ? UINT64_MAX : os.limit + b->size,
-		   si.map_limit + 1);
-	for (int t = 0; t < BOUNCE_TRIES; t++) {
-		if (dev_free_iova(s, b->size, b->size, lo, last, avoid, avoid_last, &b->iova))
-			break;
-		rc = dma_map(s, b->iova, b->size, DMA_SRC_ALLOC, 0, prot, &b->hpa);
-		if (rc != -EINVAL)
-			break;
-		lo = b->iova + b->size; /* a reserved region the search does not know */
-	}
-	if (rc) {
-		set_limits(s, os.limit, si.map_limit);
-		if (rc == -ENOMEM)
-			return cmd_fail(rc, "out of memory for the bounce page");
+	q = (struct dma_iova_req){.size = b->size,
+				  .align = b->size,
+				  .last = last,
+				  .avoid = avoid,
+				  .avoid_last = avoid_last};
+	rc = dma_free_iova(s, &q, &b->iova);
+	if (!rc)
+		rc = dma_map_hyp(s, b->iova, b->size, prot, &b->hpa);
+	if (rc == -ENOMEM)
+		return cmd_fail(rc, "out of memory for the bounce page");
+	if (rc)
 		return cmd_fail(
 			-ENOSPC,
 			"no free IOVA below 0x%llx in as=%u for the bounce page that carries "
 			"the device's buffer",
 			(ull)(last + 1), si.id);
-	}
 	b->mapped = true;
 	return 0;
+}
+
+/* The group of an edu left its space (dma_detach, as destroy): the MSI
+ * sluice routed for its members goes with it (IRTE left not present and
+ * freed, vector freed); the next `edu irq` sets it up afresh. */
+static void release_edu_irqs(struct dma_group *g, void *arg)
+{
+	struct pci_dev *members[32];
+	int n = pci_group_members(g->id, members, 32);
+
+	(void)arg;
+	for (int i = 0; i < n && i < 32; i++)
+		edu_release_irq(members[i]);
 }
 
 /* One DMA, reporting whether the IOMMU recorded a fault for sid meanwhile. */
@@ -267,6 +264,10 @@ static int cmd_edu(int argc, char **argv)
 	if (wr)
 		return do_write(e, g, iova, (uint32_t)len, (uint8_t)byte);
 
+	/* The MSI set up now must go when the group leaves a space.  No group
+	 * (no unit translates the device): it can join no space either. */
+	if (!dev_group_get(d, &g))
+		dma_group_on_release(g, release_edu_irqs, NULL);
 	struct edu_irq_result r;
 	rc = edu_irq(e, iommu_unit_for(edu_pci(e)->seg, edu_pci(e)->alias_rid), EDU_IRQ_TIMEOUT_NS,
 		     &r);

@@ -43,6 +43,9 @@ uint64_t dma_frame_alloc(unsigned order)
 /* -------------------------------------------------------------- owners */
 
 static struct dma_owner *owners;
+static struct dma_owner hyp_owner = {.id = ACCT_HYP_ID, .refs = 1, .limit = UINT64_MAX};
+
+struct dma_owner *acct_hyp_owner(void) { return &hyp_owner; }
 
 int acct_owner_new(struct dma_owner **out)
 {
@@ -52,7 +55,7 @@ int acct_owner_new(struct dma_owner **out)
 	/* Owners are few: the lowest free id, list kept sorted by id. */
 	for (p = owners; p && p->id == id; p = p->next)
 		id++;
-	if (id == 0)
+	if (id == 0 || id == ACCT_HYP_ID)
 		return -ENOSPC;
 	o = dma_zalloc(sizeof(*o));
 	if (!o)

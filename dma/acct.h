@@ -27,6 +27,10 @@ struct dma_owner {
 };
 
 int acct_owner_new(struct dma_owner **out) MUST_CHECK;
+/* The hypervisor's own owner (id ACCT_HYP_ID, no limit, in no space): it
+ * holds what sluice itself maps into a device's space (dma_map_hyp). */
+#define ACCT_HYP_ID 0xffffu
+struct dma_owner *acct_hyp_owner(void);
 void acct_owner_put(struct dma_owner *o);
 
 /* Bytes o would be newly charged by holding [pa, pa+len); -EPERM if a frame

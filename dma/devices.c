@@ -11,7 +11,6 @@
  * platform installs with dev_set_rmrr_query) are the group's reserved IOVA
  * ranges.
  */
-#include "drivers/edu.h"
 #include "dma/devices.h"
 
 #include <stdio.h>
@@ -221,99 +220,4 @@ void dev_reset(void)
 			pp = &p->next;
 		}
 	}
-}
-
-/* ------------------------------------------------------ free IOVA search */
-
-struct gap_walk {
-	uint64_t size, align, cand, last;
-	uint64_t ex_s[2], ex_l[2];
-	bool found, overflow;
-};
-
-static bool align_up(uint64_t v, uint64_t a, uint64_t *out)
-{
-	uint64_t r = (v + a - 1) & ~(a - 1);
-
-	if (r < v)
-		return false;
-	*out = r;
-	return true;
-}
-
-/* Moves cand past every exclusion it overlaps; false on overflow. */
-static bool skip_excl(struct gap_walk *w)
-{
-	bool moved = true;
-
-	while (moved) {
-		moved = false;
-		for (int i = 0; i < 2; i++) {
-			uint64_t end = w->cand + w->size - 1;
-			if (w->ex_l[i] < w->ex_s[i] || end < w->cand)
-				continue;
-			if (w->cand <= w->ex_l[i] && end >= w->ex_s[i]) {
-				if (w->ex_l[i] == UINT64_MAX ||
-				    !align_up(w->ex_l[i] + 1, w->align, &w->cand))
-					return false;
-				moved = true;
-			}
-		}
-	}
-	return true;
-}
-
-static int gap_fn(const struct dma_map_info *mi, void *arg)
-{
-	struct gap_walk *w = arg;
-	uint64_t mlast = mi->iova + mi->size - 1, next;
-
-	if (!skip_excl(w)) {
-		w->overflow = true;
-		return 1;
-	}
-	if (mlast < w->cand)
-		return 0;
-	if (w->cand + w->size - 1 >= w->cand && w->cand + w->size - 1 < mi->iova) {
-		w->found = true;
-		return 1;
-	}
-	if (mlast == UINT64_MAX || !align_up(mlast + 1, w->align, &next)) {
-		w->overflow = true;
-		return 1;
-	}
-	if (next > w->cand)
-		w->cand = next;
-	return 0;
-}
-
-int dev_free_iova(struct dma_space *s, uint64_t size, uint64_t align, uint64_t lo, uint64_t last,
-		  uint64_t avoid, uint64_t avoid_last, uint64_t *out)
-{
-	struct gap_walk w = {.size = size, .align = align, .last = last};
-
-	if (!size || !align || (align & (align - 1)) || !align_up(lo, align, &w.cand))
-		return -EINVAL;
-	w.ex_s[0] = avoid;
-	w.ex_l[0] = avoid_last;
-	w.ex_s[1] = 0xfee00000ull; /* x86 interrupt address range (VT-d 3.14) */
-	w.ex_l[1] = 0xfeefffffull;
-	(void)dma_for_each_map(s, gap_fn, &w);
-	if (w.overflow)
-		return -ENOSPC;
-	if (!w.found && !skip_excl(&w))
-		return -ENOSPC;
-	if (w.cand + size - 1 < w.cand || w.cand + size - 1 > last)
-		return -ENOSPC;
-	*out = w.cand;
-	return 0;
-}
-
-void dev_group_released(struct dma_group *g)
-{
-	struct pci_dev *members[32];
-	int n = pci_group_members(g->id, members, 32);
-
-	for (int i = 0; i < n && i < 32; i++)
-		edu_release_irq(members[i]);
 }

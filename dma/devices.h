@@ -37,15 +37,6 @@ char *dev_group_bdfs(const struct dma_group *g, char *buf, unsigned len);
 int dev_collect_rids(struct pci_dev *const *members, unsigned n, uint16_t *rids,
 		     unsigned max) MUST_CHECK;
 
-/* The lowest IOVA >= lo, aligned to align (a power of two), where size
- * bytes fit in space s between its mappings, end at or below last, and miss
- * [avoid, avoid_last] (pass avoid_last < avoid for none) and the x86 MSI
- * window 0xfee00000-0xfeefffff.  -ENOSPC if there is none.  Reserved
- * regions of attached groups are not known here: dma_map refuses those with
- * -EINVAL and the caller retries above. */
-int dev_free_iova(struct dma_space *s, uint64_t size, uint64_t align, uint64_t lo, uint64_t last,
-		  uint64_t avoid, uint64_t avoid_last, uint64_t *out) MUST_CHECK;
-
 /* Host tests: forget every group that is attached to no space. */
 void dev_reset(void);
 
@@ -55,9 +46,5 @@ void dev_reset(void);
 typedef unsigned (*dev_rmrr_query_fn)(uint16_t seg, uint8_t bus, uint8_t devfn, uint64_t *start,
 				      uint64_t *last, unsigned max);
 void dev_set_rmrr_query(dev_rmrr_query_fn fn);
-
-/* A group left its address space: interrupts sluice routed for its members
- * are torn down (IRTEs freed and left not present). */
-void dev_group_released(struct dma_group *g);
 
 #endif

@@ -4,7 +4,8 @@
  * them (replayed on attach), pinning and per-owner charging, SPAPR-style
  * pre-registration and free-page hinting.  Semantics follow VFIO type1 v2
  * with the differences listed in docs/dma.md.  All functions return 0 or a
- * negative errno; the console (console/cmd_dma.c) prints them.
+ * negative errno, and record why in the space (dma_space_why); the console
+ * (console/cmd_dma.c) prints both.
  *
  * Single-threaded: every call runs to completion on the console CPU.
  */
@@ -28,10 +29,21 @@ enum dma_src {
 #define DMA_PROT_R IOMMU_READ
 #define DMA_PROT_W IOMMU_WRITE
 
+/* x86 interrupt address range, reserved in every space (VT-d 3.15: DMA
+ * writes here are interrupt requests, never translated). */
+#define DMA_MSI_START 0xFEE00000ull
+#define DMA_MSI_LAST 0xFEEFFFFFull
+
 /* Default per-space mapping count limit (VFIO's is 65535). */
 #define DMA_DEFAULT_MAP_LIMIT (1u << 22)
 #define DMA_GROUP_MAX_RIDS 8
 #define DMA_GROUP_MAX_RESV 4
+
+struct dma_group;
+/* Called by dma_detach (so also by dma_space_destroy) once the group has
+ * left its space: the device glue tears down what it set up for the
+ * members (interrupt routes).  The dma layer knows no devices. */
+typedef void (*dma_release_fn)(struct dma_group *g, void *arg);
 
 /* A device group: requester IDs on one unit that are isolated together.
  * Filled by the caller (PCI / console); space is set by dma_attach.
@@ -49,8 +61,87 @@ struct dma_group {
 	struct {
 		uint64_t start, last;
 	} resv[DMA_GROUP_MAX_RESV];
+	dma_release_fn release; /* dma_group_on_release */
+	void *release_arg;
 	struct dma_group *next; /* the dma layer's (space's group list) */
 };
+
+/* Registers (replaces; NULL removes) the release callback of g. */
+void dma_group_on_release(struct dma_group *g, dma_release_fn fn, void *arg);
+
+/* Why the last call on a space failed, recorded where the check failed, so
+ * that the caller can say exactly what was wrong (dma_space_why).  Every
+ * call that takes a space clears it first.  What a, b, c, id and the
+ * mapping mean, per kind (and the errno that goes with it): */
+enum dma_why_kind {
+	DMA_WHY_NONE = 0,
+	DMA_WHY_ZERO_SIZE,	   /* EINVAL */
+	DMA_WHY_BAD_ARG,	   /* EINVAL: a, b the values refused (map: prot, src;
+				    * set_map_limit: limit, mappings; add_reserved: start, last) */
+	DMA_WHY_IOVA_WRAPS,	   /* EOVERFLOW: a = iova, b = size */
+	DMA_WHY_HPA_WRAPS,	   /* EOVERFLOW (map), EINVAL (register): a = hpa, b = size */
+	DMA_WHY_IOVA_ALIGN,	   /* EINVAL: a = iova, b = the alignment needed */
+	DMA_WHY_SIZE_ALIGN,	   /* EINVAL: a = size, b = the alignment needed */
+	DMA_WHY_HPA_ALIGN,	   /* EINVAL: a = hpa, b = the alignment needed */
+	DMA_WHY_APERTURE,	   /* EINVAL: a = the last IOVA asked for, b = the last valid
+				    * one; attach: the mapping above it, id = unit index */
+	DMA_WHY_RESERVED,	   /* EINVAL: [a, b] a reserved range, id = the group whose RMRR
+				    * it is (-1: the space's own, e.g. the MSI window); attach and
+				    * add_reserved: the mapping it would cover */
+	DMA_WHY_PGSIZE,		   /* EINVAL attach: the mapping is not aligned to b, the page
+				    * size with unit id (b = 0: no page size in common); a = the
+				    * misaligned value (iova, size, hpa or a hinted edge) */
+	DMA_WHY_OVERLAP,	   /* EEXIST: the mapping in the way */
+	DMA_WHY_BISECT,		   /* EINVAL unmap: the mapping the range would split */
+	DMA_WHY_GAP,		   /* EINVAL hint/unhint: a = the first IOVA of the range that no
+				    * mapping covers */
+	DMA_WHY_MAP_LIMIT,	   /* ENOSPC: a = mappings, b = the space's limit */
+	DMA_WHY_PIN_LIMIT,	   /* ENOMEM: a = pinned, b = limit, c = bytes more the call
+				    * needs, id = owner */
+	DMA_WHY_NO_MEMORY,	   /* ENOMEM: a = bytes asked for, b = enum dma_why_mem */
+	DMA_WHY_NOT_DMA_MEMORY,	   /* EPERM: a = the first frame that is not user, DMA or guest
+				    * memory, b = its enum frame_tag or DMA_WHY_UNMANAGED */
+	DMA_WHY_NOT_RAM,	   /* EFAULT: [a, a + b) holds a frame that is free or unmanaged */
+	DMA_WHY_UNSAFE_INTERRUPTS, /* EPERM attach: id = the unit (no interrupt remapping) */
+	DMA_WHY_BAD_GROUP,	   /* EINVAL attach: the group has no unit or no requester ID */
+	DMA_WHY_GROUP_BUSY,	   /* EBUSY attach: id = the space the group is in */
+	DMA_WHY_NOT_ATTACHED,	   /* ENOENT detach */
+	DMA_WHY_REG_OVERLAP,	   /* EINVAL register: a, b = hpa, size of the registration in
+				    * the way */
+	DMA_WHY_REG_EXISTS,	   /* EBUSY register: exactly this range is registered */
+	DMA_WHY_REG_NONE,	   /* ENOENT unregister: no registration of exactly the range */
+	DMA_WHY_REG_IN_USE,	   /* EBUSY unregister: a = mappings backed by it */
+	DMA_WHY_NO_DOMAIN,	   /* ENOENT translate */
+	DMA_WHY_NO_IOVA,	   /* ENOSPC free_iova: no free range of a bytes aligned to b */
+	DMA_WHY_IOMMU,		   /* the driver refused (err is its errno): a = enum dma_why_op,
+				    * b = the IOVA (map, unmap, flush) or requester ID (attach,
+				    * detach), id = unit index */
+};
+#define DMA_WHY_UNMANAGED 0xffu
+
+enum dma_why_mem {
+	DMA_MEM_RECORD,	  /* a mapping, registration, domain or reserved-range record */
+	DMA_MEM_BACKING,  /* the memory of an alloc mapping */
+	DMA_MEM_TRACKING, /* segment lists, hint sets, lists of mappings, charge records */
+};
+
+enum dma_why_op {
+	DMA_OP_MAP,
+	DMA_OP_UNMAP,
+	DMA_OP_FLUSH,
+	DMA_OP_ATTACH,
+	DMA_OP_DETACH,
+	DMA_OP_DOMAIN_ALLOC,
+};
+
+struct dma_why {
+	enum dma_why_kind kind;
+	int err;		     /* what the call returned */
+	uint64_t a, b, c;	     /* per kind */
+	uint64_t map_iova, map_size; /* the mapping involved, per kind; size 0: none */
+	int id;			     /* unit index, group, owner or space, per kind; -1: none */
+};
+const struct dma_why *dma_space_why(const struct dma_space *s);
 
 /* Boot argument allow_unsafe_interrupts. */
 extern bool dma_allow_unsafe_interrupts;
@@ -86,8 +177,27 @@ int dma_detach(struct dma_space *s, struct dma_group *g) MUST_CHECK;
 
 int dma_map(struct dma_space *s, uint64_t iova, uint64_t size, enum dma_src src, uint64_t hpa,
 	    unsigned prot, uint64_t *first_hpa) MUST_CHECK;
+/* A mapping of sluice's own in s (edu's bounce page): fresh zeroed memory
+ * like DMA_SRC_ALLOC, but charged to the hypervisor's owner, not to the
+ * space's (whose pin limit it does not count against), and outside the
+ * space's mapping limit.  Otherwise an ordinary mapping: dma_unmap removes
+ * it (flushed before its memory is freed). */
+int dma_map_hyp(struct dma_space *s, uint64_t iova, uint64_t size, unsigned prot,
+		uint64_t *first_hpa) MUST_CHECK;
 int dma_unmap(struct dma_space *s, uint64_t iova, uint64_t size, uint64_t *unmapped) MUST_CHECK;
 int dma_unmap_all(struct dma_space *s, uint64_t *unmapped) MUST_CHECK;
+/* A search for free IOVA (dma_free_iova). */
+struct dma_iova_req {
+	uint64_t size, align;	    /* align: a power of two */
+	uint64_t lo, last;	    /* the range must lie in [lo, last] */
+	uint64_t avoid, avoid_last; /* and miss [avoid, avoid_last] (avoid_last < avoid: none) */
+};
+/* The lowest IOVA >= lo, aligned to align, where size bytes fit in s: in
+ * no mapping, no reserved range (the MSI window, every attached group's
+ * RMRRs) and not in the avoided range, ending at or below last and the
+ * last IOVA of every domain's aperture.  -EINVAL bad size or align,
+ * -ENOSPC none. */
+int dma_free_iova(struct dma_space *s, const struct dma_iova_req *r, uint64_t *out) MUST_CHECK;
 /* Walks the first domain's hardware table (ops->iova_to_phys).  -ENOENT if
  * not mapped or the space has no domain. */
 int dma_translate(struct dma_space *s, uint64_t iova, uint64_t *hpa, unsigned *level,
@@ -132,6 +242,7 @@ struct dma_stats {
 	uint64_t leaked_domains; /* domains not freed after a failed flush */
 	uint64_t deferred_free;	 /* alloc blocks waiting for foreign pins to drop */
 	uint64_t side_entries;	 /* extra (frame, owner) charge records */
+	uint64_t hyp_pinned;	 /* bytes charged to the hypervisor (dma_map_hyp) */
 };
 void dma_stats(struct dma_stats *out);
 

@@ -1,4 +1,4 @@
-// SOURCES: console/cmd_dma.c dma/devices.c dma/dma.c dma/acct.c lib/itree.c kernel/frame.c lib/parse.c drivers/pci.c iommu/iommu.c tests/unit/fake_iommu.c tests/unit/fake_pci.c lib/bdf.c
+// SOURCES: console/cmd_dma.c dma/devices.c dma/space.c dma/walk.c dma/map.c dma/hint.c dma/attach.c dma/prereg.c dma/acct.c lib/itree.c kernel/frame.c lib/parse.c drivers/pci.c iommu/iommu.c tests/unit/fake_iommu.c tests/unit/fake_pci.c lib/bdf.c
 /*
  * tests/unit/test_cmd_dma.c — the `as`, `dma`, `pin` and `bench dma`
  * console commands (console/cmd_dma.c) and the device/group glue
@@ -18,10 +18,6 @@
 #include "dma/devices.h"
 #include "tests/unit/dma_testlib.h"
 #include "tests/unit/fake_pci.h"
-
-/* No edu in these tests: nothing to release when a group leaves a space
- * (tests/unit/test_devices.c and tests/qemu/test_irq.py cover that). */
-void edu_release_irq(struct pci_dev *d) { (void)d; }
 
 #define K4 0x1000ull
 #define ECAM 0xb0000000ull
@@ -264,8 +260,10 @@ TEST(dma_map_errors)
 	CHECK(msg_has("hpa 0xfffffffffffff000"));
 	CHECK_EQ(runf("dma map %u 0xfee00000 4K alloc", a), -EINVAL);
 	CHECK(msg_has("reserved region"));
+	CHECK(msg_has("reserved region 0xfee00000-0xfeefffff (the MSI window)"));
 	CHECK_EQ(runf("dma map %u 0x20000 4K hpa:0x%llx", a, (unsigned long long)own), -EPERM);
 	CHECK(msg_has("not memory from mem alloc"));
+	CHECK(msg_has("is sluice's own memory"));
 	CHECK_EQ(runf("dma map %u 0x20000 4K heap", a), -EINVAL);
 	CHECK(msg_has("bad source"));
 	CHECK_EQ(runf("dma map %u 0x20000 4K hpa:zz", a), -EINVAL);
@@ -286,6 +284,7 @@ TEST(dma_map_errors)
 	CHECK_EQ(runf("dma map %u 0x20000 8K alloc", a), -ENOMEM);
 	CHECK(msg_has("pin limit: owner"));
 	CHECK(msg_has("pinned=8192 limit=12288"));
+	CHECK(msg_has("needs 8192 more"));
 	CHECK_EQ(runf("dma map %u 0x20000 4K alloc", a), 0);
 	CHECK_EQ(runf("pin limit %u unlimited", a), 0);
 	CHECK_EQ(runf("pin stat %u", a), 0);
@@ -359,6 +358,7 @@ TEST(attach_detach_translate)
 	unit_a->aperture_end = 0x1fffff;
 	CHECK_EQ(runf("as attach %u 00:03.0", a), -EINVAL);
 	CHECK(msg_has("outside what unit"));
+	CHECK(msg_has("iova=0x200000 size=2097152 ends above its last iova 0x1fffff"));
 	unit_a->aperture_end = ap;
 	(void)unit_remaps;
 	rm(b);
@@ -382,6 +382,9 @@ TEST(hint_unhint)
 	CHECK_EQ(frame_get(pa + K4)->pins, 1);
 	CHECK_EQ(runf("dma hint %u 0x20000 4K", a), -EINVAL);
 	CHECK(msg_has("not covered by mappings"));
+	CHECK(msg_has("nothing is mapped at 0x20000"));
+	CHECK_EQ(runf("dma hint %u 0x13000 8K", a), -EINVAL);
+	CHECK(msg_has("nothing is mapped at 0x14000"));
 	CHECK_EQ(runf("dma hint %u 0x10800 4K", a), -EINVAL);
 	CHECK(msg_has("not aligned to 4096"));
 	CHECK_EQ(runf("dma hint %u 0x10000 0", a), -EINVAL);
@@ -408,6 +411,9 @@ TEST(pin_commands)
 	CHECK(msg_has("already registered"));
 	CHECK_EQ(runf("pin register %u 0x%llx 4K", a, (unsigned long long)pa + K4), -EINVAL);
 	CHECK(msg_has("different registration"));
+	char reg[64];
+	snprintf(reg, sizeof(reg), "hpa=0x%llx size=16384", (unsigned long long)pa);
+	CHECK(msg_has(reg));
 	CHECK_EQ(runf("pin register %u 0x%llx 4K", a, (unsigned long long)pa + 1), -EINVAL);
 	CHECK(msg_has("multiples of 4096"));
 	CHECK_EQ(runf("pin register %u 0x%llx 0", a, (unsigned long long)pa), -EINVAL);
@@ -486,6 +492,92 @@ TEST(bench_dma)
 	rm(a);
 }
 
+/* ENOMEM is either the pin limit or memory, and the message says which
+ * exactly: a call that needs no new charge cannot be over the limit, even
+ * with the limit at the charge (where a guess from the size would say so). */
+TEST(pin_limit_or_memory_exact)
+{
+	unsigned a = mk();
+	uint64_t pa = tl_user(2);
+
+	CHECK_EQ(runf("dma map %u 0x10000 16K hpa:0x%llx", a, (unsigned long long)pa), 0);
+	CHECK_EQ(runf("pin limit %u 16K", a), 0);
+	/* the same frames again: no new charge, so no pin limit */
+	dma_test_fail_nth(1);
+	CHECK_EQ(runf("dma map %u 0x20000 16K hpa:0x%llx", a, (unsigned long long)pa), -ENOMEM);
+	dma_test_fail_nth(0);
+	CHECK(msg_has("out of memory"));
+	CHECK(!msg_has("pin limit"));
+	CHECK_EQ(runf("dma map %u 0x20000 16K hpa:0x%llx", a, (unsigned long long)pa), 0);
+	/* fresh memory: over the limit, by exactly what it needs */
+	CHECK_EQ(runf("dma map %u 0x40000 8K alloc", a), -ENOMEM);
+	CHECK(msg_has("pin limit: owner"));
+	CHECK(msg_has("pinned=16384 limit=16384 and needs 8192 more"));
+	/* an alloc mapping whose memory runs out, with no limit */
+	CHECK_EQ(runf("pin limit %u unlimited", a), 0);
+	dma_test_fail_nth(2);
+	CHECK_EQ(runf("dma map %u 0x40000 8K alloc", a), -ENOMEM);
+	dma_test_fail_nth(0);
+	CHECK(msg_has("out of memory"));
+	CHECK(!msg_has("pin limit"));
+	/* pin register: the limit, then memory */
+	CHECK_EQ(runf("dma unmap %u all", a), 0);
+	CHECK_EQ(runf("pin limit %u 8K", a), 0);
+	CHECK_EQ(runf("pin register %u 0x%llx 16K", a, (unsigned long long)pa), -ENOMEM);
+	CHECK(msg_has("pin limit: owner"));
+	CHECK(msg_has("pinned=0 limit=8192 and needs 16384 more"));
+	CHECK_EQ(runf("pin limit %u unlimited", a), 0);
+	dma_test_fail_nth(1);
+	CHECK_EQ(runf("pin register %u 0x%llx 16K", a, (unsigned long long)pa), -ENOMEM);
+	dma_test_fail_nth(0);
+	CHECK(msg_has("out of memory"));
+	CHECK(!msg_has("pin limit"));
+	/* unhint: re-pinning over the limit, or out of memory */
+	CHECK_EQ(runf("dma map %u 0x10000 16K hpa:0x%llx", a, (unsigned long long)pa), 0);
+	CHECK_EQ(runf("dma hint %u 0x11000 8K", a), 0);
+	CHECK_EQ(runf("pin limit %u 8K", a), 0);
+	CHECK_EQ(runf("dma unhint %u 0x11000 8K", a), -ENOMEM);
+	CHECK(msg_has("pin limit: owner"));
+	CHECK(msg_has("pinned=8192 limit=8192 and needs 8192 more"));
+	CHECK_EQ(runf("pin limit %u unlimited", a), 0);
+	dma_test_fail_nth(1);
+	CHECK_EQ(runf("dma unhint %u 0x11000 8K", a), -ENOMEM);
+	dma_test_fail_nth(0);
+	CHECK(msg_has("out of memory"));
+	CHECK(!msg_has("pin limit"));
+	/* unmap needs a list of the mappings it removes */
+	dma_test_fail_nth(1);
+	CHECK_EQ(runf("dma unmap %u 0x10000 16K", a), -ENOMEM);
+	dma_test_fail_nth(0);
+	CHECK(msg_has("out of memory"));
+	CHECK(msg_has("nothing was unmapped"));
+	CHECK_EQ(runf("dma unhint %u 0x11000 8K", a), 0);
+	rm(a);
+	tl_user_free(pa, 2);
+}
+
+/* The driver refusing: which unit, which call, where; and what is left. */
+TEST(iommu_refusals_named)
+{
+	unsigned a = mk();
+
+	CHECK_EQ(runf("as attach %u 00:03.0", a), 0);
+	fake_iommu_fail_any(1);
+	CHECK_EQ(runf("dma map %u 0x10000 4K alloc", a), -EIO);
+	fake_iommu_fail_any(0);
+	CHECK(msg_has("IOMMU unit 0 refused the map at 0x10000 (EIO); nothing was mapped"));
+	CHECK_EQ(runf("dma map %u 0x10000 4K alloc", a), 0);
+	fake_iommu_fail_any(1);
+	CHECK_EQ(runf("dma unmap %u 0x10000 4K", a), -EIO);
+	fake_iommu_fail_any(0);
+	CHECK(msg_has("IOMMU unit 0 refused the unmap at 0x10000 (EIO); nothing was unmapped"));
+	fake_iommu_fail_any(1);
+	CHECK_EQ(runf("as detach %u 00:03.0", a), -EIO);
+	fake_iommu_fail_any(0);
+	CHECK(msg_has("IOMMU unit 0 refused the detach of 00:03.0 (EIO); it stays attached"));
+	rm(a);
+}
+
 /* ---- devices.c */
 
 TEST(dev_lookup_and_group)
@@ -546,39 +638,6 @@ TEST(dev_collect_rids_pure)
 	CHECK_EQ(dev_collect_rids(m, 4, rids, DMA_GROUP_MAX_RIDS), 8);
 }
 
-TEST(dev_free_iova_search)
-{
-	unsigned a = mk();
-	struct dma_space *s = dma_space_get(a);
-	uint64_t v = 0;
-
-	CHECK_EQ(dev_free_iova(s, K4, K4, 0, UINT64_MAX, 1, 0, &v), 0);
-	CHECK_EQ(v, 0);
-	CHECK_EQ(runf("dma map %u 0 8K alloc", a), 0);
-	CHECK_EQ(runf("dma map %u 0x3000 4K alloc", a), 0);
-	CHECK_EQ(dev_free_iova(s, K4, K4, 0, UINT64_MAX, 1, 0, &v), 0);
-	CHECK_EQ(v, 0x2000);
-	CHECK_EQ(dev_free_iova(s, 2 * K4, K4, 0, UINT64_MAX, 1, 0, &v), 0);
-	CHECK_EQ(v, 0x4000);
-	CHECK_EQ(dev_free_iova(s, K4, K4, 0, UINT64_MAX, 0x2000, 0x2fff, &v), 0); /* avoided */
-	CHECK_EQ(v, 0x4000);
-	CHECK_EQ(dev_free_iova(s, K4, 0x10000, 0, UINT64_MAX, 1, 0, &v), 0);
-	CHECK_EQ(v, 0x10000);
-	CHECK_EQ(dev_free_iova(s, K4, K4, 0xfee00000, UINT64_MAX, 1, 0, &v), 0); /* MSI window */
-	CHECK_EQ(v, 0xfef00000);
-	CHECK_EQ(dev_free_iova(s, K4, K4, 0, 0x3fff, 1, 0, &v), 0);
-	CHECK_EQ(v, 0x2000);
-	CHECK_EQ(dev_free_iova(s, 2 * K4, K4, 0, 0x4fff, 1, 0, &v), -ENOSPC);
-	CHECK_EQ(dev_free_iova(s, K4, 3, 0, UINT64_MAX, 1, 0, &v), -EINVAL);
-	CHECK_EQ(dev_free_iova(s, 0, K4, 0, UINT64_MAX, 1, 0, &v), -EINVAL);
-	CHECK_EQ(runf("dma map %u 0xfffffffffffff000 4K alloc", a), 0);
-	CHECK_EQ(dev_free_iova(s, K4, K4, 0xffffffffffffe000ull, UINT64_MAX, 1, 0, &v), 0);
-	CHECK_EQ(v, 0xffffffffffffe000ull);
-	CHECK_EQ(dev_free_iova(s, 2 * K4, K4, 0xffffffffffffe000ull, UINT64_MAX, 1, 0, &v),
-		 -ENOSPC);
-	rm(a);
-}
-
 /* An RMRR naming 02:01.0 at [0x9000000, 0x90fffff]: the whole group (its
  * bridge alias and 02:02.0 too) carries the range as reserved IOVA. */
 static unsigned fake_rmrr(uint16_t seg, uint8_t bus, uint8_t devfn, uint64_t *start, uint64_t *last,
@@ -601,12 +660,16 @@ TEST(rmrr_ranges_are_reserved)
 	/* a mapping already over the RMRR: the group cannot join this space */
 	CHECK_EQ(runf("dma map %u 0x9080000 4096 alloc", a), 0);
 	CHECK_EQ(runf("as attach %u 02:02.0", a), -EINVAL);
+	CHECK(msg_has("mapping iova=0x9080000 size=4096"));
+	CHECK(msg_has("reserved region 0x9000000-0x90fffff of the group"));
 	CHECK_EQ(runf("as list"), 0);
 	CHECK(!out_has("02:02.0"));
 	/* a clean space takes it; then nothing may be mapped over the RMRR */
 	CHECK_EQ(runf("as attach %u 02:02.0", b), 0);
 	CHECK_EQ(runf("dma map %u 0x9000000 4096 alloc", b), -EINVAL);
 	CHECK(msg_has("reserved"));
+	CHECK(msg_has("reserved region 0x9000000-0x90fffff (an RMRR of group"));
+	CHECK(msg_has("02:01.0,02:02.0)"));
 	CHECK_EQ(runf("dma map %u 0x8fff000 8192 alloc", b), -EINVAL);
 	CHECK_EQ(runf("dma map %u 0x9100000 4096 alloc", b), 0);
 	/* detaching drops the reservation with the group */

@@ -1,4 +1,4 @@
-// SOURCES: console/cmd_edu.c drivers/edu.c dma/devices.c dma/dma.c dma/acct.c lib/itree.c kernel/frame.c lib/parse.c lib/crc32.c drivers/pci.c iommu/iommu.c tests/unit/fake_iommu.c tests/unit/fake_pci.c lib/bdf.c
+// SOURCES: console/cmd_edu.c drivers/edu.c dma/devices.c dma/space.c dma/walk.c dma/map.c dma/hint.c dma/attach.c dma/prereg.c dma/acct.c lib/itree.c kernel/frame.c lib/parse.c lib/crc32.c drivers/pci.c iommu/iommu.c tests/unit/fake_iommu.c tests/unit/fake_pci.c lib/bdf.c
 #include <stddef.h>
 
 #include "drivers/msi.h"
@@ -350,13 +350,18 @@ TEST(edu_read_ok_and_fault)
 	CHECK(faults > 0);
 	CHECK_EQ(iommu_fault_total(), faults); /* what `iommu faults` lists */
 	CHECK_EQ(ed.bad, 0);
-	/* pin limit at the current charge: the bounce still works, limit restored */
+	/* pin limit at the current charge: the bounce still works (charged to the
+	 * hypervisor, dma_map_hyp), the limits untouched */
 	struct dma_owner_stat os;
 	CHECK_EQ(dma_owner_set_limit(s, 2 * K4), 0);
 	CHECK_EQ(dma_space_set_map_limit(s, 1), 0);
 	CHECK_EQ(run("edu 00:03.0 read 0x10000 16"), 0);
 	dma_owner_stat(s, &os);
 	CHECK_EQ(os.limit, 2 * K4);
+	CHECK_EQ(os.pinned, 2 * K4); /* the bounce was the hypervisor's, and is gone */
+	struct dma_stats st;
+	dma_stats(&st);
+	CHECK_EQ(st.hyp_pinned, 0);
 	dma_space_info(s, &si);
 	CHECK_EQ(si.map_limit, 1);
 	CHECK_EQ(dma_owner_set_limit(s, UINT64_MAX), 0);
@@ -489,4 +494,37 @@ TEST(edu_irq_no_vector)
 	CHECK_EQ(run("edu 00:06.0 irq"), -ENOTSUP); /* no MSI capability */
 	CHECK(msg_has("no MSI capability"));
 	vectors_left = 1;
+}
+
+/* The MSI sluice set up for edu goes when its group leaves a space: the
+ * release callback cmd_edu.c registers on the group runs on detach and on
+ * as destroy (the vector freed once each time), and the next `edu irq`
+ * sets the MSI up afresh. */
+TEST(edu_irq_released_with_the_group)
+{
+	struct dma_space *s;
+	struct pci_dev *d;
+	int held;
+
+	world();
+	ed.deliver = true;
+	CHECK_EQ(run("edu 00:03.0 irq"), 0);
+	CHECK(isr != NULL);
+	held = vectors_left;
+	s = space();
+	CHECK_EQ(dma_space_destroy(s), 0);
+	CHECK_EQ(vectors_left, held + 1);
+	CHECK(isr == NULL);
+	CHECK_EQ(run("edu 00:03.0 irq"), 0);
+	CHECK(!strcmp(test_con_buf, "delivered=1 vector=65 irte=-\n"));
+	CHECK_EQ(vectors_left, held);
+	s = space();
+	CHECK_EQ(dev_lookup("00:03.0", &d), 0);
+	CHECK_EQ(dma_detach(s, dev_group(d)), 0);
+	CHECK_EQ(vectors_left, held + 1);
+	CHECK_EQ(dma_space_destroy(s), 0);
+	CHECK_EQ(vectors_left, held + 1); /* not released twice */
+	CHECK_EQ(run("edu 00:03.0 irq"), 0);
+	CHECK_EQ(vectors_left, held);
+	ed.deliver = false;
 }

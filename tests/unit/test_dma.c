@@ -1,4 +1,4 @@
-// SOURCES: dma/dma.c dma/acct.c lib/itree.c kernel/frame.c tests/unit/fake_iommu.c
+// SOURCES: dma/space.c dma/walk.c dma/map.c dma/hint.c dma/attach.c dma/prereg.c dma/acct.c lib/itree.c kernel/frame.c tests/unit/fake_iommu.c
 /*
  * tests/unit/test_dma.c — the dma layer's rules, one test per rule, on the
  * fake IOMMU with frames from host memory.
@@ -838,4 +838,402 @@ TEST(limit_below_pinned_refuses)
 	CHECK_EQ(un, 0x8000);
 	rm(s);
 	tl_user_free(pa, 4);
+}
+
+/* The reason each failed call records (dma_space_why), where the check
+ * failed: kind, errno and the values the console prints. */
+static const struct dma_why *why_is(struct dma_space *s, enum dma_why_kind kind, int err)
+{
+	const struct dma_why *w = dma_space_why(s);
+
+	CHECK_EQ(w->kind, kind);
+	CHECK_EQ(w->err, err);
+	return w;
+}
+
+TEST(why_map_unmap_hint)
+{
+	struct dma_space *s = mk();
+	uint64_t pa = tl_user(2), hpa, un;
+	uint64_t slu = frame_alloc(0, FRAME_SLUICE);
+	const struct dma_why *w;
+
+	CHECK_EQ(dma_map(s, 0x10000, 0, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
+	why_is(s, DMA_WHY_ZERO_SIZE, -EINVAL);
+	CHECK_EQ(dma_map(s, 0x10000, K4, DMA_SRC_HPA, pa, 4, &hpa), -EINVAL);
+	w = why_is(s, DMA_WHY_BAD_ARG, -EINVAL);
+	CHECK_EQ(w->a, 4);
+	CHECK_EQ(dma_map(s, 0x10800, K4, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
+	w = why_is(s, DMA_WHY_IOVA_ALIGN, -EINVAL);
+	CHECK_EQ(w->a, 0x10800);
+	CHECK_EQ(w->b, K4);
+	CHECK_EQ(dma_map(s, 0x10000, 0x800, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
+	why_is(s, DMA_WHY_SIZE_ALIGN, -EINVAL);
+	CHECK_EQ(dma_map(s, 0x10000, K4, DMA_SRC_HPA, pa + 0x800, RW, &hpa), -EINVAL);
+	w = why_is(s, DMA_WHY_HPA_ALIGN, -EINVAL);
+	CHECK_EQ(w->a, pa + 0x800);
+	CHECK_EQ(dma_map(s, UINT64_MAX - K4 + 1, 2 * K4, DMA_SRC_HPA, pa, RW, &hpa), -EOVERFLOW);
+	why_is(s, DMA_WHY_IOVA_WRAPS, -EOVERFLOW);
+	CHECK_EQ(dma_map(s, 0x10000, 2 * K4, DMA_SRC_HPA, UINT64_MAX - K4 + 1, RW, &hpa),
+		 -EOVERFLOW);
+	why_is(s, DMA_WHY_HPA_WRAPS, -EOVERFLOW);
+	CHECK_EQ(dma_map(s, 0xFEDFF000, 2 * K4, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
+	w = why_is(s, DMA_WHY_RESERVED, -EINVAL);
+	CHECK_EQ(w->a, 0xFEE00000);
+	CHECK_EQ(w->b, 0xFEEFFFFF);
+	CHECK_EQ(w->id, -1);
+	CHECK_EQ(dma_space_add_reserved(s, 0x800000, 0x8fffff), 0);
+	CHECK_EQ(dma_map(s, 0x8ff000, K4, DMA_SRC_HPA, pa, RW, &hpa), -EINVAL);
+	w = why_is(s, DMA_WHY_RESERVED, -EINVAL);
+	CHECK_EQ(w->a, 0x800000);
+	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, slu, RW, &hpa), -EPERM);
+	w = why_is(s, DMA_WHY_NOT_DMA_MEMORY, -EPERM);
+	CHECK_EQ(w->a, slu);
+	CHECK_EQ(w->b, FRAME_SLUICE);
+	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, 0x1000, RW, &hpa), -EPERM);
+	w = why_is(s, DMA_WHY_NOT_DMA_MEMORY, -EPERM);
+	CHECK_EQ(w->b, DMA_WHY_UNMANAGED);
+	/* from user memory into sluice's: the first frame that is not */
+	frame_get(pa + K4)->tag = FRAME_SLUICE;
+	CHECK_EQ(dma_map(s, 0x1000, 2 * K4, DMA_SRC_HPA, pa, RW, &hpa), -EPERM);
+	w = why_is(s, DMA_WHY_NOT_DMA_MEMORY, -EPERM);
+	CHECK_EQ(w->a, pa + K4);
+	frame_get(pa + K4)->tag = FRAME_USER;
+
+	CHECK_EQ(dma_map(s, 0x10000, 4 * K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_space_why(s)->kind, DMA_WHY_NONE);
+	CHECK_EQ(dma_map(s, 0xf000, 2 * K4, DMA_SRC_ALLOC, 0, RW, &hpa), -EEXIST);
+	w = why_is(s, DMA_WHY_OVERLAP, -EEXIST);
+	CHECK_EQ(w->map_iova, 0x10000);
+	CHECK_EQ(w->map_size, 4 * K4);
+	CHECK_EQ(dma_space_set_map_limit(s, 1), 0);
+	CHECK_EQ(dma_map(s, 0x20000, K4, DMA_SRC_ALLOC, 0, RW, &hpa), -ENOSPC);
+	w = why_is(s, DMA_WHY_MAP_LIMIT, -ENOSPC);
+	CHECK_EQ(w->a, 1);
+	CHECK_EQ(w->b, 1);
+	CHECK_EQ(dma_space_set_map_limit(s, DMA_DEFAULT_MAP_LIMIT), 0);
+
+	/* pin limit versus no memory: exact, with what the call needs */
+	CHECK_EQ(dma_owner_set_limit(s, 5 * K4), 0);
+	CHECK_EQ(dma_map(s, 0x20000, 2 * K4, DMA_SRC_ALLOC, 0, RW, &hpa), -ENOMEM);
+	w = why_is(s, DMA_WHY_PIN_LIMIT, -ENOMEM);
+	CHECK_EQ(w->a, 4 * K4);
+	CHECK_EQ(w->b, 5 * K4);
+	CHECK_EQ(w->c, 2 * K4);
+	CHECK_EQ(dma_owner_set_limit(s, 4 * K4), 0);
+	/* at the limit, the same frames again need no charge: memory fails */
+	dma_test_fail_nth(1);
+	CHECK_EQ(dma_map(s, 0x40000, 4 * K4, DMA_SRC_HPA, pa, RW, &hpa), -ENOMEM);
+	w = why_is(s, DMA_WHY_NO_MEMORY, -ENOMEM);
+	CHECK_EQ(w->b, DMA_MEM_RECORD);
+	dma_test_fail_nth(2); /* the record, then the first block */
+	CHECK_EQ(dma_owner_set_limit(s, UINT64_MAX), 0);
+	CHECK_EQ(dma_map(s, 0x40000, 4 * K4, DMA_SRC_ALLOC, 0, RW, &hpa), -ENOMEM);
+	w = why_is(s, DMA_WHY_NO_MEMORY, -ENOMEM);
+	dma_test_fail_nth(0);
+	CHECK(w->b == DMA_MEM_BACKING || w->b == DMA_MEM_TRACKING);
+
+	/* unmap: split, range checks */
+	CHECK_EQ(dma_unmap(s, 0x11000, K4, &un), -EINVAL);
+	w = why_is(s, DMA_WHY_BISECT, -EINVAL);
+	CHECK_EQ(w->map_iova, 0x10000);
+	CHECK_EQ(w->map_size, 4 * K4);
+	CHECK_EQ(dma_unmap(s, 0x10000, 0, &un), -EINVAL);
+	why_is(s, DMA_WHY_ZERO_SIZE, -EINVAL);
+	CHECK_EQ(dma_unmap(s, UINT64_MAX - K4 + 1, 2 * K4, &un), -EOVERFLOW);
+	why_is(s, DMA_WHY_IOVA_WRAPS, -EOVERFLOW);
+
+	/* hint: a gap, and where it starts */
+	CHECK_EQ(dma_hint(s, 0x12000, 4 * K4), -EINVAL);
+	w = why_is(s, DMA_WHY_GAP, -EINVAL);
+	CHECK_EQ(w->a, 0x14000);
+	CHECK_EQ(dma_hint(s, 0x8000, 2 * K4), -EINVAL);
+	w = why_is(s, DMA_WHY_GAP, -EINVAL);
+	CHECK_EQ(w->a, 0x8000);
+	CHECK_EQ(dma_map(s, 0x16000, K4, DMA_SRC_ALLOC, 0, RW, &hpa), 0);
+	CHECK_EQ(dma_hint(s, 0x13000, 4 * K4), -EINVAL); /* between two mappings */
+	w = why_is(s, DMA_WHY_GAP, -EINVAL);
+	CHECK_EQ(w->a, 0x14000);
+	CHECK_EQ(dma_unmap(s, 0x16000, K4, &un), 0);
+	CHECK_EQ(dma_hint(s, 0x11000, 2 * K4), 0);
+	CHECK_EQ(dma_owner_set_limit(s, 2 * K4), 0);
+	CHECK_EQ(dma_unhint(s, 0x11000, 2 * K4), -ENOMEM);
+	w = why_is(s, DMA_WHY_PIN_LIMIT, -ENOMEM);
+	CHECK_EQ(w->a, 2 * K4);
+	CHECK_EQ(w->c, 2 * K4);
+	CHECK_EQ(dma_owner_set_limit(s, UINT64_MAX), 0);
+	/* hinted memory handed to sluice meanwhile: unhint refuses it */
+	frame_get(pa + 2 * K4)->tag = FRAME_SLUICE;
+	CHECK_EQ(dma_unhint(s, 0x11000, 2 * K4), -EPERM);
+	w = why_is(s, DMA_WHY_NOT_DMA_MEMORY, -EPERM);
+	CHECK_EQ(w->a, pa + 2 * K4);
+	frame_get(pa + 2 * K4)->tag = FRAME_USER;
+	CHECK_EQ(dma_unhint(s, 0x11000, 2 * K4), 0);
+	CHECK_EQ(dma_translate(s, 0x10000, &hpa, NULL, NULL), -ENOENT);
+	why_is(s, DMA_WHY_NO_DOMAIN, -ENOENT);
+	rm(s);
+	tl_user_free(pa, 2);
+	CHECK_EQ(frame_free(slu, 0), 0);
+}
+
+TEST(why_register_attach_detach)
+{
+	struct dma_space *s = mk(), *t = NULL;
+	struct iommu_unit *u = tl_unit(PGSIZE_4K | PGSIZE_2M), *small, *big;
+	struct dma_group g, h;
+	uint64_t pa = tl_user(4), hpa;
+	const struct dma_why *w;
+
+	CHECK_EQ(dma_pin_register(s, pa, 0), -EINVAL);
+	why_is(s, DMA_WHY_ZERO_SIZE, -EINVAL);
+	CHECK_EQ(dma_pin_register(s, pa + 1, K4), -EINVAL);
+	why_is(s, DMA_WHY_HPA_ALIGN, -EINVAL);
+	CHECK_EQ(dma_pin_register(s, pa, 100), -EINVAL);
+	why_is(s, DMA_WHY_SIZE_ALIGN, -EINVAL);
+	CHECK_EQ(dma_pin_register(s, UINT64_MAX - K4 + 1, 2 * K4), -EINVAL);
+	why_is(s, DMA_WHY_HPA_WRAPS, -EINVAL);
+	CHECK_EQ(dma_pin_register(s, pa, 4 * K4), 0);
+	CHECK_EQ(dma_pin_register(s, pa, 4 * K4), -EBUSY);
+	why_is(s, DMA_WHY_REG_EXISTS, -EBUSY);
+	CHECK_EQ(dma_pin_register(s, pa + K4, K4), -EINVAL);
+	w = why_is(s, DMA_WHY_REG_OVERLAP, -EINVAL);
+	CHECK_EQ(w->a, pa);
+	CHECK_EQ(w->b, 4 * K4);
+	CHECK_EQ(dma_map(s, 0x10000, K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_pin_unregister(s, pa, 4 * K4), -EBUSY);
+	w = why_is(s, DMA_WHY_REG_IN_USE, -EBUSY);
+	CHECK_EQ(w->a, 1);
+	CHECK_EQ(dma_pin_unregister(s, pa, 2 * K4), -ENOENT);
+	why_is(s, DMA_WHY_REG_NONE, -ENOENT);
+	CHECK_EQ(dma_owner_set_limit(s, 4 * K4), 0);
+	CHECK_EQ(dma_pin_register(s, pa + 8 * K4, 2 * K4), -ENOMEM);
+	w = why_is(s, DMA_WHY_PIN_LIMIT, -ENOMEM);
+	CHECK_EQ(w->c, 2 * K4);
+	CHECK_EQ(dma_owner_set_limit(s, UINT64_MAX), 0);
+	dma_test_fail_nth(1);
+	CHECK_EQ(dma_pin_register(s, pa + 8 * K4, 2 * K4), -ENOMEM);
+	dma_test_fail_nth(0);
+	w = why_is(s, DMA_WHY_NO_MEMORY, -ENOMEM);
+	CHECK_EQ(w->b, DMA_MEM_RECORD);
+
+	/* attach: unsafe interrupts, a mapping above the aperture, a
+	 * group's RMRR over a mapping, the group already elsewhere */
+	tl_group(&g, u, 1);
+	u->intr_remap = false;
+	CHECK_EQ(dma_attach(s, &g), -EPERM);
+	w = why_is(s, DMA_WHY_UNSAFE_INTERRUPTS, -EPERM);
+	CHECK_EQ(w->id, (int)u->index);
+	u->intr_remap = true;
+	small = fake_iommu_unit_new(PGSIZE_4K, 0xffff, true, true);
+	tl_group(&h, small, 2);
+	CHECK_EQ(dma_attach(s, &h), -EINVAL);
+	w = why_is(s, DMA_WHY_APERTURE, -EINVAL);
+	CHECK_EQ(w->map_iova, 0x10000);
+	CHECK_EQ(w->b, 0xffff);
+	CHECK_EQ(w->id, (int)small->index);
+	big = tl_unit(PGSIZE_2M);
+	tl_group(&h, big, 3);
+	CHECK_EQ(dma_attach(s, &h), -EINVAL);
+	w = why_is(s, DMA_WHY_PGSIZE, -EINVAL);
+	CHECK_EQ(w->b, M2);
+	CHECK_EQ(w->map_iova, 0x10000);
+	CHECK_EQ(w->id, (int)big->index);
+	CHECK_EQ(dma_map(s, 0x200000, K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	g.nresv = 1;
+	g.resv[0].start = 0x200000;
+	g.resv[0].last = 0x2fffff;
+	g.id = 7;
+	CHECK_EQ(dma_attach(s, &g), -EINVAL);
+	w = why_is(s, DMA_WHY_RESERVED, -EINVAL);
+	CHECK_EQ(w->a, 0x200000);
+	CHECK_EQ(w->b, 0x2fffff);
+	CHECK_EQ(w->id, 7);
+	CHECK_EQ(w->map_iova, 0x200000);
+	g.nresv = 0;
+	CHECK_EQ(dma_attach(s, &g), 0);
+	CHECK_EQ(dma_space_create(NULL, &t), 0);
+	CHECK_EQ(dma_attach(t, &g), -EBUSY);
+	w = why_is(t, DMA_WHY_GROUP_BUSY, -EBUSY);
+	CHECK_EQ(w->id, (int)dma_space_id(s));
+	CHECK_EQ(dma_detach(t, &g), -ENOENT);
+	why_is(t, DMA_WHY_NOT_ATTACHED, -ENOENT);
+	/* the driver refuses: which unit, which call, which requester ID */
+	fake_iommu_fail_any(1);
+	CHECK_EQ(dma_detach(s, &g), -EIO);
+	w = why_is(s, DMA_WHY_IOMMU, -EIO);
+	CHECK_EQ(w->a, DMA_OP_DETACH);
+	CHECK_EQ(w->b, 1);
+	CHECK_EQ(w->id, (int)u->index);
+	fake_iommu_fail_any(1);
+	CHECK_EQ(dma_map(s, 0x400000, K4, DMA_SRC_ALLOC, 0, RW, &hpa), -EIO);
+	w = why_is(s, DMA_WHY_IOMMU, -EIO);
+	CHECK_EQ(w->a, DMA_OP_MAP);
+	CHECK_EQ(w->b, 0x400000);
+	fake_iommu_fail_any(0);
+	CHECK_EQ(dma_detach(s, &g), 0);
+	CHECK_EQ(dma_unmap_all(s, NULL), 0);
+	rm(t);
+	rm(s);
+	fake_iommu_unit_free(small);
+	fake_iommu_unit_free(big);
+	fake_iommu_unit_free(u);
+	tl_user_free(pa, 4);
+}
+
+/* The free-IOVA search skips mappings, every reserved range (the MSI
+ * window, RMRRs, added ones) and the avoided range, stays in [lo, last]
+ * and inside the aperture, and is aligned. */
+static uint64_t free_iova(struct dma_space *s, uint64_t size, uint64_t align, uint64_t lo,
+			  uint64_t last, uint64_t avoid, uint64_t avoid_last, int *err)
+{
+	struct dma_iova_req r = {size, align, lo, last, avoid, avoid_last};
+	uint64_t v = 0xdead;
+
+	*err = dma_free_iova(s, &r, &v);
+	return v;
+}
+
+TEST(free_iova_search)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u = fake_iommu_unit_new(PGSIZE_4K, (1ull << 32) - 1, true, true);
+	struct dma_group g;
+	uint64_t h;
+	int e;
+
+	CHECK_EQ(free_iova(s, K4, K4, 0, UINT64_MAX, 1, 0, &e), 0);
+	CHECK_EQ(e, 0);
+	CHECK_EQ(dma_map(s, 0, 2 * K4, DMA_SRC_ALLOC, 0, RW, &h), 0);
+	CHECK_EQ(dma_map(s, 0x3000, K4, DMA_SRC_ALLOC, 0, RW, &h), 0);
+	CHECK_EQ(free_iova(s, K4, K4, 0, UINT64_MAX, 1, 0, &e), 0x2000);
+	CHECK_EQ(free_iova(s, 2 * K4, K4, 0, UINT64_MAX, 1, 0, &e), 0x4000);
+	CHECK_EQ(free_iova(s, K4, K4, 0, UINT64_MAX, 0x2000, 0x2fff, &e), 0x4000); /* avoided */
+	CHECK_EQ(free_iova(s, K4, 0x10000, 0, UINT64_MAX, 1, 0, &e), 0x10000);
+	CHECK_EQ(free_iova(s, K4, K4, 0xfee00000, UINT64_MAX, 1, 0, &e), 0xfef00000); /* MSI */
+	CHECK_EQ(free_iova(s, K4, K4, 0, 0x3fff, 1, 0, &e), 0x2000);
+	CHECK_EQ(e, 0);
+	free_iova(s, 2 * K4, K4, 0, 0x4fff, 1, 0, &e);
+	CHECK_EQ(e, -ENOSPC);
+	CHECK_EQ(dma_space_why(s)->kind, DMA_WHY_NO_IOVA);
+	free_iova(s, K4, 3, 0, UINT64_MAX, 1, 0, &e);
+	CHECK_EQ(e, -EINVAL);
+	free_iova(s, 0, K4, 0, UINT64_MAX, 1, 0, &e);
+	CHECK_EQ(e, -EINVAL);
+	CHECK_EQ(dma_map(s, 0xfffffffffffff000ull, K4, DMA_SRC_ALLOC, 0, RW, &h), 0);
+	CHECK_EQ(free_iova(s, K4, K4, 0xffffffffffffe000ull, UINT64_MAX, 1, 0, &e),
+		 0xffffffffffffe000ull);
+	free_iova(s, 2 * K4, K4, 0xffffffffffffe000ull, UINT64_MAX, 1, 0, &e);
+	CHECK_EQ(e, -ENOSPC);
+	CHECK_EQ(dma_unmap(s, 0xfffffffffffff000ull, K4, NULL), 0);
+	/* a reserved range of the space and a group's RMRR are skipped ... */
+	CHECK_EQ(dma_space_add_reserved(s, 0x4000, 0x7fff), 0);
+	CHECK_EQ(free_iova(s, K4, K4, 0x3000, UINT64_MAX, 1, 0, &e), 0x8000);
+	tl_group(&g, u, 1);
+	g.nresv = 1;
+	g.resv[0].start = 0x8000;
+	g.resv[0].last = 0xafff;
+	CHECK_EQ(dma_attach(s, &g), 0);
+	CHECK_EQ(free_iova(s, K4, K4, 0x3000, UINT64_MAX, 1, 0, &e), 0xb000);
+	/* ... and the aperture of the domain bounds the search */
+	CHECK_EQ(free_iova(s, K4, K4, 0xfffff000ull, UINT64_MAX, 1, 0, &e), 0xfffff000ull);
+	free_iova(s, K4, K4, 0x100000000ull, UINT64_MAX, 1, 0, &e);
+	CHECK_EQ(e, -ENOSPC);
+	CHECK_EQ(dma_detach(s, &g), 0);
+	CHECK_EQ(free_iova(s, K4, K4, 0x3000, UINT64_MAX, 1, 0, &e), 0x8000);
+	rm(s);
+	fake_iommu_unit_free(u);
+}
+
+/* A mapping of the hypervisor's own (edu's bounce page): charged to the
+ * hypervisor, not to the space's owner, outside its pin and mapping limits,
+ * otherwise an ordinary mapping (domains, unmap, flush before free). */
+TEST(hyp_mapping_charged_to_the_hypervisor)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u = tl_unit(PGSIZE_4K);
+	struct dma_group g;
+	struct dma_owner_stat os;
+	struct dma_space_info si;
+	struct dma_stats st;
+	uint64_t hpa, pa = tl_user(0), un;
+	struct tl_mem m0 = tl_mem();
+
+	tl_group(&g, u, 1);
+	CHECK_EQ(dma_attach(s, &g), 0);
+	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_owner_set_limit(s, K4), 0);
+	CHECK_EQ(dma_space_set_map_limit(s, 1), 0);
+	/* the user is at both limits: its own map fails, sluice's does not */
+	CHECK_EQ(dma_map(s, 0x10000, 2 * K4, DMA_SRC_ALLOC, 0, DMA_PROT_W, &hpa), -ENOSPC);
+	CHECK_EQ(dma_map_hyp(s, 0x10000, 2 * K4, DMA_PROT_W, &hpa), 0);
+	CHECK(frame_get(hpa)->tag == FRAME_DMA && frame_get(hpa)->pins == 1);
+	dma_owner_stat(s, &os);
+	CHECK_EQ(os.pinned, K4);
+	dma_stats(&st);
+	CHECK_EQ(st.hyp_pinned, 2 * K4);
+	dma_space_info(s, &si);
+	CHECK_EQ(si.nmaps, 2);
+	/* the device reaches it like any mapping, with its prot */
+	unsigned lv, pr;
+	uint64_t got;
+	struct iommu_domain *d = fake_iommu_rid_domain(u, 1);
+	CHECK_EQ(d->unit->ops->iova_to_phys(d, 0x11000, &got, &lv, &pr), 0);
+	CHECK_EQ(got, hpa + K4);
+	CHECK_EQ(pr, DMA_PROT_W);
+	/* the user's mapping limit stays its own */
+	CHECK_EQ(dma_space_set_map_limit(s, 1), 0);
+	CHECK_EQ(dma_unmap(s, 0x10000, 2 * K4, &un), 0);
+	CHECK_EQ(un, 2 * K4);
+	dma_stats(&st);
+	CHECK_EQ(st.hyp_pinned, 0);
+	CHECK_EQ(dma_unmap(s, 0x1000, K4, &un), 0);
+	CHECK_EQ(tl_mem().free, m0.free);
+	CHECK_EQ(tl_mem().pinned, m0.pinned);
+	CHECK_EQ(dma_owner_set_limit(s, UINT64_MAX), 0);
+	CHECK_EQ(dma_detach(s, &g), 0);
+	rm(s);
+	fake_iommu_unit_free(u);
+	tl_user_free(pa, 0);
+}
+
+/* A group's release callback runs once the group has left its space:
+ * after a detach and for every group a destroy detaches, never for a
+ * detach that failed (the group stays). */
+static int released[4];
+static void count_release(struct dma_group *g, void *arg)
+{
+	(void)g;
+	released[(intptr_t)arg]++;
+}
+
+TEST(group_release_callback)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u = tl_unit(PGSIZE_4K);
+	struct dma_group g1, g2;
+
+	tl_group(&g1, u, 1);
+	tl_group(&g2, u, 2);
+	dma_group_on_release(&g1, count_release, (void *)1);
+	dma_group_on_release(&g2, count_release, (void *)2);
+	CHECK_EQ(dma_attach(s, &g1), 0);
+	CHECK_EQ(dma_attach(s, &g2), 0);
+	fake_iommu_fail_any(1);
+	CHECK_EQ(dma_detach(s, &g1), -EIO);
+	fake_iommu_fail_any(0);
+	CHECK_EQ(released[1], 0);
+	CHECK(g1.space == s);
+	CHECK_EQ(dma_detach(s, &g1), 0);
+	CHECK_EQ(released[1], 1);
+	CHECK(g1.space == NULL);
+	CHECK_EQ(dma_attach(s, &g1), 0);
+	rm(s);
+	CHECK_EQ(released[1], 2);
+	CHECK_EQ(released[2], 1);
+	dma_group_on_release(&g1, NULL, NULL);
+	s = mk();
+	CHECK_EQ(dma_attach(s, &g1), 0);
+	rm(s);
+	CHECK_EQ(released[1], 2);
+	fake_iommu_unit_free(u);
 }

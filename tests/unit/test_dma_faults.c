@@ -1,11 +1,11 @@
-// SOURCES: dma/dma.c dma/acct.c lib/itree.c kernel/frame.c tests/unit/fake_iommu.c
+// SOURCES: dma/space.c dma/walk.c dma/map.c dma/hint.c dma/attach.c dma/prereg.c dma/acct.c lib/itree.c kernel/frame.c tests/unit/fake_iommu.c
 /*
  * tests/unit/test_dma_faults.c — fault-injection sweeps: for every n, the
  * n-th allocation (heap or frame) and, separately, the n-th driver call
  * fails inside map, unmap, attach (replay), detach, register, unregister,
- * hint and unhint.  A failed call must leave every observable thing as it
- * was (records, page tables, pins, charges, free memory); after teardown
- * nothing may leak.
+ * hint and unhint (also over several pieces of one mapping).  A failed call
+ * must leave every observable thing as it was (records, page tables, pins,
+ * charges, free memory); after teardown nothing may leak.
  */
 #include "tests/unit/dma_testlib.h"
 
@@ -73,6 +73,7 @@ static void build(void)
 		dma_map(w.a, 16 * M2, 0x10000, DMA_SRC_HPA, w.reg, RW, &hpa),
 		dma_hint(w.a, 0x102000, 0x8000),
 		dma_hint(w.a, 4 * M2 + 0x1000, K4),
+		dma_hint(w.a, 4 * M2 + 0x3000, K4),
 	};
 	for (unsigned i = 0; i < sizeof(e) / sizeof(e[0]); i++)
 		if (e[i]) {
@@ -126,6 +127,11 @@ static int op_map_other_owner(void)
 	uint64_t h;
 	return dma_map(w.b, 0x400000 * 24, 0x10000, DMA_SRC_HPA, w.user, RW, &h);
 }
+static int op_map_hyp(void)
+{
+	uint64_t h;
+	return dma_map_hyp(w.a, 0x400000 * 28, 0x3000, DMA_PROT_W, &h);
+}
 static int op_unmap(void)
 {
 	uint64_t u;
@@ -153,6 +159,10 @@ static int op_hint(void)
 }
 static int op_hint_big(void) { return dma_hint(w.a, 4 * M2 + M2 - 0x2000, 0x4000); }
 static int op_unhint(void) { return dma_unhint(w.a, 0x100000, 0xc000); }
+/* Several pieces in one mapping (two holes hinted at build): a failure
+ * after the first piece must undo exactly the pieces done. */
+static int op_hint_holes(void) { return dma_hint(w.a, 4 * M2, 0x5000); }
+static int op_unhint_holes(void) { return dma_unhint(w.a, 4 * M2, 0x5000); }
 static int op_unhint_reg(void)
 {
 	int e = dma_hint(w.a, 16 * M2, 0x4000);
@@ -169,6 +179,7 @@ static const struct {
 	{"map_alloc", op_map_alloc},
 	{"map_reg", op_map_reg},
 	{"map_other_owner", op_map_other_owner},
+	{"map_hyp", op_map_hyp},
 	{"unmap", op_unmap},
 	{"unmap_all", op_unmap_all},
 	{"attach_replay", op_attach_replay},
@@ -179,6 +190,8 @@ static const struct {
 	{"hint", op_hint},
 	{"hint_big", op_hint_big},
 	{"unhint", op_unhint},
+	{"hint_holes", op_hint_holes},
+	{"unhint_holes", op_unhint_holes},
 	{"unhint_reg", op_unhint_reg},
 };
 

@@ -1,4 +1,4 @@
-// SOURCES: dma/dma.c dma/acct.c lib/itree.c kernel/frame.c tests/unit/fake_iommu.c
+// SOURCES: dma/space.c dma/walk.c dma/map.c dma/hint.c dma/attach.c dma/prereg.c dma/acct.c lib/itree.c kernel/frame.c tests/unit/fake_iommu.c
 /*
  * tests/unit/test_dma_model.c — random operations (map, unmap, unmap all,
  * attach, detach, register, unregister, hint, unhint, free) against a
