@@ -25,7 +25,6 @@
 #include "hw/hw.h"
 #include "iommu/iommu.h"
 #include "console/console.h"
-#include "kernel/platform.h"
 #include "dma/devices.h"
 #include "lib/crc32.h"
 #include "lib/parse.h"
