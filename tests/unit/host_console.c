@@ -1,4 +1,5 @@
 /* tests/unit/host_console.c — console/console.h and kernel/log.h output into a buffer. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,4 +64,47 @@ void klog(const char *fmt, ...)
 	vput("", fmt, ap);
 	va_end(ap);
 	con_printf("\n");
+}
+
+/* Weak: a test that links no command has no such section, and no symbols. */
+extern const struct command __start_sluice_cmds[] __attribute__((weak));
+extern const struct command __stop_sluice_cmds[] __attribute__((weak));
+
+/* Words of the command's name that lead argv, or 0. */
+static int name_words(const char *name, int argc, char **argv)
+{
+	char nm[64], *save = NULL;
+	int w = 0;
+
+	snprintf(nm, sizeof(nm), "%s", name);
+	for (char *p = strtok_r(nm, " ", &save); p; p = strtok_r(NULL, " ", &save), w++)
+		if (w >= argc || strcmp(p, argv[w]))
+			return 0;
+	return w;
+}
+
+int test_cmd(const char *fmt, ...)
+{
+	char line[512], *argv[TEST_CMD_WORDS + 1], *save = NULL;
+	const struct command *best = NULL;
+	int argc = 0, best_words = 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	for (char *t = strtok_r(line, " ", &save); t && argc < TEST_CMD_WORDS;
+	     t = strtok_r(NULL, " ", &save))
+		argv[argc++] = t;
+	argv[argc] = NULL;
+	for (const struct command *c = __start_sluice_cmds; c && c < __stop_sluice_cmds; c++) {
+		int w = name_words(c->name, argc, argv);
+
+		if (w > best_words) {
+			best = c;
+			best_words = w;
+		}
+	}
+	test_con_reset();
+	return best ? best->fn(argc, argv) : -ENOENT;
 }

@@ -52,4 +52,10 @@ void test_con_reset(void);
 /* Last cmd_fail() message. */
 extern char test_cmd_msg[512];
 
+/* Runs one console line (printf-style) as the console does: the command
+ * whose multi-word name is the longest prefix of the words.  Console output
+ * and the ERR message are reset first.  -ENOENT if no command matches. */
+#define TEST_CMD_WORDS 15
+int test_cmd(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

@@ -22,8 +22,6 @@
 #define K4 0x1000ull
 #define ECAM 0xb0000000ull
 
-extern const struct command __start_sluice_cmds[], __stop_sluice_cmds[];
-
 static struct iommu_unit *unit_a;
 static struct iommu_unit *(*const keep_tl_unit)(uint64_t) __attribute__((unused)) = tl_unit;
 static bool unit_remaps = true;
@@ -65,36 +63,6 @@ static void world(void)
 	iommu_set_scope_fn(scope);
 }
 
-static int run(const char *line)
-{
-	char buf[512], *argv[16];
-	int argc = 0;
-	const struct command *best = NULL;
-	int best_words = 0;
-
-	snprintf(buf, sizeof(buf), "%s", line);
-	for (char *t = strtok(buf, " "); t && argc < 15; t = strtok(NULL, " "))
-		argv[argc++] = t;
-	argv[argc] = NULL;
-	for (const struct command *c = __start_sluice_cmds; c < __stop_sluice_cmds; c++) {
-		char nm[64];
-		int w = 0;
-		snprintf(nm, sizeof(nm), "%s", c->name);
-		bool ok = true;
-		for (char *t = strtok(nm, " "); t; t = strtok(NULL, " "), w++)
-			if (w >= argc || strcmp(argv[w], t))
-				ok = false;
-		if (ok && w > best_words) {
-			best = c;
-			best_words = w;
-		}
-	}
-	test_con_reset();
-	if (!best)
-		return -9999;
-	return best->fn(argc, argv);
-}
-
 static bool out_has(const char *s) { return strstr(test_con_buf, s) != NULL; }
 static bool msg_has(const char *s) { return strstr(test_cmd_msg, s) != NULL; }
 
@@ -103,7 +71,7 @@ static unsigned mk(void)
 	unsigned id = 0;
 
 	world();
-	CHECK_EQ(run("as create"), 0);
+	CHECK_EQ(test_cmd("as create"), 0);
 	CHECK(sscanf(test_con_buf, "as=%u\n", &id) == 1);
 	return id;
 }
@@ -113,20 +81,8 @@ static void rm(unsigned id)
 	char l[64];
 
 	snprintf(l, sizeof(l), "as destroy %u", id);
-	CHECK_EQ(run(l), 0);
+	CHECK_EQ(test_cmd(l), 0);
 	CHECK_EQ(fake_iommu_stats.violations, 0);
-}
-
-static int runf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int runf(const char *fmt, ...)
-{
-	char l[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(l, sizeof(l), fmt, ap);
-	va_end(ap);
-	return run(l);
 }
 
 TEST(as_create_list_destroy)
@@ -134,10 +90,10 @@ TEST(as_create_list_destroy)
 	unsigned a = mk(), b;
 	char want[128];
 
-	CHECK_EQ(runf("as create share=%u", a), 0);
+	CHECK_EQ(test_cmd("as create share=%u", a), 0);
 	CHECK(sscanf(test_con_buf, "as=%u", &b) == 1);
 	CHECK(b != a);
-	CHECK_EQ(run("as list"), 0);
+	CHECK_EQ(test_cmd("as list"), 0);
 	snprintf(want, sizeof(want), "as=%u devices=- mappings=0 bytes=0 domains=0 owner=%u ", a,
 		 a);
 	CHECK(out_has(want));
@@ -145,24 +101,24 @@ TEST(as_create_list_destroy)
 	snprintf(want, sizeof(want), "as=%u devices=- mappings=0 bytes=0 domains=0 owner=%u ", b,
 		 a);
 	CHECK(out_has(want));
-	CHECK_EQ(run("as create share=999"), -ENOENT);
+	CHECK_EQ(test_cmd("as create share=999"), -ENOENT);
 	CHECK(msg_has("no address space 999"));
-	CHECK_EQ(run("as create share=zz"), -EINVAL);
-	CHECK_EQ(run("as create sharing=1"), -EINVAL);
+	CHECK_EQ(test_cmd("as create share=zz"), -EINVAL);
+	CHECK_EQ(test_cmd("as create sharing=1"), -EINVAL);
 	CHECK(msg_has("unknown option"));
-	CHECK_EQ(run("as create share=1 x"), -EINVAL);
+	CHECK_EQ(test_cmd("as create share=1 x"), -EINVAL);
 	CHECK(msg_has("usage: as create"));
-	CHECK_EQ(run("as list x"), -EINVAL);
-	CHECK_EQ(run("as destroy"), -EINVAL);
-	CHECK_EQ(run("as destroy 4294967296"), -EOVERFLOW);
-	CHECK_EQ(run("as destroy 0x"), -EINVAL);
-	CHECK_EQ(run("as destroy 999"), -ENOENT);
-	CHECK_EQ(run("as"), -EINVAL);
+	CHECK_EQ(test_cmd("as list x"), -EINVAL);
+	CHECK_EQ(test_cmd("as destroy"), -EINVAL);
+	CHECK_EQ(test_cmd("as destroy 4294967296"), -EOVERFLOW);
+	CHECK_EQ(test_cmd("as destroy 0x"), -EINVAL);
+	CHECK_EQ(test_cmd("as destroy 999"), -ENOENT);
+	CHECK_EQ(test_cmd("as"), -EINVAL);
 	CHECK(msg_has("usage: as"));
 	rm(b);
 	rm(a);
-	CHECK_EQ(runf("as destroy %u", a), -ENOENT);
-	CHECK_EQ(run("as list"), 0);
+	CHECK_EQ(test_cmd("as destroy %u", a), -ENOENT);
+	CHECK_EQ(test_cmd("as list"), 0);
 	snprintf(want, sizeof(want), "as=%u ", a);
 	CHECK(!out_has(want));
 }
@@ -174,58 +130,58 @@ TEST(dma_map_list_unmap)
 	char want[512];
 	struct tl_mem m0 = tl_mem();
 
-	CHECK_EQ(runf("dma map %u 0x10000 16K hpa:0x%llx", a, (unsigned long long)pa), 0);
+	CHECK_EQ(test_cmd("dma map %u 0x10000 16K hpa:0x%llx", a, (unsigned long long)pa), 0);
 	snprintf(want, sizeof(want), "iova=0x10000 size=16384 hpa=0x%llx\n",
 		 (unsigned long long)pa);
 	CHECK(!strcmp(test_con_buf, want));
-	CHECK_EQ(runf("dma map %u 0x100000 8K alloc r", a), 0);
+	CHECK_EQ(test_cmd("dma map %u 0x100000 8K alloc r", a), 0);
 	CHECK(sscanf(test_con_buf, "iova=0x%" SCNx64 " size=%" SCNu64 " hpa=0x%" SCNx64, &iova, &sz,
 		     &hpa) == 3);
 	CHECK_EQ(iova, 0x100000);
 	CHECK_EQ(sz, 8192);
 	CHECK(frame_get(hpa) && frame_get(hpa)->tag == FRAME_DMA && frame_get(hpa)->pins == 1);
-	CHECK_EQ(runf("dma map %u 0x200000 4K hpa:0x%llx w", a, (unsigned long long)pa), 0);
-	CHECK_EQ(runf("dma list %u", a), 0);
+	CHECK_EQ(test_cmd("dma map %u 0x200000 4K hpa:0x%llx w", a, (unsigned long long)pa), 0);
+	CHECK_EQ(test_cmd("dma list %u", a), 0);
 	snprintf(want, sizeof(want),
 		 "iova=0x10000 size=16384 hpa=0x%llx prot=rw src=hpa hinted=0 registered=0\n"
 		 "iova=0x100000 size=8192 hpa=0x%llx prot=r src=alloc hinted=0 registered=0\n"
 		 "iova=0x200000 size=4096 hpa=0x%llx prot=w src=hpa hinted=0 registered=0\n",
 		 (unsigned long long)pa, (unsigned long long)hpa, (unsigned long long)pa);
 	CHECK(!strcmp(test_con_buf, want));
-	CHECK_EQ(run("as list"), 0);
+	CHECK_EQ(test_cmd("as list"), 0);
 	snprintf(want, sizeof(want), "as=%u devices=- mappings=3 bytes=28672 domains=0", a);
 	CHECK(out_has(want));
 	CHECK_EQ(frame_get(pa)->pins, 2);
 
 	/* unmap: exact, nothing there, split refused, all */
-	CHECK_EQ(runf("dma unmap %u 0x100000 8K", a), 0);
+	CHECK_EQ(test_cmd("dma unmap %u 0x100000 8K", a), 0);
 	CHECK(!strcmp(test_con_buf, "unmapped=8192\n"));
-	CHECK_EQ(runf("dma unmap %u 0x100000 8K", a), 0);
+	CHECK_EQ(test_cmd("dma unmap %u 0x100000 8K", a), 0);
 	CHECK(!strcmp(test_con_buf, "unmapped=0\n"));
-	CHECK_EQ(runf("dma unmap %u 0x11000 4K", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma unmap %u 0x11000 4K", a), -EINVAL);
 	CHECK(msg_has("would split mapping at iova=0x10000 size=16384"));
-	CHECK_EQ(runf("dma unmap %u 0x0 0x11000", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma unmap %u 0x0 0x11000", a), -EINVAL);
 	CHECK(msg_has("would split mapping at iova=0x10000"));
-	CHECK_EQ(runf("dma unmap %u 0x10800 4K", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma unmap %u 0x10800 4K", a), -EINVAL);
 	CHECK(msg_has("iova 0x10800 is not aligned to 4096"));
-	CHECK_EQ(runf("dma unmap %u 0x10000 0", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma unmap %u 0x10000 0", a), -EINVAL);
 	CHECK(msg_has("size is zero"));
-	CHECK_EQ(runf("dma unmap %u 0xfffffffffffff000 8K", a), -EOVERFLOW);
+	CHECK_EQ(test_cmd("dma unmap %u 0xfffffffffffff000 8K", a), -EOVERFLOW);
 	CHECK(msg_has("wraps"));
-	CHECK_EQ(runf("dma unmap %u 0x10000", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma unmap %u 0x10000", a), -EINVAL);
 	CHECK(msg_has("usage: dma unmap"));
-	CHECK_EQ(runf("dma unmap %u everything", a), -EINVAL);
-	CHECK_EQ(runf("dma unmap %u zz 4K", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma unmap %u everything", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma unmap %u zz 4K", a), -EINVAL);
 	CHECK(msg_has("bad iova"));
-	CHECK_EQ(runf("dma unmap %u 0 4Q", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma unmap %u 0 4Q", a), -EINVAL);
 	CHECK(msg_has("bad size"));
-	CHECK_EQ(run("dma unmap 77 all"), -ENOENT);
-	CHECK_EQ(runf("dma unmap %u all", a), 0);
+	CHECK_EQ(test_cmd("dma unmap 77 all"), -ENOENT);
+	CHECK_EQ(test_cmd("dma unmap %u all", a), 0);
 	CHECK(!strcmp(test_con_buf, "unmapped=20480\n"));
-	CHECK_EQ(runf("dma list %u", a), 0);
+	CHECK_EQ(test_cmd("dma list %u", a), 0);
 	CHECK_EQ(test_con_len, 0);
-	CHECK_EQ(run("dma list 77"), -ENOENT);
-	CHECK_EQ(run("dma list"), -EINVAL);
+	CHECK_EQ(test_cmd("dma list 77"), -ENOENT);
+	CHECK_EQ(test_cmd("dma list"), -EINVAL);
 	struct tl_mem m1 = tl_mem();
 	CHECK_EQ(m1.pinned, m0.pinned);
 	CHECK_EQ(m1.free, m0.free);
@@ -239,57 +195,57 @@ TEST(dma_map_errors)
 	uint64_t pa = tl_user(1), own = frame_alloc(0, FRAME_SLUICE);
 	struct dma_space *s = dma_space_get(a);
 
-	CHECK_EQ(runf("dma map %u 0x10000 8K hpa:0x%llx", a, (unsigned long long)pa), 0);
-	CHECK_EQ(runf("dma map %u 0x11000 4K alloc", a), -EEXIST);
+	CHECK_EQ(test_cmd("dma map %u 0x10000 8K hpa:0x%llx", a, (unsigned long long)pa), 0);
+	CHECK_EQ(test_cmd("dma map %u 0x11000 4K alloc", a), -EEXIST);
 	CHECK(msg_has("overlaps mapping at iova=0x10000 size=8192"));
-	CHECK_EQ(runf("dma map %u 0xf000 8K alloc", a), -EEXIST);
+	CHECK_EQ(test_cmd("dma map %u 0xf000 8K alloc", a), -EEXIST);
 	CHECK(msg_has("overlaps mapping at iova=0x10000"));
-	CHECK_EQ(runf("dma map %u 0x1234 4K alloc", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma map %u 0x1234 4K alloc", a), -EINVAL);
 	CHECK(msg_has("iova 0x1234 is not aligned to 4096"));
-	CHECK_EQ(runf("dma map %u 0x20000 100 alloc", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma map %u 0x20000 100 alloc", a), -EINVAL);
 	CHECK(msg_has("size 100 is not a multiple of 4096"));
-	CHECK_EQ(runf("dma map %u 0x20000 0 alloc", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma map %u 0x20000 0 alloc", a), -EINVAL);
 	CHECK(msg_has("size is zero"));
-	CHECK_EQ(runf("dma map %u 0x20000 4K hpa:0x%llx", a, (unsigned long long)pa + 0x10),
+	CHECK_EQ(test_cmd("dma map %u 0x20000 4K hpa:0x%llx", a, (unsigned long long)pa + 0x10),
 		 -EINVAL);
 	CHECK(msg_has("is not aligned to 4096"));
 	CHECK(msg_has("hpa"));
-	CHECK_EQ(runf("dma map %u 0xfffffffffffff000 8K alloc", a), -EOVERFLOW);
+	CHECK_EQ(test_cmd("dma map %u 0xfffffffffffff000 8K alloc", a), -EOVERFLOW);
 	CHECK(msg_has("wraps"));
-	CHECK_EQ(runf("dma map %u 0x20000 8K hpa:0xfffffffffffff000", a), -EOVERFLOW);
+	CHECK_EQ(test_cmd("dma map %u 0x20000 8K hpa:0xfffffffffffff000", a), -EOVERFLOW);
 	CHECK(msg_has("hpa 0xfffffffffffff000"));
-	CHECK_EQ(runf("dma map %u 0xfee00000 4K alloc", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma map %u 0xfee00000 4K alloc", a), -EINVAL);
 	CHECK(msg_has("reserved region"));
 	CHECK(msg_has("reserved region 0xfee00000-0xfeefffff (the MSI window)"));
-	CHECK_EQ(runf("dma map %u 0x20000 4K hpa:0x%llx", a, (unsigned long long)own), -EPERM);
+	CHECK_EQ(test_cmd("dma map %u 0x20000 4K hpa:0x%llx", a, (unsigned long long)own), -EPERM);
 	CHECK(msg_has("not memory from mem alloc"));
 	CHECK(msg_has("is sluice's own memory"));
-	CHECK_EQ(runf("dma map %u 0x20000 4K heap", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma map %u 0x20000 4K heap", a), -EINVAL);
 	CHECK(msg_has("bad source"));
-	CHECK_EQ(runf("dma map %u 0x20000 4K hpa:zz", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma map %u 0x20000 4K hpa:zz", a), -EINVAL);
 	CHECK(msg_has("bad hpa"));
-	CHECK_EQ(runf("dma map %u 0x20000 4K alloc x", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma map %u 0x20000 4K alloc x", a), -EINVAL);
 	CHECK(msg_has("bad access 'x'"));
-	CHECK_EQ(runf("dma map %u 0x20000 4K", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma map %u 0x20000 4K", a), -EINVAL);
 	CHECK(msg_has("usage: dma map"));
-	CHECK_EQ(runf("dma map %u 0x20000 99999999999999999999 alloc", a), -EOVERFLOW);
-	CHECK_EQ(run("dma map 77 0x20000 4K alloc"), -ENOENT);
+	CHECK_EQ(test_cmd("dma map %u 0x20000 99999999999999999999 alloc", a), -EOVERFLOW);
+	CHECK_EQ(test_cmd("dma map 77 0x20000 4K alloc"), -ENOENT);
 	/* mapping count limit */
 	CHECK_EQ(dma_space_set_map_limit(s, 1), 0);
-	CHECK_EQ(runf("dma map %u 0x20000 4K alloc", a), -ENOSPC);
+	CHECK_EQ(test_cmd("dma map %u 0x20000 4K alloc", a), -ENOSPC);
 	CHECK(msg_has("limit of 1 mappings"));
 	CHECK_EQ(dma_space_set_map_limit(s, DMA_DEFAULT_MAP_LIMIT), 0);
 	/* pin limit */
-	CHECK_EQ(runf("pin limit %u 12K", a), 0);
-	CHECK_EQ(runf("dma map %u 0x20000 8K alloc", a), -ENOMEM);
+	CHECK_EQ(test_cmd("pin limit %u 12K", a), 0);
+	CHECK_EQ(test_cmd("dma map %u 0x20000 8K alloc", a), -ENOMEM);
 	CHECK(msg_has("pin limit: owner"));
 	CHECK(msg_has("pinned=8192 limit=12288"));
 	CHECK(msg_has("needs 8192 more"));
-	CHECK_EQ(runf("dma map %u 0x20000 4K alloc", a), 0);
-	CHECK_EQ(runf("pin limit %u unlimited", a), 0);
-	CHECK_EQ(runf("pin stat %u", a), 0);
+	CHECK_EQ(test_cmd("dma map %u 0x20000 4K alloc", a), 0);
+	CHECK_EQ(test_cmd("pin limit %u unlimited", a), 0);
+	CHECK_EQ(test_cmd("pin stat %u", a), 0);
 	CHECK(out_has("pinned=12288 registered=0 limit=18446744073709551615"));
-	CHECK_EQ(run("dma"), -EINVAL);
+	CHECK_EQ(test_cmd("dma"), -EINVAL);
 	rm(a);
 	tl_user_free(pa, 1);
 	CHECK_EQ(frame_free(own, 0), 0);
@@ -301,62 +257,62 @@ TEST(attach_detach_translate)
 	uint64_t pa = tl_user(9);
 	char want[160];
 
-	CHECK_EQ(runf("dma map %u 0x200000 2M hpa:0x%llx", a, (unsigned long long)pa), 0);
-	CHECK_EQ(runf("dma translate %u 0x200000", a), -ENOENT);
+	CHECK_EQ(test_cmd("dma map %u 0x200000 2M hpa:0x%llx", a, (unsigned long long)pa), 0);
+	CHECK_EQ(test_cmd("dma translate %u 0x200000", a), -ENOENT);
 	CHECK(msg_has("no hardware domain"));
-	CHECK_EQ(runf("as attach %u 00:03.0", a), 0);
+	CHECK_EQ(test_cmd("as attach %u 00:03.0", a), 0);
 	CHECK_EQ(fake_iommu_rid_domain(unit_a, pci_make_rid(0, 3, 0)) != NULL, 1);
-	CHECK_EQ(run("as list"), 0);
+	CHECK_EQ(test_cmd("as list"), 0);
 	snprintf(want, sizeof(want), "as=%u devices=00:03.0 mappings=1 bytes=2097152 domains=1", a);
 	CHECK(out_has(want));
-	CHECK_EQ(runf("dma translate %u 0x201234", a), 0);
+	CHECK_EQ(test_cmd("dma translate %u 0x201234", a), 0);
 	snprintf(want, sizeof(want), "iova=0x201234 hpa=0x%llx level=2 prot=rw\n",
 		 (unsigned long long)pa + 0x1234);
 	CHECK(!strcmp(test_con_buf, want));
-	CHECK_EQ(runf("dma translate %u 0x400000", a), -ENOENT);
+	CHECK_EQ(test_cmd("dma translate %u 0x400000", a), -ENOENT);
 	CHECK(msg_has("not mapped"));
-	CHECK_EQ(runf("dma translate %u", a), -EINVAL);
-	CHECK_EQ(runf("dma translate %u qq", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma translate %u", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma translate %u qq", a), -EINVAL);
 
 	/* the whole group follows: 02:01.0 brings 02:02.0 and the alias */
-	CHECK_EQ(runf("as attach %u 02:02.0", b), 0);
+	CHECK_EQ(test_cmd("as attach %u 02:02.0", b), 0);
 	CHECK(fake_iommu_rid_domain(unit_a, 0x0200) != NULL);
 	CHECK(fake_iommu_rid_domain(unit_a, pci_make_rid(2, 1, 0)) != NULL);
 	CHECK(fake_iommu_rid_domain(unit_a, pci_make_rid(2, 2, 0)) != NULL);
-	CHECK_EQ(run("as list"), 0);
+	CHECK_EQ(test_cmd("as list"), 0);
 	snprintf(want, sizeof(want), "as=%u devices=02:01.0,02:02.0 ", b);
 	CHECK(out_has(want));
 
 	/* errors */
-	CHECK_EQ(runf("as attach %u 00:03.0", a), -EBUSY);
+	CHECK_EQ(test_cmd("as attach %u 00:03.0", a), -EBUSY);
 	CHECK(msg_has("already attached"));
-	CHECK_EQ(runf("as attach %u 00:03.0", b), -EBUSY);
+	CHECK_EQ(test_cmd("as attach %u 00:03.0", b), -EBUSY);
 	CHECK(msg_has("detach it first"));
-	CHECK_EQ(runf("as attach %u 00:04.0", a), -ENODEV);
+	CHECK_EQ(test_cmd("as attach %u 00:04.0", a), -ENODEV);
 	CHECK(msg_has("no IOMMU unit translates 00:04.0"));
-	CHECK_EQ(runf("as attach %u 00:1f.0", a), -ENODEV);
+	CHECK_EQ(test_cmd("as attach %u 00:1f.0", a), -ENODEV);
 	CHECK(msg_has("no PCI device 00:1f.0"));
-	CHECK_EQ(runf("as attach %u 0:3", a), -EINVAL);
+	CHECK_EQ(test_cmd("as attach %u 0:3", a), -EINVAL);
 	CHECK(msg_has("bad bdf"));
-	CHECK_EQ(runf("as attach %u", a), -EINVAL);
-	CHECK_EQ(run("as attach 77 00:03.0"), -ENOENT);
-	CHECK_EQ(runf("as detach %u 00:03.0", b), -ENOENT);
+	CHECK_EQ(test_cmd("as attach %u", a), -EINVAL);
+	CHECK_EQ(test_cmd("as attach 77 00:03.0"), -ENOENT);
+	CHECK_EQ(test_cmd("as detach %u 00:03.0", b), -ENOENT);
 	CHECK(msg_has("is not attached to"));
-	CHECK_EQ(runf("as detach %u 00:04.0", a), -ENOENT);
-	CHECK_EQ(runf("as detach %u 00:1f.0", a), -ENODEV);
-	CHECK_EQ(runf("as detach %u", a), -EINVAL);
+	CHECK_EQ(test_cmd("as detach %u 00:04.0", a), -ENOENT);
+	CHECK_EQ(test_cmd("as detach %u 00:1f.0", a), -ENODEV);
+	CHECK_EQ(test_cmd("as detach %u", a), -EINVAL);
 
-	CHECK_EQ(runf("as detach %u 00:03.0", a), 0);
+	CHECK_EQ(test_cmd("as detach %u 00:03.0", a), 0);
 	CHECK(fake_iommu_rid_domain(unit_a, pci_make_rid(0, 3, 0)) == NULL);
 	/* unit without interrupt remapping */
 	unit_a->intr_remap = false;
-	CHECK_EQ(runf("as attach %u 00:03.0", a), -EPERM);
+	CHECK_EQ(test_cmd("as attach %u 00:03.0", a), -EPERM);
 	CHECK(msg_has("allow_unsafe_interrupts"));
 	unit_a->intr_remap = true;
 	/* an existing mapping above the unit's aperture */
 	uint64_t ap = unit_a->aperture_end;
 	unit_a->aperture_end = 0x1fffff;
-	CHECK_EQ(runf("as attach %u 00:03.0", a), -EINVAL);
+	CHECK_EQ(test_cmd("as attach %u 00:03.0", a), -EINVAL);
 	CHECK(msg_has("outside what unit"));
 	CHECK(msg_has("iova=0x200000 size=2097152 ends above its last iova 0x1fffff"));
 	unit_a->aperture_end = ap;
@@ -372,29 +328,29 @@ TEST(hint_unhint)
 	unsigned a = mk();
 	uint64_t pa = tl_user(2);
 
-	CHECK_EQ(runf("dma map %u 0x10000 16K hpa:0x%llx", a, (unsigned long long)pa), 0);
-	CHECK_EQ(runf("dma hint %u 0x11000 8K", a), 0);
+	CHECK_EQ(test_cmd("dma map %u 0x10000 16K hpa:0x%llx", a, (unsigned long long)pa), 0);
+	CHECK_EQ(test_cmd("dma hint %u 0x11000 8K", a), 0);
 	CHECK_EQ(frame_get(pa + K4)->pins, 0);
 	CHECK_EQ(frame_get(pa)->pins, 1);
-	CHECK_EQ(runf("dma list %u", a), 0);
+	CHECK_EQ(test_cmd("dma list %u", a), 0);
 	CHECK(out_has("hinted=8192"));
-	CHECK_EQ(runf("dma unhint %u 0x11000 8K", a), 0);
+	CHECK_EQ(test_cmd("dma unhint %u 0x11000 8K", a), 0);
 	CHECK_EQ(frame_get(pa + K4)->pins, 1);
-	CHECK_EQ(runf("dma hint %u 0x20000 4K", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma hint %u 0x20000 4K", a), -EINVAL);
 	CHECK(msg_has("not covered by mappings"));
 	CHECK(msg_has("nothing is mapped at 0x20000"));
-	CHECK_EQ(runf("dma hint %u 0x13000 8K", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma hint %u 0x13000 8K", a), -EINVAL);
 	CHECK(msg_has("nothing is mapped at 0x14000"));
-	CHECK_EQ(runf("dma hint %u 0x10800 4K", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma hint %u 0x10800 4K", a), -EINVAL);
 	CHECK(msg_has("not aligned to 4096"));
-	CHECK_EQ(runf("dma hint %u 0x10000 0", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma hint %u 0x10000 0", a), -EINVAL);
 	CHECK(msg_has("size is zero"));
-	CHECK_EQ(runf("dma unhint %u 0xfffffffffffff000 8K", a), -EOVERFLOW);
-	CHECK_EQ(runf("dma hint %u 0x10000", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma unhint %u 0xfffffffffffff000 8K", a), -EOVERFLOW);
+	CHECK_EQ(test_cmd("dma hint %u 0x10000", a), -EINVAL);
 	CHECK(msg_has("usage: dma hint"));
-	CHECK_EQ(runf("dma unhint %u 0x10000", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma unhint %u 0x10000", a), -EINVAL);
 	CHECK(msg_has("usage: dma unhint"));
-	CHECK_EQ(run("dma hint 77 0x10000 4K"), -ENOENT);
+	CHECK_EQ(test_cmd("dma hint 77 0x10000 4K"), -ENOENT);
 	rm(a);
 	tl_user_free(pa, 2);
 }
@@ -404,47 +360,47 @@ TEST(pin_commands)
 	unsigned a = mk();
 	uint64_t pa = tl_user(2), own = frame_alloc(0, FRAME_SLUICE);
 
-	CHECK_EQ(runf("pin register %u 0x%llx 16K", a, (unsigned long long)pa), 0);
-	CHECK_EQ(runf("pin stat %u", a), 0);
+	CHECK_EQ(test_cmd("pin register %u 0x%llx 16K", a, (unsigned long long)pa), 0);
+	CHECK_EQ(test_cmd("pin stat %u", a), 0);
 	CHECK(out_has("pinned=16384 registered=16384 limit="));
-	CHECK_EQ(runf("pin register %u 0x%llx 16K", a, (unsigned long long)pa), -EBUSY);
+	CHECK_EQ(test_cmd("pin register %u 0x%llx 16K", a, (unsigned long long)pa), -EBUSY);
 	CHECK(msg_has("already registered"));
-	CHECK_EQ(runf("pin register %u 0x%llx 4K", a, (unsigned long long)pa + K4), -EINVAL);
+	CHECK_EQ(test_cmd("pin register %u 0x%llx 4K", a, (unsigned long long)pa + K4), -EINVAL);
 	CHECK(msg_has("different registration"));
 	char reg[64];
 	snprintf(reg, sizeof(reg), "hpa=0x%llx size=16384", (unsigned long long)pa);
 	CHECK(msg_has(reg));
-	CHECK_EQ(runf("pin register %u 0x%llx 4K", a, (unsigned long long)pa + 1), -EINVAL);
+	CHECK_EQ(test_cmd("pin register %u 0x%llx 4K", a, (unsigned long long)pa + 1), -EINVAL);
 	CHECK(msg_has("multiples of 4096"));
-	CHECK_EQ(runf("pin register %u 0x%llx 0", a, (unsigned long long)pa), -EINVAL);
+	CHECK_EQ(test_cmd("pin register %u 0x%llx 0", a, (unsigned long long)pa), -EINVAL);
 	CHECK(msg_has("size is zero"));
-	CHECK_EQ(runf("pin register %u 0xfffffffffffff000 8K", a), -EINVAL);
+	CHECK_EQ(test_cmd("pin register %u 0xfffffffffffff000 8K", a), -EINVAL);
 	CHECK(msg_has("wraps"));
-	CHECK_EQ(runf("pin register %u 0x%llx 4K", a, (unsigned long long)own), -EPERM);
-	CHECK_EQ(runf("dma map %u 0x10000 4K hpa:0x%llx", a, (unsigned long long)pa), 0);
-	CHECK_EQ(runf("pin stat %u", a), 0);
+	CHECK_EQ(test_cmd("pin register %u 0x%llx 4K", a, (unsigned long long)own), -EPERM);
+	CHECK_EQ(test_cmd("dma map %u 0x10000 4K hpa:0x%llx", a, (unsigned long long)pa), 0);
+	CHECK_EQ(test_cmd("pin stat %u", a), 0);
 	CHECK(out_has("pinned=16384 registered=16384")); /* charged once */
-	CHECK_EQ(runf("pin unregister %u 0x%llx 16K", a, (unsigned long long)pa), -EBUSY);
+	CHECK_EQ(test_cmd("pin unregister %u 0x%llx 16K", a, (unsigned long long)pa), -EBUSY);
 	CHECK(msg_has("mappings still use"));
-	CHECK_EQ(runf("pin unregister %u 0x%llx 8K", a, (unsigned long long)pa), -ENOENT);
+	CHECK_EQ(test_cmd("pin unregister %u 0x%llx 8K", a, (unsigned long long)pa), -ENOENT);
 	CHECK(msg_has("no registration of exactly"));
-	CHECK_EQ(runf("dma unmap %u all", a), 0);
-	CHECK_EQ(runf("pin unregister %u 0x%llx 16K", a, (unsigned long long)pa), 0);
-	CHECK_EQ(runf("pin stat %u", a), 0);
+	CHECK_EQ(test_cmd("dma unmap %u all", a), 0);
+	CHECK_EQ(test_cmd("pin unregister %u 0x%llx 16K", a, (unsigned long long)pa), 0);
+	CHECK_EQ(test_cmd("pin stat %u", a), 0);
 	CHECK(out_has("pinned=0 registered=0"));
-	CHECK_EQ(runf("pin limit %u 4K", a), 0);
-	CHECK_EQ(runf("pin register %u 0x%llx 8K", a, (unsigned long long)pa), -ENOMEM);
+	CHECK_EQ(test_cmd("pin limit %u 4K", a), 0);
+	CHECK_EQ(test_cmd("pin register %u 0x%llx 8K", a, (unsigned long long)pa), -ENOMEM);
 	CHECK(msg_has("pin limit"));
-	CHECK_EQ(runf("pin limit %u", a), -EINVAL);
-	CHECK_EQ(runf("pin limit %u lots", a), -EINVAL);
-	CHECK_EQ(runf("pin stat %u x", a), -EINVAL);
-	CHECK_EQ(run("pin stat 77"), -ENOENT);
-	CHECK_EQ(runf("pin register %u 0x1000", a), -EINVAL);
+	CHECK_EQ(test_cmd("pin limit %u", a), -EINVAL);
+	CHECK_EQ(test_cmd("pin limit %u lots", a), -EINVAL);
+	CHECK_EQ(test_cmd("pin stat %u x", a), -EINVAL);
+	CHECK_EQ(test_cmd("pin stat 77"), -ENOENT);
+	CHECK_EQ(test_cmd("pin register %u 0x1000", a), -EINVAL);
 	CHECK(msg_has("usage: pin register"));
-	CHECK_EQ(runf("pin unregister %u 0x1000", a), -EINVAL);
+	CHECK_EQ(test_cmd("pin unregister %u 0x1000", a), -EINVAL);
 	CHECK(msg_has("usage: pin unregister"));
-	CHECK_EQ(runf("pin unregister %u zz 4K", a), -EINVAL);
-	CHECK_EQ(run("pin"), -EINVAL);
+	CHECK_EQ(test_cmd("pin unregister %u zz 4K", a), -EINVAL);
+	CHECK_EQ(test_cmd("pin"), -EINVAL);
 	rm(a);
 	tl_user_free(pa, 2);
 	CHECK_EQ(frame_free(own, 0), 0);
@@ -457,13 +413,13 @@ TEST(bench_dma)
 	struct tl_mem m0;
 	uint64_t maps0;
 
-	CHECK_EQ(runf("bench dma %u 4K 3", a), -EINVAL);
+	CHECK_EQ(test_cmd("bench dma %u 4K 3", a), -EINVAL);
 	CHECK(msg_has("attach a device first"));
-	CHECK_EQ(runf("as attach %u 00:03.0", a), 0);
-	CHECK_EQ(runf("dma map %u 0 2M alloc", a), 0);
+	CHECK_EQ(test_cmd("as attach %u 00:03.0", a), 0);
+	CHECK_EQ(test_cmd("dma map %u 0 2M alloc", a), 0);
 	m0 = tl_mem();
 	maps0 = fake_iommu_stats.calls[FAKE_MAP];
-	CHECK_EQ(runf("bench dma %u 2M 5", a), 0);
+	CHECK_EQ(test_cmd("bench dma %u 2M 5", a), 0);
 	CHECK(sscanf(test_con_buf,
 		     "count=%" SCNu64 " size=%" SCNu64 " map_ns=%" SCNu64 " unmap_ns=%" SCNu64
 		     " total_ms=%" SCNu64 " iova=0x%" SCNx64,
@@ -476,19 +432,19 @@ TEST(bench_dma)
 	struct tl_mem m1 = tl_mem();
 	CHECK_EQ(m1.free, m0.free); /* the block was freed again */
 	CHECK_EQ(m1.pinned, m0.pinned);
-	CHECK_EQ(runf("dma list %u", a), 0);
+	CHECK_EQ(test_cmd("dma list %u", a), 0);
 	CHECK(!strstr(test_con_buf, "iova=0x200000"));
-	CHECK_EQ(runf("bench dma %u 4K 0", a), -EINVAL);
+	CHECK_EQ(test_cmd("bench dma %u 4K 0", a), -EINVAL);
 	CHECK(msg_has("count is zero"));
-	CHECK_EQ(runf("bench dma %u 4K 2000000", a), -EOVERFLOW);
-	CHECK_EQ(runf("bench dma %u 100 1", a), -EINVAL);
-	CHECK_EQ(runf("bench dma %u 2G 1", a), -EINVAL);
-	CHECK_EQ(runf("bench dma %u 4K", a), -EINVAL);
+	CHECK_EQ(test_cmd("bench dma %u 4K 2000000", a), -EOVERFLOW);
+	CHECK_EQ(test_cmd("bench dma %u 100 1", a), -EINVAL);
+	CHECK_EQ(test_cmd("bench dma %u 2G 1", a), -EINVAL);
+	CHECK_EQ(test_cmd("bench dma %u 4K", a), -EINVAL);
 	CHECK(msg_has("usage: bench dma"));
-	CHECK_EQ(runf("pin limit %u 2M", a), 0);
-	CHECK_EQ(runf("bench dma %u 4K 1", a), -ENOMEM);
+	CHECK_EQ(test_cmd("pin limit %u 2M", a), 0);
+	CHECK_EQ(test_cmd("bench dma %u 4K 1", a), -ENOMEM);
 	CHECK_EQ(tl_mem().free, m0.free);
-	CHECK_EQ(runf("pin limit %u unlimited", a), 0);
+	CHECK_EQ(test_cmd("pin limit %u unlimited", a), 0);
 	rm(a);
 }
 
@@ -500,58 +456,58 @@ TEST(pin_limit_or_memory_exact)
 	unsigned a = mk();
 	uint64_t pa = tl_user(2);
 
-	CHECK_EQ(runf("dma map %u 0x10000 16K hpa:0x%llx", a, (unsigned long long)pa), 0);
-	CHECK_EQ(runf("pin limit %u 16K", a), 0);
+	CHECK_EQ(test_cmd("dma map %u 0x10000 16K hpa:0x%llx", a, (unsigned long long)pa), 0);
+	CHECK_EQ(test_cmd("pin limit %u 16K", a), 0);
 	/* the same frames again: no new charge, so no pin limit */
 	dma_test_fail_nth(1);
-	CHECK_EQ(runf("dma map %u 0x20000 16K hpa:0x%llx", a, (unsigned long long)pa), -ENOMEM);
+	CHECK_EQ(test_cmd("dma map %u 0x20000 16K hpa:0x%llx", a, (unsigned long long)pa), -ENOMEM);
 	dma_test_fail_nth(0);
 	CHECK(msg_has("out of memory"));
 	CHECK(!msg_has("pin limit"));
-	CHECK_EQ(runf("dma map %u 0x20000 16K hpa:0x%llx", a, (unsigned long long)pa), 0);
+	CHECK_EQ(test_cmd("dma map %u 0x20000 16K hpa:0x%llx", a, (unsigned long long)pa), 0);
 	/* fresh memory: over the limit, by exactly what it needs */
-	CHECK_EQ(runf("dma map %u 0x40000 8K alloc", a), -ENOMEM);
+	CHECK_EQ(test_cmd("dma map %u 0x40000 8K alloc", a), -ENOMEM);
 	CHECK(msg_has("pin limit: owner"));
 	CHECK(msg_has("pinned=16384 limit=16384 and needs 8192 more"));
 	/* an alloc mapping whose memory runs out, with no limit */
-	CHECK_EQ(runf("pin limit %u unlimited", a), 0);
+	CHECK_EQ(test_cmd("pin limit %u unlimited", a), 0);
 	dma_test_fail_nth(2);
-	CHECK_EQ(runf("dma map %u 0x40000 8K alloc", a), -ENOMEM);
+	CHECK_EQ(test_cmd("dma map %u 0x40000 8K alloc", a), -ENOMEM);
 	dma_test_fail_nth(0);
 	CHECK(msg_has("out of memory"));
 	CHECK(!msg_has("pin limit"));
 	/* pin register: the limit, then memory */
-	CHECK_EQ(runf("dma unmap %u all", a), 0);
-	CHECK_EQ(runf("pin limit %u 8K", a), 0);
-	CHECK_EQ(runf("pin register %u 0x%llx 16K", a, (unsigned long long)pa), -ENOMEM);
+	CHECK_EQ(test_cmd("dma unmap %u all", a), 0);
+	CHECK_EQ(test_cmd("pin limit %u 8K", a), 0);
+	CHECK_EQ(test_cmd("pin register %u 0x%llx 16K", a, (unsigned long long)pa), -ENOMEM);
 	CHECK(msg_has("pin limit: owner"));
 	CHECK(msg_has("pinned=0 limit=8192 and needs 16384 more"));
-	CHECK_EQ(runf("pin limit %u unlimited", a), 0);
+	CHECK_EQ(test_cmd("pin limit %u unlimited", a), 0);
 	dma_test_fail_nth(1);
-	CHECK_EQ(runf("pin register %u 0x%llx 16K", a, (unsigned long long)pa), -ENOMEM);
+	CHECK_EQ(test_cmd("pin register %u 0x%llx 16K", a, (unsigned long long)pa), -ENOMEM);
 	dma_test_fail_nth(0);
 	CHECK(msg_has("out of memory"));
 	CHECK(!msg_has("pin limit"));
 	/* unhint: re-pinning over the limit, or out of memory */
-	CHECK_EQ(runf("dma map %u 0x10000 16K hpa:0x%llx", a, (unsigned long long)pa), 0);
-	CHECK_EQ(runf("dma hint %u 0x11000 8K", a), 0);
-	CHECK_EQ(runf("pin limit %u 8K", a), 0);
-	CHECK_EQ(runf("dma unhint %u 0x11000 8K", a), -ENOMEM);
+	CHECK_EQ(test_cmd("dma map %u 0x10000 16K hpa:0x%llx", a, (unsigned long long)pa), 0);
+	CHECK_EQ(test_cmd("dma hint %u 0x11000 8K", a), 0);
+	CHECK_EQ(test_cmd("pin limit %u 8K", a), 0);
+	CHECK_EQ(test_cmd("dma unhint %u 0x11000 8K", a), -ENOMEM);
 	CHECK(msg_has("pin limit: owner"));
 	CHECK(msg_has("pinned=8192 limit=8192 and needs 8192 more"));
-	CHECK_EQ(runf("pin limit %u unlimited", a), 0);
+	CHECK_EQ(test_cmd("pin limit %u unlimited", a), 0);
 	dma_test_fail_nth(1);
-	CHECK_EQ(runf("dma unhint %u 0x11000 8K", a), -ENOMEM);
+	CHECK_EQ(test_cmd("dma unhint %u 0x11000 8K", a), -ENOMEM);
 	dma_test_fail_nth(0);
 	CHECK(msg_has("out of memory"));
 	CHECK(!msg_has("pin limit"));
 	/* unmap needs a list of the mappings it removes */
 	dma_test_fail_nth(1);
-	CHECK_EQ(runf("dma unmap %u 0x10000 16K", a), -ENOMEM);
+	CHECK_EQ(test_cmd("dma unmap %u 0x10000 16K", a), -ENOMEM);
 	dma_test_fail_nth(0);
 	CHECK(msg_has("out of memory"));
 	CHECK(msg_has("nothing was unmapped"));
-	CHECK_EQ(runf("dma unhint %u 0x11000 8K", a), 0);
+	CHECK_EQ(test_cmd("dma unhint %u 0x11000 8K", a), 0);
 	rm(a);
 	tl_user_free(pa, 2);
 }
@@ -561,18 +517,18 @@ TEST(iommu_refusals_named)
 {
 	unsigned a = mk();
 
-	CHECK_EQ(runf("as attach %u 00:03.0", a), 0);
+	CHECK_EQ(test_cmd("as attach %u 00:03.0", a), 0);
 	fake_iommu_fail_any(1);
-	CHECK_EQ(runf("dma map %u 0x10000 4K alloc", a), -EIO);
+	CHECK_EQ(test_cmd("dma map %u 0x10000 4K alloc", a), -EIO);
 	fake_iommu_fail_any(0);
 	CHECK(msg_has("IOMMU unit 0 refused the map at 0x10000 (EIO); nothing was mapped"));
-	CHECK_EQ(runf("dma map %u 0x10000 4K alloc", a), 0);
+	CHECK_EQ(test_cmd("dma map %u 0x10000 4K alloc", a), 0);
 	fake_iommu_fail_any(1);
-	CHECK_EQ(runf("dma unmap %u 0x10000 4K", a), -EIO);
+	CHECK_EQ(test_cmd("dma unmap %u 0x10000 4K", a), -EIO);
 	fake_iommu_fail_any(0);
 	CHECK(msg_has("IOMMU unit 0 refused the unmap at 0x10000 (EIO); nothing was unmapped"));
 	fake_iommu_fail_any(1);
-	CHECK_EQ(runf("as detach %u 00:03.0", a), -EIO);
+	CHECK_EQ(test_cmd("as detach %u 00:03.0", a), -EIO);
 	fake_iommu_fail_any(0);
 	CHECK(msg_has("IOMMU unit 0 refused the detach of 00:03.0 (EIO); it stays attached"));
 	rm(a);
@@ -658,23 +614,23 @@ TEST(rmrr_ranges_are_reserved)
 
 	dev_set_rmrr_query(fake_rmrr);
 	/* a mapping already over the RMRR: the group cannot join this space */
-	CHECK_EQ(runf("dma map %u 0x9080000 4096 alloc", a), 0);
-	CHECK_EQ(runf("as attach %u 02:02.0", a), -EINVAL);
+	CHECK_EQ(test_cmd("dma map %u 0x9080000 4096 alloc", a), 0);
+	CHECK_EQ(test_cmd("as attach %u 02:02.0", a), -EINVAL);
 	CHECK(msg_has("mapping iova=0x9080000 size=4096"));
 	CHECK(msg_has("reserved region 0x9000000-0x90fffff of the group"));
-	CHECK_EQ(runf("as list"), 0);
+	CHECK_EQ(test_cmd("as list"), 0);
 	CHECK(!out_has("02:02.0"));
 	/* a clean space takes it; then nothing may be mapped over the RMRR */
-	CHECK_EQ(runf("as attach %u 02:02.0", b), 0);
-	CHECK_EQ(runf("dma map %u 0x9000000 4096 alloc", b), -EINVAL);
+	CHECK_EQ(test_cmd("as attach %u 02:02.0", b), 0);
+	CHECK_EQ(test_cmd("dma map %u 0x9000000 4096 alloc", b), -EINVAL);
 	CHECK(msg_has("reserved"));
 	CHECK(msg_has("reserved region 0x9000000-0x90fffff (an RMRR of group"));
 	CHECK(msg_has("02:01.0,02:02.0)"));
-	CHECK_EQ(runf("dma map %u 0x8fff000 8192 alloc", b), -EINVAL);
-	CHECK_EQ(runf("dma map %u 0x9100000 4096 alloc", b), 0);
+	CHECK_EQ(test_cmd("dma map %u 0x8fff000 8192 alloc", b), -EINVAL);
+	CHECK_EQ(test_cmd("dma map %u 0x9100000 4096 alloc", b), 0);
 	/* detaching drops the reservation with the group */
-	CHECK_EQ(runf("as detach %u 02:02.0", b), 0);
-	CHECK_EQ(runf("dma map %u 0x9000000 4096 alloc", b), 0);
+	CHECK_EQ(test_cmd("as detach %u 02:02.0", b), 0);
+	CHECK_EQ(test_cmd("dma map %u 0x9000000 4096 alloc", b), 0);
 	dev_set_rmrr_query(NULL);
 	rm(a);
 	rm(b);

@@ -49,8 +49,6 @@ void msi_disable_remapped(struct iommu_irq_route *r) { (void)r; }
 #define ECAM 0xb0000000ull
 #define BAR 0xfe000000ull
 
-extern const struct command __start_sluice_cmds[], __stop_sluice_cmds[];
-
 static struct iommu_unit *unit_a;
 static struct iommu_unit *(*const keep_tl_unit)(uint64_t) __attribute__((unused)) = tl_unit;
 
@@ -223,26 +221,6 @@ static bool scope(struct iommu_unit *u, uint16_t seg, uint16_t rid)
 	return u == unit_a && seg == 0 && rid != pci_make_rid(0, 6, 0);
 }
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-	char buf[256], *argv[16];
-	int argc = 0;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	for (char *t = strtok(buf, " "); t && argc < 15; t = strtok(NULL, " "))
-		argv[argc++] = t;
-	argv[argc] = NULL;
-	test_con_reset();
-	for (const struct command *c = __start_sluice_cmds; c < __stop_sluice_cmds; c++)
-		if (!strcmp(c->name, argv[0]))
-			return c->fn(argc, argv);
-	return -9999;
-}
-
 static bool msg_has(const char *s) { return strstr(test_cmd_msg, s) != NULL; }
 
 static struct dma_space *space(void)
@@ -320,14 +298,14 @@ TEST(edu_read_ok_and_fault)
 		p[i] = (uint8_t)(i * 7 + 3);
 	CHECK_EQ(dma_map(s, 0x10000, 2 * K4, DMA_SRC_HPA, pa, DMA_PROT_R | DMA_PROT_W, &iova), 0);
 	m0 = tl_mem();
-	CHECK_EQ(run("edu 00:03.0 read 0x10000 4096"), 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 read 0x10000 4096"), 0);
 	snprintf(want, sizeof(want), "status=ok crc32=0x%08x\n", crc32(p, 4096));
 	CHECK(!strcmp(test_con_buf, want));
 	CHECK_EQ(ed.bad, 0);
 	CHECK_EQ(ed.dmas, 4); /* 2 x (2048 in, 2048 back out) */
 	CHECK_EQ(memcmp(ed.buf, p + 2048, 2048), 0);
 	/* odd length across the two pages */
-	CHECK_EQ(run("edu 00:03.0 read 0x10ffd 7"), 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 read 0x10ffd 7"), 0);
 	snprintf(want, sizeof(want), "status=ok crc32=0x%08x\n", crc32(p + 0xffd, 7));
 	CHECK(!strcmp(test_con_buf, want));
 	/* the bounce page is gone, charged nothing, leaked nothing */
@@ -340,9 +318,9 @@ TEST(edu_read_ok_and_fault)
 	/* half of the range unmapped: fault, zeros received for that part */
 	uint8_t exp[4096] = {0};
 	memcpy(exp, p + 4096, 4096);
-	CHECK_EQ(run("edu 00:03.0 read 0x11000 4096"), 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 read 0x11000 4096"), 0);
 	CHECK_EQ(faults, 0);
-	CHECK_EQ(run("edu 00:03.0 read 0x11800 4096"), 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 read 0x11800 4096"), 0);
 	memset(exp, 0, sizeof(exp));
 	memcpy(exp, p + 4096 + 2048, 2048);
 	snprintf(want, sizeof(want), "status=fault crc32=0x%08x\n", crc32(exp, 4096));
@@ -355,7 +333,7 @@ TEST(edu_read_ok_and_fault)
 	struct dma_owner_stat os;
 	CHECK_EQ(dma_owner_set_limit(s, 2 * K4), 0);
 	CHECK_EQ(dma_space_set_map_limit(s, 1), 0);
-	CHECK_EQ(run("edu 00:03.0 read 0x10000 16"), 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 read 0x10000 16"), 0);
 	dma_owner_stat(s, &os);
 	CHECK_EQ(os.limit, 2 * K4);
 	CHECK_EQ(os.pinned, 2 * K4); /* the bounce was the hypervisor's, and is gone */
@@ -382,7 +360,7 @@ TEST(edu_write_ok_and_fault)
 	p = phys_to_virt(pa);
 	memset(p, 0x11, 8192);
 	CHECK_EQ(dma_map(s, 0x20000, 2 * K4, DMA_SRC_HPA, pa, DMA_PROT_W, &first), 0);
-	CHECK_EQ(run("edu 00:03.0 write 0x20000 4096 0xab"), 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 write 0x20000 4096 0xab"), 0);
 	CHECK(!strcmp(test_con_buf, "status=ok\n"));
 	for (int i = 0; i < 4096; i++)
 		if (p[i] != 0xab) {
@@ -392,12 +370,12 @@ TEST(edu_write_ok_and_fault)
 	CHECK_EQ(p[4096], 0x11);
 	CHECK_EQ(ed.dmas, 3); /* one fill, two out */
 	CHECK_EQ(ed.bad, 0);
-	CHECK_EQ(run("edu 00:03.0 write 0x21ffe 3 7"), 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 write 0x21ffe 3 7"), 0);
 	CHECK(!strcmp(test_con_buf, "status=fault\n"));
 	CHECK_EQ(p[8190], 7);
 	CHECK_EQ(p[8191], 7);
 	/* read from a write-only mapping faults, zeros received */
-	CHECK_EQ(run("edu 00:03.0 read 0x20000 8"), 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 read 0x20000 8"), 0);
 	char want[64];
 	uint8_t z[8] = {0};
 	snprintf(want, sizeof(want), "status=fault crc32=0x%08x\n", crc32(z, 8));
@@ -413,10 +391,10 @@ TEST(edu_not_attached)
 
 	world();
 	iommu_set_scope_fn(scope);
-	CHECK_EQ(run("edu 00:03.0 read 0x1000 100"), 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 read 0x1000 100"), 0);
 	snprintf(want, sizeof(want), "status=fault crc32=0x%08x readback=0\n", crc32(z, 100));
 	CHECK(!strcmp(test_con_buf, want));
-	CHECK_EQ(run("edu 00:03.0 write 0x1000 100 1"), 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 write 0x1000 100 1"), 0);
 	CHECK(!strcmp(test_con_buf, "status=fault\n"));
 }
 
@@ -424,56 +402,56 @@ TEST(edu_irq_cmd)
 {
 	world();
 	ed.deliver = true;
-	CHECK_EQ(run("edu 00:03.0 irq"), 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 irq"), 0);
 	CHECK(!strcmp(test_con_buf, "delivered=1 vector=65 irte=-\n"));
 	CHECK_EQ(ed.irq_status, 0); /* acknowledged by the handler */
 	CHECK(fake_pci_get16(edu_fn, 0x42) & 1 || true);
 	ed.deliver = false;
-	CHECK_EQ(run("edu 00:03.0 irq"), 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 irq"), 0);
 	CHECK(!strcmp(test_con_buf, "delivered=0 vector=65 irte=-\n"));
 	CHECK_EQ(ed.irq_status, 0);
-	CHECK_EQ(run("edu 00:03.0 irq x"), -EINVAL);
+	CHECK_EQ(test_cmd("edu 00:03.0 irq x"), -EINVAL);
 }
 
 TEST(edu_errors)
 {
 	world();
 	iommu_set_scope_fn(scope);
-	CHECK_EQ(run("edu"), -EINVAL);
+	CHECK_EQ(test_cmd("edu"), -EINVAL);
 	CHECK(msg_has("usage: edu"));
-	CHECK_EQ(run("edu 00:03.0"), -EINVAL);
-	CHECK_EQ(run("edu 00:03.0 poke"), -EINVAL);
-	CHECK_EQ(run("edu 00:03.0 read 0x1000"), -EINVAL);
-	CHECK_EQ(run("edu 00:03.0 write 0x1000 4"), -EINVAL);
-	CHECK_EQ(run("edu 00:03.0 read 0x1000 0"), -EINVAL);
+	CHECK_EQ(test_cmd("edu 00:03.0"), -EINVAL);
+	CHECK_EQ(test_cmd("edu 00:03.0 poke"), -EINVAL);
+	CHECK_EQ(test_cmd("edu 00:03.0 read 0x1000"), -EINVAL);
+	CHECK_EQ(test_cmd("edu 00:03.0 write 0x1000 4"), -EINVAL);
+	CHECK_EQ(test_cmd("edu 00:03.0 read 0x1000 0"), -EINVAL);
 	CHECK(msg_has("not 1..4096"));
-	CHECK_EQ(run("edu 00:03.0 read 0x1000 4097"), -EINVAL);
-	CHECK_EQ(run("edu 00:03.0 write 0x1000 5K 1"), -EINVAL);
-	CHECK_EQ(run("edu 00:03.0 read zz 4"), -EINVAL);
+	CHECK_EQ(test_cmd("edu 00:03.0 read 0x1000 4097"), -EINVAL);
+	CHECK_EQ(test_cmd("edu 00:03.0 write 0x1000 5K 1"), -EINVAL);
+	CHECK_EQ(test_cmd("edu 00:03.0 read zz 4"), -EINVAL);
 	CHECK(msg_has("bad iova"));
-	CHECK_EQ(run("edu 00:03.0 read 0x1000 4x"), -EINVAL);
+	CHECK_EQ(test_cmd("edu 00:03.0 read 0x1000 4x"), -EINVAL);
 	CHECK(msg_has("bad length"));
-	CHECK_EQ(run("edu 00:03.0 read 0xffffffffffffffff 2"), -EOVERFLOW);
-	CHECK_EQ(run("edu 00:03.0 write 0x1000 4 256"), -EOVERFLOW);
+	CHECK_EQ(test_cmd("edu 00:03.0 read 0xffffffffffffffff 2"), -EOVERFLOW);
+	CHECK_EQ(test_cmd("edu 00:03.0 write 0x1000 4 256"), -EOVERFLOW);
 	CHECK(msg_has("bad byte"));
-	CHECK_EQ(run("edu 00:03.0 write 0x1000 4 q"), -EINVAL);
-	CHECK_EQ(run("edu 3 read 0x1000 4"), -EINVAL);
+	CHECK_EQ(test_cmd("edu 00:03.0 write 0x1000 4 q"), -EINVAL);
+	CHECK_EQ(test_cmd("edu 3 read 0x1000 4"), -EINVAL);
 	CHECK(msg_has("bad bdf"));
-	CHECK_EQ(run("edu 00:1e.0 read 0x1000 4"), -ENODEV);
+	CHECK_EQ(test_cmd("edu 00:1e.0 read 0x1000 4"), -ENODEV);
 	CHECK(msg_has("no PCI device"));
-	CHECK_EQ(run("edu 00:04.0 read 0x1000 4"), -ENODEV);
+	CHECK_EQ(test_cmd("edu 00:04.0 read 0x1000 4"), -ENODEV);
 	CHECK(msg_has("not an edu device"));
-	CHECK_EQ(run("edu 00:04.0 irq"), -ENODEV);
-	CHECK_EQ(run("edu 00:05.0 irq"), -EIO);
+	CHECK_EQ(test_cmd("edu 00:04.0 irq"), -ENODEV);
+	CHECK_EQ(test_cmd("edu 00:05.0 irq"), -EIO);
 	CHECK(msg_has("BAR0"));
-	CHECK_EQ(run("edu 00:06.0 read 0x1000 4"), -ENODEV);
+	CHECK_EQ(test_cmd("edu 00:06.0 read 0x1000 4"), -ENODEV);
 	CHECK(msg_has("no IOMMU unit translates 00:06.0"));
 	/* a device that never finishes */
 	struct dma_space *s = space();
 	uint64_t first;
 	CHECK_EQ(dma_map(s, 0x10000, K4, DMA_SRC_ALLOC, 0, DMA_PROT_R | DMA_PROT_W, &first), 0);
 	ed.hang = true;
-	CHECK_EQ(run("edu 00:03.0 read 0x10000 4"), -ETIMEDOUT);
+	CHECK_EQ(test_cmd("edu 00:03.0 read 0x10000 4"), -ETIMEDOUT);
 	CHECK(msg_has("did not finish"));
 	struct dma_space_info si;
 	dma_space_info(s, &si);
@@ -491,7 +469,7 @@ TEST(edu_irq_no_vector)
 	 * use the untranslated edu (its own driver state, no vector yet) */
 	world();
 	vectors_left = 0;
-	CHECK_EQ(run("edu 00:06.0 irq"), -ENOTSUP); /* no MSI capability */
+	CHECK_EQ(test_cmd("edu 00:06.0 irq"), -ENOTSUP); /* no MSI capability */
 	CHECK(msg_has("no MSI capability"));
 	vectors_left = 1;
 }
@@ -508,14 +486,14 @@ TEST(edu_irq_released_with_the_group)
 
 	world();
 	ed.deliver = true;
-	CHECK_EQ(run("edu 00:03.0 irq"), 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 irq"), 0);
 	CHECK(isr != NULL);
 	held = vectors_left;
 	s = space();
 	CHECK_EQ(dma_space_destroy(s), 0);
 	CHECK_EQ(vectors_left, held + 1);
 	CHECK(isr == NULL);
-	CHECK_EQ(run("edu 00:03.0 irq"), 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 irq"), 0);
 	CHECK(!strcmp(test_con_buf, "delivered=1 vector=65 irte=-\n"));
 	CHECK_EQ(vectors_left, held);
 	s = space();
@@ -524,7 +502,7 @@ TEST(edu_irq_released_with_the_group)
 	CHECK_EQ(vectors_left, held + 1);
 	CHECK_EQ(dma_space_destroy(s), 0);
 	CHECK_EQ(vectors_left, held + 1); /* not released twice */
-	CHECK_EQ(run("edu 00:03.0 irq"), 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 irq"), 0);
 	CHECK_EQ(vectors_left, held);
 	ed.deliver = false;
 }

@@ -724,35 +724,6 @@ TEST(route_alloc_compose_free)
 	down();
 }
 
-static int cmd(const char *line)
-{
-	extern const struct command __start_sluice_cmds[], __stop_sluice_cmds[];
-	char buf[256], *argv[16];
-	int argc = 0, best = 0;
-	const struct command *c = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", line);
-	for (char *p = strtok(buf, " "); p && argc < 16; p = strtok(NULL, " "))
-		argv[argc++] = p;
-	for (const struct command *k = __start_sluice_cmds; k < __stop_sluice_cmds; k++) {
-		char nm[64];
-		int w = 0;
-		snprintf(nm, sizeof(nm), "%s", k->name);
-		for (char *p = strtok(nm, " "); p; p = strtok(NULL, " "), w++)
-			if (w >= argc || strcmp(p, argv[w])) {
-				w = -1;
-				break;
-			}
-		if (w > best) {
-			best = w;
-			c = k;
-		}
-	}
-	test_con_reset();
-	test_cmd_msg[0] = 0;
-	return c ? c->fn(argc, argv) : -ENOENT;
-}
-
 static int on_rt_calls, on_rt_result;
 static unsigned on_rt_vector;
 static int on_rt(struct iommu_irq_route *r, unsigned v)
@@ -775,17 +746,17 @@ TEST(irq_command_list_retarget_mask_sid)
 	i1 = s1->index;
 	i2 = s2->index;
 
-	CHECK_EQ(cmd("irq"), 0);
+	CHECK_EQ(test_cmd("irq"), 0);
 	CHECK(strstr(test_con_buf, "bdf=00:02.0 irte=0 vector=64 dest=0 count=640 kind=msi unit=0 "
 				   "present=1 svt=1 sid=0x0010\n"));
 	CHECK(strstr(test_con_buf, "bdf=ff:00.0 irte=1 vector=66 dest=0 count=660 kind=ioapic"));
 	CHECK(strstr(test_con_buf, "gsi=4\n"));
-	CHECK_EQ(cmd("irq extra"), -EINVAL);
+	CHECK_EQ(test_cmd("irq extra"), -EINVAL);
 
 	/* retarget: new vector in the IRTE, old one freed */
 	vtd_test_irq_result = 0x51;
 	unsigned freed0 = vtd_test_irq_freed;
-	CHECK_EQ(cmd("irq retarget 0"), 0);
+	CHECK_EQ(test_cmd("irq retarget 0"), 0);
 	CHECK(strstr(test_con_buf, "irte=0 vector=81 old=64\n"));
 	CHECK_EQ(s1->vector, 0x51);
 	CHECK_EQ(vtd_test_irq_freed, freed0 + 1);
@@ -795,13 +766,13 @@ TEST(irq_command_list_retarget_mask_sid)
 
 	/* retarget with the hook (IOAPIC): hook sees the vector; failure undoes */
 	vtd_test_irq_result = 0x52;
-	CHECK_EQ(cmd("irq retarget 1"), 0);
+	CHECK_EQ(test_cmd("irq retarget 1"), 0);
 	CHECK_EQ(on_rt_calls, 1);
 	CHECK_EQ(on_rt_vector, 0x52);
 	on_rt_result = -EIO;
 	vtd_test_irq_result = 0x53;
 	freed0 = vtd_test_irq_freed;
-	CHECK_EQ(cmd("irq retarget 1"), -EIO);
+	CHECK_EQ(test_cmd("irq retarget 1"), -EIO);
 	CHECK_EQ(s2->vector, 0x52);
 	CHECK_EQ(s2->entry.vector, 0x52);
 	CHECK_EQ(vtd_test_irq_freed, freed0 + 1); /* the new one */
@@ -810,49 +781,49 @@ TEST(irq_command_list_retarget_mask_sid)
 	on_rt_result = 0;
 	/* no vector left */
 	vtd_test_irq_result = -ENOSPC;
-	CHECK_EQ(cmd("irq retarget 0"), -ENOSPC);
+	CHECK_EQ(test_cmd("irq retarget 0"), -ENOSPC);
 	CHECK_EQ(s1->vector, 0x51);
 	vtd_test_irq_result = 0x40;
 
 	/* mask / unmask */
-	CHECK_EQ(cmd("irq mask 0"), 0);
+	CHECK_EQ(test_cmd("irq mask 0"), 0);
 	CHECK(strstr(test_con_buf, "irte=0 present=0\n"));
 	CHECK_EQ(ir_get(u, i1, &lo, &hi), 0);
 	CHECK_EQ(lo & 1, 0);
 	CHECK(!s1->present);
 	/* a retarget while masked keeps it masked */
 	vtd_test_irq_result = 0x54;
-	CHECK_EQ(cmd("irq retarget 0"), 0);
+	CHECK_EQ(test_cmd("irq retarget 0"), 0);
 	CHECK_EQ(ir_get(u, i1, &lo, &hi), 0);
 	CHECK_EQ(lo & 1, 0);
 	CHECK_EQ((lo >> 16) & 0xff, 0x54);
-	CHECK_EQ(cmd("irq unmask 0"), 0);
+	CHECK_EQ(test_cmd("irq unmask 0"), 0);
 	CHECK_EQ(ir_get(u, i1, &lo, &hi), 0);
 	CHECK_EQ(lo & 1, 1);
 	CHECK(strstr(test_con_buf, "present=1"));
 
 	/* sid */
-	CHECK_EQ(cmd("irq sid 0 00:03.0"), 0);
+	CHECK_EQ(test_cmd("irq sid 0 00:03.0"), 0);
 	CHECK(strstr(test_con_buf, "irte=0 svt=1 sid=0x0018\n"));
 	CHECK_EQ(ir_get(u, i1, &lo, &hi), 0);
 	CHECK_EQ(hi, 0x18ull | 1ull << 18);
 	CHECK_EQ(s1->entry.sid, 0x18);
 
 	/* bad arguments */
-	CHECK_EQ(cmd("irq retarget"), -EINVAL);
-	CHECK_EQ(cmd("irq retarget x"), -EINVAL);
+	CHECK_EQ(test_cmd("irq retarget"), -EINVAL);
+	CHECK_EQ(test_cmd("irq retarget x"), -EINVAL);
 	CHECK(strstr(test_cmd_msg, "bad irte"));
-	CHECK_EQ(cmd("irq retarget 7"), -ENOENT);
+	CHECK_EQ(test_cmd("irq retarget 7"), -ENOENT);
 	CHECK(strstr(test_cmd_msg, "no remapped source"));
-	CHECK_EQ(cmd("irq retarget 99999999"), -EINVAL);
-	CHECK_EQ(cmd("irq mask"), -EINVAL);
-	CHECK_EQ(cmd("irq unmask 1 2"), -EINVAL);
-	CHECK_EQ(cmd("irq sid 0"), -EINVAL);
-	CHECK_EQ(cmd("irq sid 0 zz"), -EINVAL);
-	CHECK_EQ(cmd("irq sid 0 00:20.0"), -EINVAL);
-	CHECK_EQ(cmd("irq sid 0 00:03.8"), -EINVAL);
-	CHECK_EQ(cmd("irq sid 5 00:03.0"), -ENOENT);
-	CHECK_EQ(cmd("irq mask x:0"), -EINVAL);
+	CHECK_EQ(test_cmd("irq retarget 99999999"), -EINVAL);
+	CHECK_EQ(test_cmd("irq mask"), -EINVAL);
+	CHECK_EQ(test_cmd("irq unmask 1 2"), -EINVAL);
+	CHECK_EQ(test_cmd("irq sid 0"), -EINVAL);
+	CHECK_EQ(test_cmd("irq sid 0 zz"), -EINVAL);
+	CHECK_EQ(test_cmd("irq sid 0 00:20.0"), -EINVAL);
+	CHECK_EQ(test_cmd("irq sid 0 00:03.8"), -EINVAL);
+	CHECK_EQ(test_cmd("irq sid 5 00:03.0"), -ENOENT);
+	CHECK_EQ(test_cmd("irq mask x:0"), -EINVAL);
 	CHECK(strstr(test_cmd_msg, "bad unit"));
 
 	/* the same index on two units: ambiguous unless the unit is given */
@@ -864,12 +835,12 @@ TEST(irq_command_list_retarget_mask_sid)
 	iommu_irq_route_register(&s3);
 	struct iommu_irq_route *f;
 	CHECK_EQ(iommu_irq_route_find(-1, 0, &f), -EINVAL);
-	CHECK_EQ(cmd("irq mask 0"), -EINVAL);
+	CHECK_EQ(test_cmd("irq mask 0"), -EINVAL);
 	CHECK(strstr(test_cmd_msg, "several units"));
 	CHECK_EQ(iommu_irq_route_find(1, 0, &f), 0);
 	CHECK(f == &s3);
-	CHECK_EQ(cmd("irq mask 1:0"), -ENODEV); /* that unit remaps nothing */
-	CHECK_EQ(cmd("irq mask 0:0"), 0);
+	CHECK_EQ(test_cmd("irq mask 1:0"), -ENODEV); /* that unit remaps nothing */
+	CHECK_EQ(test_cmd("irq mask 0:0"), 0);
 	CHECK_EQ(ir_get(u, i1, &lo, &hi), 0);
 	CHECK_EQ(lo & 1, 0);
 	iommu_irq_route_unregister(&s3);
@@ -884,7 +855,7 @@ TEST(irq_command_list_retarget_mask_sid)
 	CHECK_EQ(lo | hi, 0);
 	CHECK_EQ(ir_get(u, i2, &lo, &hi), 0);
 	CHECK_EQ(lo | hi, 0);
-	CHECK_EQ(cmd("irq"), 0);
+	CHECK_EQ(test_cmd("irq"), 0);
 	CHECK_EQ(test_con_len, 0);
 	CHECK_EQ(ir_disable(u), 0);
 	down();

@@ -123,34 +123,6 @@ static void teardown(void)
 
 static void h(unsigned v, void *ctx) {}
 
-static int cmd(const char *line)
-{
-	extern const struct command __start_sluice_cmds[], __stop_sluice_cmds[];
-	char buf[256], *argv[16];
-	int argc = 0, best = 0;
-	const struct command *c = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", line);
-	for (char *p = strtok(buf, " "); p && argc < 16; p = strtok(NULL, " "))
-		argv[argc++] = p;
-	for (const struct command *k = __start_sluice_cmds; k < __stop_sluice_cmds; k++) {
-		char nm[64];
-		int w = 0;
-		snprintf(nm, sizeof(nm), "%s", k->name);
-		for (char *p = strtok(nm, " "); p; p = strtok(NULL, " "), w++)
-			if (w >= argc || strcmp(p, argv[w])) {
-				w = -1;
-				break;
-			}
-		if (w > best) {
-			best = w;
-			c = k;
-		}
-	}
-	test_con_reset();
-	return c ? c->fn(argc, argv) : -ENOENT;
-}
-
 TEST(remapping_needs_ops_and_flag)
 {
 	setup();
@@ -382,22 +354,22 @@ TEST(irq_command_over_any_unit)
 	src.gsi = 9;
 	CHECK_EQ(iommu_irq_route_alloc(&unit, &src, h, NULL, &b), 0);
 	iommu_irq_route_register(b);
-	CHECK_EQ(cmd("irq"), 0);
+	CHECK_EQ(test_cmd("irq"), 0);
 	CHECK(!strcmp(test_con_buf,
 		      "bdf=03:02.0 irte=0 vector=48 dest=5 count=1048 kind=msix unit=2 present=1 "
 		      "svt=1 sid=0x0310 entry=3\n"
 		      "bdf=ff:00.0 irte=1 vector=49 dest=5 count=1049 kind=ioapic unit=2 present=1 "
 		      "svt=1 sid=0xff00 gsi=9\n"));
-	CHECK_EQ(cmd("irq mask 2:1"), 0);
+	CHECK_EQ(test_cmd("irq mask 2:1"), 0);
 	CHECK(!strcmp(test_con_buf, "irte=1 present=0\n"));
 	CHECK(!fk.present[1]);
-	CHECK_EQ(cmd("irq mask 0:1"), -ENOENT); /* no route on unit 0 */
-	CHECK_EQ(cmd("irq retarget 0"), 0);
+	CHECK_EQ(test_cmd("irq mask 0:1"), -ENOENT); /* no route on unit 0 */
+	CHECK_EQ(test_cmd("irq retarget 0"), 0);
 	CHECK(!strcmp(test_con_buf, "irte=0 vector=50 old=48\n"));
-	CHECK_EQ(cmd("irq sid 0 03:02.1"), 0);
+	CHECK_EQ(test_cmd("irq sid 0 03:02.1"), 0);
 	CHECK(!strcmp(test_con_buf, "irte=0 svt=1 sid=0x0311\n"));
 	CHECK_EQ(fk.e[0].sid, 0x0311);
 	teardown();
-	CHECK_EQ(cmd("irq"), 0);
+	CHECK_EQ(test_cmd("irq"), 0);
 	CHECK_EQ(test_con_len, 0);
 }

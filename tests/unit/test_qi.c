@@ -154,7 +154,7 @@ TEST(qitest_command)
 		unsigned iqe = m.iqe, cc = m.cc_global;
 
 		test_con_reset();
-		CHECK_EQ(vtd_test_cmd("iommu qitest"), 0);
+		CHECK_EQ(test_cmd("iommu qitest"), 0);
 		/* the record, after the driver's klog line about the bad descriptor */
 		CHECK(strstr(test_con_buf, "vtd0: invalidation queue error at") == test_con_buf);
 		CHECK(strstr(test_con_buf, "\nunit=0 bad_batch=EIO qi_errors=1 next_batch=ok\n") !=
@@ -164,13 +164,13 @@ TEST(qitest_command)
 		CHECK_EQ(m.iqh, m.iqt);
 		CHECK_EQ(m.cc_global, cc + 2); /* the bad batch's second and the good one's */
 	}
-	CHECK_EQ(vtd_test_cmd("iommu qitest extra"), -EINVAL);
+	CHECK_EQ(test_cmd("iommu qitest extra"), -EINVAL);
 	/* the queue never answers: the good batch times out too */
 	m.qi_hang = true;
 	test_con_reset();
-	CHECK_EQ(vtd_test_cmd("iommu qitest"), -EIO);
-	CHECK(strstr(test_con_buf, "\nunit=0 bad_batch=ETIMEDOUT qi_errors=0 next_batch=ETIMEDOUT\n") !=
-	      NULL);
+	CHECK_EQ(test_cmd("iommu qitest"), -EIO);
+	CHECK(strstr(test_con_buf,
+		     "\nunit=0 bad_batch=ETIMEDOUT qi_errors=0 next_batch=ETIMEDOUT\n") != NULL);
 	CHECK(strstr(test_cmd_msg, "unit 0: queue error not detected or not recovered") != NULL);
 	m.qi_hang = false;
 	m.iqh = m.iqt; /* let it drain so shutdown can turn QI off */
@@ -182,7 +182,7 @@ TEST(qitest_command)
 	struct vtd_unit_cfg cfg = {.no_qi = true};
 	up_cfg(&cfg);
 	test_con_reset();
-	CHECK_EQ(vtd_test_cmd("iommu qitest"), -ENODEV);
+	CHECK_EQ(test_cmd("iommu qitest"), -ENODEV);
 	CHECK(!strcmp(test_con_buf, "unit=0 qi=off\n"));
 	CHECK(strstr(test_cmd_msg, "no unit with queued invalidation") != NULL);
 	vtd_test_teardown();

@@ -533,15 +533,15 @@ TEST(iommu_command)
 
 	CHECK_EQ(u->iu.ops->domain_alloc(&u->iu, &d), 0);
 	test_con_reset();
-	CHECK_EQ(vtd_test_cmd("iommu"), 0);
+	CHECK_EQ(test_cmd("iommu"), 0);
 	CHECK(!strcmp(test_con_buf,
 		      "unit=0 base=0xfed90000 ver=1.0 aw=48 levels=4 sps=4K,2M,1G qi=on ir=off "
 		      "dmar=on cm=0 sc=0 domains=1 cap=0xd2008c222f0606 ecap=0xf00f4a nd=16 c=0 "
 		      "seg=0\n"));
-	CHECK_EQ(vtd_test_cmd("iommu bogus"), -EINVAL);
+	CHECK_EQ(test_cmd("iommu bogus"), -EINVAL);
 	CHECK(test_cmd_msg[0] != 0);
-	CHECK_EQ(vtd_test_cmd("iommu faults clear extra"), -EINVAL);
-	CHECK_EQ(vtd_test_cmd("iommu faults bogus"), -EINVAL);
+	CHECK_EQ(test_cmd("iommu faults clear extra"), -EINVAL);
+	CHECK_EQ(test_cmd("iommu faults bogus"), -EINVAL);
 	u->iu.ops->domain_free(d);
 	vtd_test_teardown();
 }

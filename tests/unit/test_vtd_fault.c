@@ -91,15 +91,15 @@ TEST(fault_read_clear_decode)
 
 	/* `iommu faults`, `iommu faults clear` */
 	test_con_reset();
-	CHECK_EQ(vtd_test_cmd("iommu faults"), 0);
+	CHECK_EQ(test_cmd("iommu faults"), 0);
 	CHECK(strstr(test_con_buf,
 		     "unit=0 kind=dma bdf=00:02.0 addr=0x12345000 reason=0x6 access=r "
 		     "name=read-denied\n") == test_con_buf);
 	CHECK(strstr(test_con_buf, "unit=0 kind=ir bdf=ff:00.0") != NULL);
 	CHECK(strstr(test_con_buf, "total=3\n") != NULL);
-	CHECK_EQ(vtd_test_cmd("iommu faults clear"), 0);
+	CHECK_EQ(test_cmd("iommu faults clear"), 0);
 	test_con_reset();
-	CHECK_EQ(vtd_test_cmd("iommu faults"), 0);
+	CHECK_EQ(test_cmd("iommu faults"), 0);
 	CHECK(strcmp(test_con_buf, "total=0\n") == 0);
 	CHECK_EQ(iommu_fault_total(), 3); /* the monotonic counter stays */
 	vtd_test_teardown();
@@ -166,7 +166,7 @@ TEST(fault_rate_limit)
 	}
 	CHECK_EQ(count_str(test_con_buf, "! fault unit="), VTD_FAULT_EVENTS_PER_SEC);
 	CHECK_EQ(log_count(), 15); /* everything is logged */
-	fake_tsc += 2000000000ull;	     /* next window */
+	fake_tsc += 2000000000ull; /* next window */
 	vtd_model_inject_fault(0x0200, 0x1000, 6, true);
 	CHECK_EQ(vtd_fault_process(u), 1);
 	CHECK(strstr(test_con_buf, "! fault-suppressed count=5\n") != NULL);

@@ -585,35 +585,3 @@ void vtd_test_teardown(void)
 	vtd_test_irq_fn = NULL;
 	fake_mmio_clear();
 }
-
-extern const struct command __start_sluice_cmds[], __stop_sluice_cmds[];
-
-int vtd_test_cmd(const char *line)
-{
-	char buf[256], *argv[16];
-	int argc = 0;
-
-	snprintf(buf, sizeof(buf), "%s", line);
-	for (char *p = strtok(buf, " "); p && argc < 16; p = strtok(NULL, " "))
-		argv[argc++] = p;
-	/* As the console does: the command whose (multi-word) name is the
-	 * longest prefix of the line. */
-	const struct command *best = NULL;
-	int best_words = 0;
-	for (const struct command *c = __start_sluice_cmds; c < __stop_sluice_cmds; c++) {
-		char name[64], *save = NULL;
-		int w = 0;
-
-		snprintf(name, sizeof(name), "%s", c->name);
-		for (char *p = strtok_r(name, " ", &save); p; p = strtok_r(NULL, " ", &save), w++)
-			if (w >= argc || strcmp(p, argv[w])) {
-				w = 0;
-				break;
-			}
-		if (w > best_words) {
-			best = c;
-			best_words = w;
-		}
-	}
-	return best ? best->fn(argc, argv) : -ENOENT;
-}

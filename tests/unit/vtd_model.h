@@ -117,4 +117,3 @@ int vtd_test_bringup(struct vtd_model *m, const struct vtd_unit_cfg *cfg, struct
 /* shuts every unit down, resets faults, stats and stubs */
 void vtd_test_teardown(void);
 /* runs a console command through the registered COMMAND table */
-int vtd_test_cmd(const char *line);
