@@ -41,7 +41,9 @@ BCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 
 KOBJ := $(patsubst %.c,$(B)/k/%.o,$(KSRC)) $(patsubst %.S,$(B)/k/%.o,$(KASM))
 BOBJ := $(patsubst %.c,$(B)/k/%.o,$(BOOTSRC))
-LIBGCC := $(shell $(CC) -print-libgcc-file-name)
+# Recursive (=): asked when sluice.so is linked, not when make starts, so a
+# machine without gcc yet (setup installs it) gets no error and a right path.
+LIBGCC = $(shell $(CC) -print-libgcc-file-name)
 
 .PHONY: all run test unit fuzz fuzz-brief qemu-test bench format lint clean setup esp.img newlib
 
