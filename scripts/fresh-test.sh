@@ -40,9 +40,11 @@ fi
 if [ "${SLUICE_FRESH_NS:-}" != 1 ]; then
 	# Private mounts (nothing propagates to the host) and a PID namespace
 	# in which this script is process 1: when it ends, everything in the
-	# chroot is killed by the kernel.
+	# chroot is killed by the kernel.  If unshare itself is killed, this
+	# script gets SIGTERM and cleans up.
 	export SLUICE_FRESH_NS=1
-	exec unshare --mount --propagation private --pid --fork --mount-proc -- "$0" "$@"
+	exec unshare --mount --propagation private --pid --fork --mount-proc \
+		--kill-child=SIGTERM -- "$0" "$@"
 fi
 
 case "$CACHE" in /*) ;; *) die "SLUICE_FRESH_CACHE must be an absolute path" ;; esac
@@ -213,7 +215,7 @@ in_chroot 'export DEBIAN_FRONTEND=noninteractive
 	apt-get install -y -qq --no-install-recommends git make >/dev/null ||
 	{ sleep 5; apt-get update -qq; apt-get install -y -qq --no-install-recommends git make >/dev/null; }'
 
-in_chroot "cd /root && git clone -q /var/tmp/sluice.git sluice && cd sluice &&
+in_chroot "cd /root && git -c advice.detachedHead=false clone -q /var/tmp/sluice.git sluice && cd sluice &&
 	git -c advice.detachedHead=false checkout -q $HEAD" ||
 	die "git clone in the chroot failed"
 
