@@ -93,9 +93,9 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap 'say "interrupted; cleaning up ($(date +%T))"; exit 130' INT
+trap 'say "terminated; cleaning up ($(date +%T))"; exit 143' TERM
+trap 'say "hung up; cleaning up ($(date +%T))"; exit 129' HUP
 
 retry() { # once more after a failure (a mirror hiccup)
 	"$@" || { say "failed, retrying once: $*"; sleep 5; "$@"; }
