@@ -5,6 +5,7 @@
 #   make bench   figures (host-native and in QEMU)
 #   make fuzz    libFuzzer targets for FUZZ_SECONDS each (default 60)
 #   make esp.img a FAT image with EFI/BOOT/BOOTX64.EFI for a USB stick
+#   make fresh-test  make test of HEAD in a bare Debian 12 chroot (as .ci/run)
 #   make format / lint / clean
 #
 # Test and bench sources name what they link in a first-lines comment:
@@ -41,9 +42,11 @@ BCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wvla -Wno-unused-parameter \
 
 KOBJ := $(patsubst %.c,$(B)/k/%.o,$(KSRC)) $(patsubst %.S,$(B)/k/%.o,$(KASM))
 BOBJ := $(patsubst %.c,$(B)/k/%.o,$(BOOTSRC))
-LIBGCC := $(shell $(CC) -print-libgcc-file-name)
+# Recursive (=): asked when sluice.so is linked, not when make starts, so a
+# machine without gcc yet (setup installs it) gets no error and a right path.
+LIBGCC = $(shell $(CC) -print-libgcc-file-name)
 
-.PHONY: all run test unit fuzz fuzz-brief qemu-test bench format lint clean setup esp.img newlib
+.PHONY: all run test unit fuzz fuzz-brief qemu-test bench format lint clean setup esp.img newlib fresh-test
 
 all: $(B)/sluice.efi
 
@@ -143,6 +146,11 @@ test: setup
 	@$(MAKE) --no-print-directory -j2 all $(B)/esp.img $(UNIT_BINS) $(FUZZ_BINS)
 	@python3 tools/run_tests.py all --fuzz-seconds 10 \
 		--unit $(UNIT_BINS) --fuzz $(FUZZ_BINS) --qemu $(QEMU_TESTS)
+
+# A bare Debian 12 (debootstrap chroot, git and make added) runs make test on
+# a clone of HEAD: what .ci/run does.  See docs/testing.md.
+fresh-test:
+	@scripts/fresh-test.sh
 
 # ---------------------------------------------------------------- bench
 BENCH_SRCS := $(wildcard bench/host_*.c)
