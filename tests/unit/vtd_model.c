@@ -263,6 +263,8 @@ static void run_queue(struct vtd_model *m)
 		if (head == tail)
 			break;
 		uint64_t *d = (uint64_t *)(uintptr_t)((m->iqa & ~0xfffull) + head * 16ull);
+		if (m->cc_hang && (d[0] & 0xf) == 1)
+			return; /* stuck at the context-cache descriptor */
 		if (!process_desc(m, d[0], d[1])) {
 			uint32_t before = m->fsts;
 			m->fsts |= VTD_FSTS_IQE;
@@ -318,7 +320,8 @@ static void gcmd_write(struct vtd_model *m, uint32_t val)
 		if (val & VTD_GCMD_QIE) {
 			m->iqh = 0;
 			m->gsts |= VTD_GSTS_QIES;
-		} else if ((m->iqh & VTD_IQ_INDEX_MASK) == (m->iqt & VTD_IQ_INDEX_MASK)) {
+		} else if ((m->iqh & VTD_IQ_INDEX_MASK) == (m->iqt & VTD_IQ_INDEX_MASK) ||
+			   m->qie_off_pending) {
 			m->gsts &= ~VTD_GSTS_QIES;
 		}
 	}

@@ -12,7 +12,7 @@
  *  - register-based invalidation, ignored while QIE (ICC/IVT stay set);
  *  - fault recording registers the test fills with vtd_model_inject_fault.
  * Knobs let a test make the hardware misbehave (stuck GSTS bits, a queue
- * that never advances, an ITE).
+ * that never advances or stops at a context-cache descriptor, an ITE).
  */
 #ifndef SLUICE_TESTS_UNIT_VTD_MODEL_H
 #define SLUICE_TESTS_UNIT_VTD_MODEL_H
@@ -51,6 +51,8 @@ struct vtd_model {
 	/* knobs */
 	uint32_t gsts_stuck; /* GSTS bits that never follow a command */
 	bool qi_hang;	     /* IQT writes are recorded but never processed */
+	bool cc_hang;	     /* the queue stops at a context-cache descriptor (IQH stays) */
+	bool qie_off_pending; /* GCMD.QIE=0 takes effect with IQH != IQT (QEMU refuses) */
 	bool reg_inv_hang;   /* ICC/IVT never clear */
 	bool pmr_stuck;	     /* PMEN.PRS never clears */
 	unsigned ite_once;   /* the next N SW waits are aborted with ITE */
