@@ -4,9 +4,14 @@
  * Queued invalidation (VT-d 6.5.2): a ring of QI_RING_SIZE 128-bit
  * descriptors in one page.  Every submission is a batch followed by exactly
  * one Invalidation Wait descriptor with SW=1 and FN=1 whose status word
- * (u->qi_status, reset before the submission) we poll, bounded.  Never SW
+ * (*u->qi_status, reset before the submission) we poll, bounded.  Never SW
  * and IF together: 6.5.2.8 allows it, but QEMU 7.2 aborts on it; IF alone
- * would need the completion-event interrupt, which we do not use.
+ * would need the completion-event interrupt, which we do not use.  The
+ * status words live in a page of their own (FRAME_IOPT), never in the heap.
+ *
+ * If the queue does not drain when QI goes off (qi_disable), the unit may
+ * still fetch the ring and write the status words later: both are then
+ * kept for good (qi_free leaks them with a log line) rather than freed.
  *
  * Error recovery while waiting (6.5.2.10, Linux qi_check_fault):
  *  - IQE: the descriptor at IQH is bad.  We log it and overwrite it with a
@@ -117,16 +122,34 @@ static unsigned qi_head(struct vtd_unit *u)
 	       u->qi_size;
 }
 
+/* The ring and the page holding the status words the unit writes: both
+ * IOMMU-owned frames, so no other data ever shares memory the unit writes. */
+static int qi_alloc(struct vtd_unit *u)
+{
+	uint64_t ring = frame_alloc_zeroed(0, FRAME_IOPT);
+	uint64_t status = ring ? frame_alloc_zeroed(0, FRAME_IOPT) : 0;
+
+	if (!status) {
+		if (ring && frame_free(ring, 0))
+			klog("vtd%u: could not free the invalidation queue", u->iu.index);
+		return -ENOMEM;
+	}
+	u->qi_pa = ring;
+	u->qi_ring = phys_to_virt(ring);
+	u->qi_size = QI_RING_SIZE;
+	u->qi_status_pa = status;
+	u->qi_status = phys_to_virt(status);
+	u->qi_sink = u->qi_status + 1;
+	return 0;
+}
+
 int qi_enable(struct vtd_unit *u)
 {
 	if (!u->qi_ring) {
-		uint64_t pa = frame_alloc_zeroed(0, FRAME_IOPT);
+		int rc = qi_alloc(u);
 
-		if (!pa)
-			return -ENOMEM;
-		u->qi_pa = pa;
-		u->qi_ring = phys_to_virt(pa);
-		u->qi_size = QI_RING_SIZE;
+		if (rc)
+			return rc;
 	}
 	/* 6.5.2: IQT and IQA are programmed while QIE=0; hardware resets IQH
 	 * to 0 when QIE goes 0 -> 1. */
@@ -146,8 +169,13 @@ int qi_disable(struct vtd_unit *u)
 	 * to complete (IQH == IQT) before turning QI off. */
 	if (poll_until((mmio_read64(u->base + VTD_IQH_REG) & VTD_IQ_INDEX_MASK) ==
 			       (mmio_read64(u->base + VTD_IQT_REG) & VTD_IQ_INDEX_MASK),
-		       u->timeout_ns))
+		       u->timeout_ns)) {
 		klog("vtd%u: queue did not drain (IQH != IQT), disabling QI anyway", u->iu.index);
+		/* The unit may still fetch our descriptors and write their
+		 * status words: never free them (qi_free keeps them). */
+		if (u->qi_ring)
+			u->qi_kept = true;
+	}
 	int rc = vtd_gcmd(u, VTD_GCMD_QIE, false);
 	if (rc)
 		return rc;
@@ -157,10 +185,20 @@ int qi_disable(struct vtd_unit *u)
 
 void qi_free(struct vtd_unit *u)
 {
-	if (u->qi_ring && frame_free(u->qi_pa, 0))
-		klog("vtd%u: could not free the invalidation queue", u->iu.index);
+	if (u->qi_ring && u->qi_kept) {
+		klog("vtd%u: queue did not drain: invalidation queue at 0x%llx and status page at "
+		     "0x%llx kept (leaked)",
+		     u->iu.index, (unsigned long long)u->qi_pa, (unsigned long long)u->qi_status_pa);
+	} else if (u->qi_ring) {
+		if (frame_free(u->qi_pa, 0))
+			klog("vtd%u: could not free the invalidation queue", u->iu.index);
+		if (frame_free(u->qi_status_pa, 0))
+			klog("vtd%u: could not free the invalidation status page", u->iu.index);
+	}
 	u->qi_ring = NULL;
 	u->qi_pa = 0;
+	u->qi_status = u->qi_sink = NULL;
+	u->qi_status_pa = 0;
 }
 
 static unsigned ring_used(struct vtd_unit *u, unsigned head)
@@ -195,7 +233,7 @@ static void qi_fix_bad(struct vtd_unit *u)
 	klog("vtd%u: invalidation queue error at %u: desc=0x%016llx:%016llx", u->iu.index, head,
 	     (unsigned long long)d->hi, (unsigned long long)d->lo);
 	vtd_stats.qi_errors++;
-	*d = qi_wait(virt_to_phys((const void *)&u->qi_sink), 1);
+	*d = qi_wait(virt_to_phys((const void *)u->qi_sink), 1);
 	cpu_mfence();
 	wr32(u, VTD_FSTS_REG, VTD_FSTS_IQE);
 	qi_kick(u);
@@ -214,7 +252,7 @@ struct qi_wait_state {
  * when the wait is over, with the result in w->rc. */
 static bool qi_wait_over(struct vtd_unit *u, struct qi_wait_state *w)
 {
-	if (u->qi_status == w->seq) {
+	if (*u->qi_status == w->seq) {
 		w->rc = w->err;
 		return true;
 	}
@@ -273,13 +311,13 @@ int qi_submit(struct vtd_unit *u, const struct qi_desc *descs, unsigned n)
 		uint32_t seq = ++u->qi_seq;
 		if (!seq)
 			seq = u->qi_seq = 1;
-		u->qi_status = 0;
+		*u->qi_status = 0;
 		for (unsigned i = 0; i < n; i++) {
 			u->qi_ring[u->qi_tail] = descs[i];
 			u->qi_tail = (u->qi_tail + 1) % u->qi_size;
 		}
 		unsigned wait_idx = u->qi_tail;
-		u->qi_ring[wait_idx] = qi_wait(virt_to_phys((const void *)&u->qi_status), seq);
+		u->qi_ring[wait_idx] = qi_wait(virt_to_phys((const void *)u->qi_status), seq);
 		u->qi_tail = (u->qi_tail + 1) % u->qi_size;
 		vtd_stats.waits++;
 		qi_kick(u);

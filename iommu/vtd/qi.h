@@ -41,11 +41,15 @@ struct qi_desc qi_dev_iotlb(uint16_t sid, uint16_t pfsid, unsigned qdep, uint64_
 /* Status write of data to status_pa (SW=1, FN=1; never IF, see qi.c). */
 struct qi_desc qi_wait(uint64_t status_pa, uint32_t data);
 
-/* Allocates the ring, programs IQA, IQT=0 and sets GCMD.QIE. */
+/* Allocates the ring and the status-word page (FRAME_IOPT), programs IQA,
+ * IQT=0 and sets GCMD.QIE. */
 int qi_enable(struct vtd_unit *u) MUST_CHECK;
 /* Waits (bounded) for IQH == IQT, clears GCMD.QIE.  Leaves the ring
- * allocated (freed by qi_free). */
+ * allocated (freed by qi_free); if the queue did not drain, marks ring and
+ * status page as kept (u->qi_kept). */
 int qi_disable(struct vtd_unit *u) MUST_CHECK;
+/* Frees the ring and the status page, unless a drain timed out: then both
+ * are kept (leaked, with a log line), as the unit may still write them. */
 void qi_free(struct vtd_unit *u);
 
 /* Appends n descriptors and one wait descriptor, writes IQT and waits for

@@ -54,11 +54,13 @@ struct vtd_unit {
 	/* queued invalidation (qi.c) */
 	struct qi_desc *qi_ring;
 	uint64_t qi_pa;
-	unsigned qi_size;	     /* descriptors in the ring */
-	unsigned qi_tail;	     /* next free slot (software copy of IQT) */
-	volatile uint32_t qi_status; /* wait-descriptor status word */
-	uint32_t qi_seq;	     /* data the next wait descriptor writes */
-	volatile uint32_t qi_sink;   /* status word for replaced bad descriptors */
+	unsigned qi_size;	      /* descriptors in the ring */
+	unsigned qi_tail;	      /* next free slot (software copy of IQT) */
+	uint64_t qi_status_pa;	      /* FRAME_IOPT page holding the two status words */
+	volatile uint32_t *qi_status; /* wait-descriptor status word (in that page) */
+	uint32_t qi_seq;	      /* data the next wait descriptor writes */
+	volatile uint32_t *qi_sink;   /* status word for replaced bad descriptors */
+	bool qi_kept; /* a drain timed out: ring and status page are never freed */
 
 	/* faults (fault.c) */
 	int fault_vector; /* < 0: none */

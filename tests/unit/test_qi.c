@@ -12,6 +12,7 @@
 #include "iommu/vtd/qi.h"
 #include "iommu/vtd/regs.h"
 #include "iommu/vtd/vtd_priv.h"
+#include "kernel/frame.h"
 #include "test.h"
 #include "vtd_model.h"
 
@@ -79,7 +80,7 @@ TEST(one_wait_per_submission_and_batching)
 	CHECK_EQ(m.iqt_writes, iqt + 1);
 	CHECK_EQ(m.ndesc, nd + 11);
 	CHECK_EQ(m.desc[nd + 10].lo & 0xf, 5);
-	CHECK_EQ(u->qi_status, u->qi_seq);
+	CHECK_EQ(*u->qi_status, u->qi_seq);
 	CHECK_EQ(m.iqh, m.iqt);
 	CHECK_EQ(vtd_invalidate(u, d, 0), 0);
 	CHECK_EQ(m.iqt_writes, iqt + 1);
@@ -128,7 +129,7 @@ TEST(iqe_recovery)
 	CHECK_EQ(m.fsts & VTD_FSTS_IQE, 0);
 	CHECK_EQ(m.iqh, m.iqt);		   /* drained */
 	CHECK_EQ(m.iotlb_dsi, dsi + 2);	   /* the good ones ran */
-	CHECK_EQ(u->qi_status, u->qi_seq); /* our wait completed */
+	CHECK_EQ(*u->qi_status, u->qi_seq); /* our wait completed */
 	CHECK(strstr(test_con_buf, "invalidation queue error") != NULL);
 	CHECK_EQ(vtd_stats.qi_errors, 1);
 	/* the queue works afterwards */
@@ -453,4 +454,34 @@ TEST(register_writes_ignored_while_qi_on)
 	m.ccmd = 0;
 	CHECK_EQ(m.reg_cc, 0);
 	vtd_test_teardown();
+}
+
+/* A queue that does not drain when QI goes off (here QIE clears anyway, as
+ * real hardware may): the unit may still fetch the ring and write the
+ * status words, so both pages are kept, and the status words were never
+ * heap memory but an IOMMU-owned page. */
+TEST(drain_timeout_keeps_ring_and_status_page)
+{
+	vtd_model_init(&m, VTD_TEST_BASE);
+	m.qie_off_pending = true;
+	test_con_reset();
+	struct vtd_unit *u = up();
+	struct qi_desc d = qi_iotlb_global(false, false);
+	uint64_t ring = u->qi_pa;
+
+	m.qi_hang = true;
+	CHECK_EQ(vtd_invalidate(u, &d, 1), -ETIMEDOUT);
+	/* the pending wait descriptor's status address */
+	uint64_t status = u->qi_ring[(u->qi_tail + u->qi_size - 1) % u->qi_size].hi;
+	CHECK(frame_range_tagged(status & ~0xfffull, 4096, FRAME_IOPT));
+	CHECK((status & ~0xfffull) != ring);
+	vtd_test_teardown(); /* TE off, the drain times out, QIE off */
+	CHECK_EQ(m.gsts & (VTD_GSTS_TES | VTD_GSTS_QIES), 0);
+	CHECK(strstr(test_con_buf, "queue did not drain (IQH != IQT)") != NULL);
+	CHECK(strstr(test_con_buf, "status page at") != NULL);
+	CHECK(frame_range_tagged(ring, 4096, FRAME_IOPT));
+	CHECK(frame_range_tagged(status & ~0xfffull, 4096, FRAME_IOPT));
+	CHECK_EQ(vtd_test_iopt_bytes(), 2 * 4096); /* those two, nothing else */
+	m.qi_hang = false;
+	m.qie_off_pending = false;
 }
