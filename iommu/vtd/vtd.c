@@ -289,6 +289,8 @@ static void unit_free(struct vtd_unit *u)
 				table_free(u, root[b].lo & VTD_PAGE_MASK);
 		table_free(u, u->root_pa);
 	}
+	for (unsigned b = 0; b < 256; b++)
+		free(u->ctx_pending[b]);
 	while (u->rmrrs) {
 		struct vtd_rmrr *r = u->rmrrs;
 		u->rmrrs = r->next;
@@ -567,17 +569,21 @@ static void vtd_domain_free(struct iommu_domain *d)
 	struct vtd_unit *u = vd->unit;
 
 	if (d->ndevices) {
-		klog("vtd%u: domain did=%u freed with %u devices attached: kept", u->iu.index,
-		     vd->did, d->ndevices);
+		/* Counted rids include those whose context-cache invalidation is
+		 * still pending: the unit may still walk these tables. */
+		klog("vtd%u: domain did=%u freed with %u devices attached or pending: kept",
+		     u->iu.index, vd->did, d->ndevices);
 		return;
 	}
-	/* Nothing may stay cached under a DID that will be handed out again:
-	 * if the invalidation fails, the domain (its DID and its tables, which
-	 * the unit may still walk) is kept rather than reused. */
-	struct qi_desc inv = qi_iotlb_domain(vd->did, u->drd, u->dwd);
-	if (vtd_invalidate(u, &inv, 1)) {
-		klog("vtd%u: invalidation of freed did=%u failed: domain kept", u->iu.index,
-		     vd->did);
+	/* 6.2.1: context and IOTLB entries are tagged with the DID, which will
+	 * be handed out again: a domain-selective context-cache invalidation,
+	 * then a domain-selective IOTLB one (the order of 6.5.3.3).  If it
+	 * fails, the domain (its DID and its tables, which the unit may still
+	 * walk) is kept for good rather than reused. */
+	struct qi_desc inv[2] = {qi_cc_domain(vd->did), qi_iotlb_domain(vd->did, u->drd, u->dwd)};
+	if (vtd_invalidate(u, inv, 2)) {
+		klog("vtd%u: invalidation of freed did=%u failed: domain and did kept (leaked)",
+		     u->iu.index, vd->did);
 		return;
 	}
 	for (struct vtd_domain **pp = &u->domains; *pp; pp = &(*pp)->next)
@@ -682,7 +688,11 @@ static struct ctx_entry *ctx_entry(struct vtd_unit *u, uint16_t rid, bool alloc,
 	if (!(re->lo & VTD_ROOT_P)) {
 		if (!alloc)
 			return NULL;
-		uint64_t ct = table_alloc(u);
+		/* The bus's pending-invalidation record comes with its table,
+		 * so a failing invalidation never needs memory to be recorded. */
+		if (!u->ctx_pending[bdf_bus(rid)])
+			u->ctx_pending[bdf_bus(rid)] = calloc(256, sizeof(uint16_t));
+		uint64_t ct = u->ctx_pending[bdf_bus(rid)] ? table_alloc(u) : 0;
 		if (!ct) {
 			*err = -ENOMEM;
 			return NULL;
@@ -714,6 +724,50 @@ static int ctx_zap(struct vtd_unit *u, uint16_t rid, uint16_t old_did)
 	return vtd_invalidate(u, d, 2);
 }
 
+/* The DID whose invalidation for rid's cleared context entry is pending
+ * (0 = none); NULL if rid's bus has no context table. */
+static uint16_t *ctx_pending(struct vtd_unit *u, uint16_t rid)
+{
+	uint16_t *bus = u->ctx_pending[bdf_bus(rid)];
+
+	return bus ? &bus[bdf_devfn(rid)] : NULL;
+}
+
+/* Completes a pending invalidation of rid (re-issued under the DID the
+ * entry had).  Only once it has completed does the rid leave that domain:
+ * until then the unit may still use the cached entry (6.5.3.3), so the
+ * domain keeps counting it and its DID and tables are not released. */
+static int ctx_settle(struct vtd_unit *u, uint16_t rid)
+{
+	uint16_t *pend = ctx_pending(u, rid);
+
+	if (!pend || !*pend)
+		return 0;
+	int rc = ctx_zap(u, rid, *pend);
+	if (rc) {
+		char bdf[24];
+
+		klog("vtd%u: context invalidation of %s (did=%u) failed (%s): blocked, still pending",
+		     u->iu.index, bdf_format_rid(bdf, sizeof(bdf), u->iu.segment, rid), *pend,
+		     err_name(rc));
+		return rc;
+	}
+	struct vtd_domain *vd = domain_by_did(u, *pend);
+	if (vd && vd->dom.ndevices)
+		vd->dom.ndevices--;
+	*pend = 0;
+	return 0;
+}
+
+/* Clears rid's present entry, which points at did, and invalidates it
+ * (ctx_settle); on failure rid stays blocked and pending on did. */
+static int ctx_block(struct vtd_unit *u, struct ctx_entry *ce, uint16_t rid, uint16_t did)
+{
+	ctx_clear(u, ce);
+	*ctx_pending(u, rid) = did;
+	return ctx_settle(u, rid);
+}
+
 static int ctx_set(struct vtd_unit *u, struct ctx_entry *ce, struct vtd_domain *vd, uint16_t rid)
 {
 	struct vtd_pt *pt = vd->pt;
@@ -742,6 +796,10 @@ static int vtd_attach(struct iommu_domain *d, uint16_t rid)
 
 	if (!ce)
 		return rc;
+	/* 6.5.3.3: no new entry while the unit may still hold the old one. */
+	rc = ctx_settle(u, rid);
+	if (rc)
+		return rc;
 	if (ce->lo & VTD_CTX_LO_P) {
 		uint16_t old_did = (uint16_t)(ce->hi >> VTD_CTX_HI_DID_SHIFT);
 		struct vtd_domain *old = domain_by_did(u, old_did);
@@ -762,23 +820,19 @@ static int vtd_attach(struct iommu_domain *d, uint16_t rid)
 			     "map; firmware DMA to it will fault",
 			     u->iu.index, bdf);
 		}
-		ctx_clear(u, ce);
-		rc = ctx_zap(u, rid, old_did);
-		if (old)
-			old->dom.ndevices--;
+		rc = ctx_block(u, ce, rid, old_did);
 		if (rc)
-			return rc; /* the device is blocked now; that is the safe state */
-	}
-	rc = ctx_set(u, ce, vd, rid);
-	if (rc) {
-		/* Not attached after all: blocked is the safe state (best
-		 * effort: the unit just failed an invalidation), and the
-		 * caller's unwind does not count this rid. */
-		ctx_clear(u, ce);
-		(void)ctx_zap(u, rid, vd->did);
-		return rc;
+			return rc; /* blocked, pending on the old domain: the safe state */
 	}
 	d->ndevices++;
+	rc = ctx_set(u, ce, vd, rid);
+	if (rc) {
+		/* Not attached after all: blocked is the safe state.  The
+		 * caller's unwind does not count this rid, but until the
+		 * invalidation completes the domain does (pending). */
+		(void)ctx_block(u, ce, rid, vd->did);
+		return rc;
+	}
 	return 0;
 }
 
@@ -789,13 +843,13 @@ static int vtd_detach(struct iommu_domain *d, uint16_t rid)
 	int rc;
 	struct ctx_entry *ce = ctx_entry(u, rid, false, &rc);
 
-	if (!ce || !(ce->lo & VTD_CTX_LO_P))
-		return 0; /* already blocked (e.g. a detach whose flush failed before) */
+	if (!ce)
+		return 0; /* never attached: blocked */
+	if (!(ce->lo & VTD_CTX_LO_P))
+		return ctx_settle(u, rid); /* blocked; a failed invalidation is re-issued */
 	if ((uint16_t)(ce->hi >> VTD_CTX_HI_DID_SHIFT) != vd->did)
 		return -ENOENT;
-	ctx_clear(u, ce);
-	d->ndevices--;
-	return ctx_zap(u, rid, vd->did);
+	return ctx_block(u, ce, rid, vd->did);
 }
 
 /* ------------------------------------------------------------ console */

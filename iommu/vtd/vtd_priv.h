@@ -50,6 +50,10 @@ struct vtd_unit {
 	struct vtd_domain *domains;  /* list of live domains */
 	struct vtd_domain *identity; /* RMRR identity domain, if any */
 	struct vtd_rmrr *rmrrs;
+	/* Per bus, allocated with its context table: per devfn the DID whose
+	 * context entry was cleared but whose invalidation has not completed
+	 * (0 = none).  Such a rid stays counted on that domain (vtd.c). */
+	uint16_t *ctx_pending[256];
 
 	/* queued invalidation (qi.c) */
 	struct qi_desc *qi_ring;

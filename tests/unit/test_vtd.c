@@ -592,3 +592,130 @@ TEST(domain_free_failed_invalidation_keeps_did)
 	ops->domain_free(b);
 	vtd_test_teardown();
 }
+
+/* The last context-cache descriptor the model saw from index from on, or -1. */
+static int last_cc_desc(unsigned from)
+{
+	int last = -1;
+
+	for (unsigned i = from; i < m.ndesc; i++)
+		if ((m.desc[i].lo & 0xf) == 1)
+			last = (int)i;
+	return last;
+}
+
+/* A detach whose context-cache invalidation hangs leaves the rid blocked and
+ * still counted (pending); a retry re-issues the invalidation under the DID
+ * the entry had, and only then does the count drop. */
+TEST(detach_failed_context_invalidation_is_reissued)
+{
+	vtd_model_init(&m, VTD_TEST_BASE);
+	struct vtd_unit *u = up();
+	const struct iommu_ops *ops = u->iu.ops;
+	struct iommu_domain *a, *b;
+	uint16_t rid = 0x0010;
+
+	CHECK_EQ(ops->domain_alloc(&u->iu, &a), 0);
+	uint16_t did = vtd_domain_did(a);
+	CHECK_EQ(ops->attach(a, rid), 0);
+	m.cc_hang = true;
+	CHECK_EQ(ops->detach(a, rid), -ETIMEDOUT);
+	CHECK_EQ(ctx_of(u, rid)->lo, 0); /* blocked */
+	CHECK_EQ(a->ndevices, 1);	 /* but not detached: still counted */
+	CHECK_EQ(ops->detach(a, rid), -ETIMEDOUT); /* a retry while it hangs */
+	CHECK_EQ(a->ndevices, 1);
+	/* the domain (and its DID) is not free while the rid is pending */
+	ops->domain_free(a);
+	CHECK_EQ(u->iu.ndomains, 1);
+	m.cc_hang = false;
+	CHECK_EQ(ops->domain_alloc(&u->iu, &b), 0);
+	CHECK(vtd_domain_did(b) != did);
+	unsigned cc = m.cc_device, nd = m.ndesc;
+	CHECK_EQ(ops->detach(a, rid), 0);
+	int i = last_cc_desc(nd);
+	CHECK(i >= 0);
+	uint64_t cc_lo = i >= 0 ? m.desc[i].lo : 0;
+	CHECK_EQ(cc_lo & 0x3f, 0x31); /* re-issued: device-selective */
+	CHECK_EQ((cc_lo >> 16) & 0xffff, did);
+	CHECK_EQ((cc_lo >> 32) & 0xffff, rid);
+	CHECK(m.cc_device > cc);
+	CHECK_EQ(a->ndevices, 0);
+	/* settled: a further detach invalidates nothing */
+	nd = m.ndesc;
+	CHECK_EQ(ops->detach(a, rid), 0);
+	CHECK_EQ(m.ndesc, nd);
+	ops->domain_free(a);
+	ops->domain_free(b);
+	CHECK_EQ(u->iu.ndomains, 0);
+	vtd_test_teardown();
+	CHECK_EQ(vtd_test_iopt_bytes(), 0);
+}
+
+/* Attaching a rid whose invalidation is pending first completes it (the
+ * unit may still hold the old entry); a switch whose invalidation of the
+ * old entry fails leaves the rid pending on the old domain. */
+TEST(attach_completes_pending_context_invalidation)
+{
+	vtd_model_init(&m, VTD_TEST_BASE);
+	struct vtd_unit *u = up();
+	const struct iommu_ops *ops = u->iu.ops;
+	struct iommu_domain *a, *b;
+	uint16_t rid = 0x0010;
+
+	CHECK_EQ(ops->domain_alloc(&u->iu, &a), 0);
+	CHECK_EQ(ops->domain_alloc(&u->iu, &b), 0);
+	CHECK_EQ(ops->attach(a, rid), 0);
+	m.cc_hang = true;
+	CHECK_EQ(ops->attach(b, rid), -ETIMEDOUT); /* the switch's invalidation hangs */
+	CHECK_EQ(ctx_of(u, rid)->lo, 0);
+	CHECK_EQ(a->ndevices, 1); /* pending on a */
+	CHECK_EQ(b->ndevices, 0);
+	CHECK_EQ(ops->attach(b, rid), -ETIMEDOUT); /* still pending: no new entry */
+	CHECK_EQ(ctx_of(u, rid)->lo, 0);
+	m.cc_hang = false;
+	unsigned nd = m.ndesc;
+	CHECK_EQ(ops->attach(b, rid), 0);
+	int i = last_cc_desc(nd);
+	CHECK(i >= 0);
+	CHECK_EQ(((i >= 0 ? m.desc[i].lo : 0) >> 16) & 0xffff, vtd_domain_did(a));
+	CHECK_EQ(ctx_of(u, rid)->hi >> 8, vtd_domain_did(b));
+	CHECK_EQ(a->ndevices, 0);
+	CHECK_EQ(b->ndevices, 1);
+	CHECK_EQ(ops->detach(b, rid), 0);
+	ops->domain_free(a);
+	ops->domain_free(b);
+	CHECK_EQ(u->iu.ndomains, 0);
+	vtd_test_teardown();
+}
+
+/* Domain free invalidates the context cache for the DID (then the IOTLB)
+ * before the DID is handed out again; if that fails the DID is kept. */
+TEST(domain_free_invalidates_context_cache)
+{
+	vtd_model_init(&m, VTD_TEST_BASE);
+	struct vtd_unit *u = up();
+	const struct iommu_ops *ops = u->iu.ops;
+	struct iommu_domain *a, *b;
+
+	CHECK_EQ(ops->domain_alloc(&u->iu, &a), 0);
+	uint16_t did = vtd_domain_did(a);
+	unsigned nd = m.ndesc;
+	ops->domain_free(a);
+	CHECK_EQ(m.ndesc, nd + 3);
+	CHECK_EQ(m.desc[nd].lo & 0x3f, 0x21); /* context, domain-selective */
+	CHECK_EQ((m.desc[nd].lo >> 16) & 0xffff, did);
+	CHECK_EQ(m.desc[nd + 1].lo & 0x3f, 0x22); /* IOTLB, domain-selective */
+	CHECK_EQ((m.desc[nd + 1].lo >> 16) & 0xffff, did);
+
+	CHECK_EQ(ops->domain_alloc(&u->iu, &a), 0);
+	did = vtd_domain_did(a);
+	m.cc_hang = true; /* only the context-cache invalidation fails */
+	ops->domain_free(a);
+	m.cc_hang = false;
+	CHECK_EQ(u->iu.ndomains, 1);
+	CHECK_EQ(ops->domain_alloc(&u->iu, &b), 0);
+	CHECK(vtd_domain_did(b) != did);
+	ops->domain_free(b);
+	CHECK_EQ(u->iu.ndomains, 1); /* the failed one stays, for good */
+	vtd_test_teardown();
+}
