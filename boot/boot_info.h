@@ -7,12 +7,18 @@
 
 #include <stdint.h>
 
+/* RMRR and DRHD checks (kernel/memmap.h) tell NVS, unusable, persistent and
+ * unknown memory apart from reserved: only reserved and NVS may hold an RMRR. */
 enum mem_kind {
-	MEM_USABLE = 1,	  /* free RAM after ExitBootServices */
-	MEM_LOADER = 2,	  /* sluice's image, stack, boot_info (RAM, not free) */
-	MEM_RESERVED = 3, /* firmware, ACPI NVS, runtime services */
-	MEM_ACPI = 4,	  /* ACPI tables (reclaimable, but we keep them) */
-	MEM_MMIO = 5,
+	MEM_USABLE = 1,	    /* free RAM after ExitBootServices (incl. boot services) */
+	MEM_LOADER = 2,	    /* sluice's image, stack, boot_info (RAM, not free) */
+	MEM_RESERVED = 3,   /* firmware reserved, runtime services, PAL code */
+	MEM_ACPI = 4,	    /* ACPI tables (reclaimable, but we keep them) */
+	MEM_MMIO = 5,	    /* MMIO and MMIO port space */
+	MEM_ACPI_NVS = 6,   /* ACPI NVS */
+	MEM_UNUSABLE = 7,   /* RAM with errors */
+	MEM_PERSISTENT = 8, /* persistent memory */
+	MEM_OTHER = 9,	    /* a UEFI type sluice does not know (OEM, OS, newer) */
 };
 
 struct mem_region {

@@ -172,6 +172,9 @@ static UINT32 stop_firmware_dma(void)
 	return done;
 }
 
+/* UEFI 2.5 type 14; the gnu-efi headers' enum stops at EfiPalCode. */
+#define EFI_PERSISTENT_MEMORY 14
+
 static UINT32 convert_kind(UINT32 type)
 {
 	switch (type) {
@@ -183,7 +186,14 @@ static UINT32 convert_kind(UINT32 type)
 	case EfiACPIReclaimMemory: return MEM_ACPI;
 	case EfiMemoryMappedIO:
 	case EfiMemoryMappedIOPortSpace: return MEM_MMIO;
-	default: return MEM_RESERVED;
+	case EfiReservedMemoryType:
+	case EfiRuntimeServicesCode:
+	case EfiRuntimeServicesData:
+	case EfiPalCode: return MEM_RESERVED;
+	case EfiACPIMemoryNVS: return MEM_ACPI_NVS;
+	case EfiUnusableMemory: return MEM_UNUSABLE;
+	case EFI_PERSISTENT_MEMORY: return MEM_PERSISTENT;
+	default: return MEM_OTHER;
 	}
 }
 

@@ -1,10 +1,12 @@
 /*
  * kernel/platform.c — brings up the platform below the console, in layer
  * order: ACPI tables, PCI enumeration (and quiescing of leftover DMA), the
- * DMAR table and every VT-d unit (translation on, every device blocked),
- * RMRR identity domains, then the idle-time fault polling.  A part that
- * fails is reported with a clear line and skipped; sluice keeps going.
+ * DMAR table (its RMRRs and DRHDs checked against the boot memory map) and
+ * every VT-d unit (translation on, every device blocked), RMRR identity
+ * domains, then the idle-time fault polling.  A part that fails is
+ * reported with a clear line and skipped; sluice keeps going.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "dma/dma.h"
@@ -23,13 +25,15 @@
 #include "console/console.h"
 #include "kernel/log.h"
 #include "dma/devices.h"
-#include "kernel/frame.h"
 #include "kernel/main.h"
+#include "kernel/memmap.h"
 #include "kernel/platform.h"
 
 static struct dmar_info *dmar;
-/* The VT-d unit of each DRHD (NULL where bring-up failed). */
+/* The VT-d unit of each DRHD (NULL where bring-up failed or was refused). */
 static struct vtd_unit **drhd_unit;
+/* Per RMRR: accepted against the memory map (NULL: none accepted). */
+static bool *rmrr_ok;
 
 const struct dmar_info *platform_dmar(void) { return dmar; }
 
@@ -64,7 +68,7 @@ const struct dmar_pci_ops platform_dmar_pci_ops = {
 
 struct vtd_unit *platform_drhd_unit(int drhd)
 {
-	if (!dmar || drhd < 0 || (unsigned)drhd >= dmar->ndrhd)
+	if (!dmar || !drhd_unit || drhd < 0 || (unsigned)drhd >= dmar->ndrhd)
 		return NULL;
 	return drhd_unit[drhd];
 }
@@ -138,27 +142,99 @@ static void pci_step(void)
 static unsigned rmrr_query(uint16_t seg, uint8_t bus, uint8_t devfn, uint64_t *start,
 			   uint64_t *last, unsigned max)
 {
-	unsigned idx[8];
+	unsigned idx[8], out = 0;
 	unsigned n =
 		dmar ? dmar_rmrr_for(dmar, seg, bus, devfn, &platform_dmar_pci_ops, NULL, idx, 8)
 		     : 0;
 
-	for (unsigned i = 0; i < n && i < max && i < 8; i++) {
-		start[i] = dmar->rmrr[idx[i]].base;
-		last[i] = dmar->rmrr[idx[i]].limit;
+	/* A refused RMRR is no reserved range either: the device is treated as
+	 * having no such RMRR.  Beyond 8 they count (the caller's -E2BIG). */
+	for (unsigned i = 0; i < n && i < 8; i++) {
+		if (!rmrr_ok || !rmrr_ok[idx[i]])
+			continue;
+		if (out < max) {
+			start[out] = dmar->rmrr[idx[i]].base;
+			last[out] = dmar->rmrr[idx[i]].limit;
+		}
+		out++;
 	}
-	return n;
+	return n > 8 ? out + (n - 8) : out;
 }
 
-/* True if any page of [base, last] is RAM the frame allocator manages. */
-static bool rmrr_hits_managed_ram(uint64_t base, uint64_t last)
+/* ---------------------------------------------------------------- DMAR against the memory map */
+static const struct mem_region *boot_map(unsigned *n)
 {
-	for (uint64_t a = base & ~(FRAME_SIZE - 1); a <= last && a >= (base & ~(FRAME_SIZE - 1));
-	     a += FRAME_SIZE) {
-		uint64_t n;
-		if (frame_run(a, &n))
-			return true;
+	const struct boot_info *bi = boot_state.bi;
+
+	*n = bi ? (bi->nregions < BOOT_MAX_REGIONS ? bi->nregions : BOOT_MAX_REGIONS) : 0;
+	return bi ? bi->regions : NULL;
+}
+
+/* "00:1f.0,00:14.0": the present devices an RMRR names, for its log line. */
+static void rmrr_devices(const struct dmar_rmrr *rm, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = 0;
+	for (unsigned s = 0; s < rm->nscope && at + 16 < len; s++) {
+		uint8_t bus, devfn;
+		if (dmar_scope_resolve(&rm->scope[s], rm->segment, sec_bus, NULL, &bus, &devfn))
+			continue;
+		at += (size_t)snprintf(buf + at, len - at, "%s%02x:%02x.%u", at ? "," : "", bus,
+				       devfn >> 3, devfn & 7);
 	}
+	if (!at)
+		snprintf(buf, len, "no present device");
+}
+
+/* VT-d 8.4: firmware reports RMRR memory as reserved in the system memory
+ * map (Linux also takes ACPI NVS).  An RMRR over loader memory,
+ * usable RAM, ACPI tables, MMIO or a hole of the map would identity-map it
+ * read/write for the device: refused, the device behaves as if it had no
+ * RMRR. */
+static void rmrr_vet(void)
+{
+	unsigned n;
+	const struct mem_region *map = boot_map(&n);
+
+	rmrr_ok = calloc(dmar->nrmrr ? dmar->nrmrr : 1, sizeof(*rmrr_ok));
+	if (!rmrr_ok) {
+		klog("dmar: out of memory: every RMRR refused");
+		return;
+	}
+	for (unsigned r = 0; r < dmar->nrmrr; r++) {
+		const struct dmar_rmrr *rm = &dmar->rmrr[r];
+		uint64_t at = 0;
+		uint32_t kind = MEMMAP_HOLE;
+		char devs[96];
+
+		if (memmap_rmrr_check(map, n, rm->base, rm->limit, &at, &kind) == 0) {
+			rmrr_ok[r] = true;
+			continue;
+		}
+		rmrr_devices(rm, devs, sizeof(devs));
+		klog("dmar: RMRR 0x%llx-0x%llx for %s refused: 0x%llx is %s, not reserved "
+		     "(firmware table error: no identity map, the device is treated as having no RMRR)",
+		     (unsigned long long)rm->base, (unsigned long long)rm->limit, devs,
+		     (unsigned long long)at, mem_kind_name(kind));
+	}
+}
+
+/* A DRHD whose register set lies in RAM would have sluice write "registers"
+ * into memory: refused before anything touches it (false). */
+static bool drhd_vet(const struct dmar_drhd *d)
+{
+	unsigned n;
+	const struct mem_region *map = boot_map(&n);
+	uint64_t at = 0;
+	uint32_t kind = MEMMAP_HOLE;
+
+	if (memmap_drhd_check(map, n, d->base, d->reg_size, &at, &kind) == 0)
+		return true;
+	klog("dmar: DRHD at 0x%llx (segment %u) refused: 0x%llx is %s, not reserved or MMIO "
+	     "(firmware table error: its registers are never written, devices in its scope "
+	     "stay untranslated and cannot be assigned)",
+	     (unsigned long long)d->base, d->segment, (unsigned long long)at, mem_kind_name(kind));
 	return false;
 }
 
@@ -167,6 +243,8 @@ static void rmrr_step(void)
 	dev_set_rmrr_query(rmrr_query);
 	for (unsigned r = 0; r < dmar->nrmrr; r++) {
 		const struct dmar_rmrr *rm = &dmar->rmrr[r];
+		if (!rmrr_ok || !rmrr_ok[r])
+			continue; /* refused by rmrr_vet */
 		for (unsigned s = 0; s < rm->nscope; s++) {
 			uint8_t bus, devfn;
 			if (dmar_scope_resolve(&rm->scope[s], rm->segment, sec_bus, NULL, &bus,
@@ -176,16 +254,6 @@ static void rmrr_step(void)
 			struct vtd_unit *u = platform_unit_for(rm->segment, rid);
 			if (!u)
 				continue;
-			/* A broken table whose RMRR covers RAM sluice hands out would
-			 * give the device that RAM: refuse the identity map. */
-			if (rmrr_hits_managed_ram(rm->base, rm->limit)) {
-				klog("vtd: RMRR 0x%llx-0x%llx for %02x:%02x.%u covers RAM in use by "
-				     "sluice: NOT identity-mapped (firmware table error; the device "
-				     "stays blocked)",
-				     (unsigned long long)rm->base, (unsigned long long)rm->limit,
-				     bus, devfn >> 3, devfn & 7);
-				continue;
-			}
 			int rc = vtd_rmrr_identity(u, rid, rm->base, rm->limit);
 			klog("vtd: RMRR 0x%llx-0x%llx identity-mapped for %02x:%02x.%u: %s",
 			     (unsigned long long)rm->base, (unsigned long long)rm->limit, bus,
@@ -261,6 +329,8 @@ static void iommu_step(void)
 	uint32_t len;
 	const void *t = acpi_find("DMAR", &len);
 	struct vtd_drhd_info *drhds;
+	struct vtd_unit **up;
+	unsigned *which, nup = 0;
 	struct vtd_unit_cfg cfg = {0};
 	int rc;
 
@@ -279,16 +349,33 @@ static void iommu_step(void)
 		klog("vtd: DMAR lists no usable remapping unit");
 		return;
 	}
+	rmrr_vet();
 	drhds = calloc(dmar->ndrhd, sizeof(*drhds));
 	drhd_unit = calloc(dmar->ndrhd, sizeof(*drhd_unit));
-	if (!drhds || !drhd_unit) {
+	up = calloc(dmar->ndrhd, sizeof(*up));
+	which = calloc(dmar->ndrhd, sizeof(*which));
+	if (!drhds || !drhd_unit || !up || !which) {
 		klog("vtd: out of memory");
 		free(drhds);
+		free(up);
+		free(which);
 		return;
 	}
+	/* Refused DRHDs keep their index (their scope stays theirs, so their
+	 * devices stay untranslated); the units are numbered among the rest. */
 	for (unsigned i = 0; i < dmar->ndrhd; i++) {
-		drhds[i].base = dmar->drhd[i].base;
-		drhds[i].segment = dmar->drhd[i].segment;
+		if (!drhd_vet(&dmar->drhd[i]))
+			continue;
+		drhds[nup].base = dmar->drhd[i].base;
+		drhds[nup].segment = dmar->drhd[i].segment;
+		which[nup++] = i;
+	}
+	if (!nup) {
+		klog("vtd: every DRHD refused: no IOMMU, devices cannot be assigned");
+		free(drhds);
+		free(up);
+		free(which);
+		return;
 	}
 	cfg.no_qi = bootarg_flag("vtd_no_qi");
 	cfg.no_fault_irq = bootarg_flag("vtd_poll_faults");
@@ -302,8 +389,12 @@ static void iommu_step(void)
 		1000000;
 	if (!vtd_fault_storm_halflife_ns)
 		vtd_fault_storm_halflife_ns = 1000000;
-	rc = vtd_init_all(drhds, dmar->ndrhd, &cfg, drhd_unit);
+	rc = vtd_init_all(drhds, nup, &cfg, up);
+	for (unsigned k = 0; k < nup; k++)
+		drhd_unit[which[k]] = up[k];
 	free(drhds);
+	free(up);
+	free(which);
 	if (rc < 0) {
 		klog("vtd: no unit came up (%s)", err_name(rc));
 		return;
