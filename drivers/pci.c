@@ -1,7 +1,8 @@
 /*
  * drivers/pci.c — PCI configuration access through ECAM, enumeration of
  * every function behind the firmware-numbered bridges, BAR sizing,
- * capability lists, DMA requester-ID aliases and isolation groups.
+ * capability lists, ACS enabling, DMA requester-ID aliases and isolation
+ * groups.
  *
  * Owns the device list (struct pci_dev records); the IOMMU bring-up fills
  * in pci_dev.unit, nothing else writes to the records after pci_init().
@@ -128,7 +129,7 @@ void pci_cfg_write(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn, unsigned 
 	cfg_mmio_write(ecam_addr(win_find(seg, bus), bus, dev, fn, off), size, val);
 }
 
-uint32_t pci_read(struct pci_dev *d, unsigned off, unsigned size)
+uint32_t pci_read(const struct pci_dev *d, unsigned off, unsigned size)
 {
 	return pci_cfg_read(d->seg, d->bus, d->dev, d->fn, off, size);
 }
@@ -332,15 +333,175 @@ static uint16_t dma_alias(const struct pci_dev *d)
 	return rid;
 }
 
-/* Functions whose DMA reaches the IOMMU with the same requester ID cannot be
- * told apart: one group.  Otherwise each function is its own group (ACS is
- * not consulted, see docs/pci.md). */
-static int group_for(const struct pci_dev *d)
+/* ------------------------------------------------------------ ACS, groups */
+
+/* The ACS controls that keep peer-to-peer traffic on its way to the IOMMU
+ * (PCIe 6.12): Source Validation (no forged requester IDs), P2P Request and
+ * Completion Redirect (peer traffic goes upstream), Upstream Forwarding. */
+#define ACS_REQ_FLAGS (PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF)
+
+/* PCIe 6.12.1: ACS is not applicable to PCIe-to-PCI bridges (either way)
+ * nor to event collectors; their ACS capability, if any, is ignored. */
+static bool acs_applicable(const struct pci_dev *d)
 {
+	return d->is_pcie && d->pcie_type != PCI_EXP_TYPE_PCI_BRIDGE &&
+	       d->pcie_type != PCI_EXP_TYPE_PCIE_BRIDGE && d->pcie_type != PCI_EXP_TYPE_RC_EC;
+}
+
+/* Turns on every isolation control the function implements (PCIe 7.7.11.3);
+ * the other control bits (Egress Control, Translation Blocking) are kept. */
+static void enable_acs(struct pci_dev *d)
+{
+	uint16_t cap, ctrl;
+
+	if (!d->ecap_acs || !acs_applicable(d))
+		return;
+	cap = (uint16_t)pci_read(d, d->ecap_acs + PCI_ACS_CAP, 2);
+	ctrl = (uint16_t)pci_read(d, d->ecap_acs + PCI_ACS_CTRL, 2);
+	if ((ctrl | (cap & ACS_REQ_FLAGS)) != ctrl)
+		pci_write(d, d->ecap_acs + PCI_ACS_CTRL, 2, ctrl | (cap & ACS_REQ_FLAGS));
+}
+
+/* Whether the function's ACS isolates what enters it: every control it
+ * implements is on (read back, so a control that did not stick counts as
+ * off).  A control the capability does not list is taken as hard-wired: a
+ * port without P2P Request Redirect does not forward peer traffic at all
+ * (PCIe 6.12.1.1 requires the control of every port that can). */
+static bool acs_enabled(const struct pci_dev *d)
+{
+	uint16_t want, ctrl;
+
+	if (!d->ecap_acs || !acs_applicable(d))
+		return false;
+	want = (uint16_t)pci_read(d, d->ecap_acs + PCI_ACS_CAP, 2) & ACS_REQ_FLAGS;
+	ctrl = (uint16_t)pci_read(d, d->ecap_acs + PCI_ACS_CTRL, 2);
+	return (ctrl & want) == want;
+}
+
+/*
+ * Walking up from a function, the bridge whose whole subtree its DMA can
+ * reach without passing the IOMMU, given one bridge on the way:
+ *  - a conventional bridge or a PCIe-to-PCI bridge: its secondary bus is a
+ *    shared PCI bus, where any master can target any other;
+ *  - a root port without ACS: its subtree (whether a root complex routes
+ *    between root ports is not known; PCIe 6.12.1.1 asks ACS of those that do);
+ *  - a switch downstream port without ACS: the switch routes the request to
+ *    any sibling port (PCIe 6.12.1.1), so the subtree of its upstream port.
+ * NULL: the bridge sends everything upstream (ACS on, or an upstream port,
+ * which forwards all it gets from the downstream ports it serves).
+ */
+static const struct pci_dev *p2p_reach_at(const struct pci_dev *br)
+{
+	if (!br->is_pcie || br->pcie_type == PCI_EXP_TYPE_PCI_BRIDGE ||
+	    br->pcie_type == PCI_EXP_TYPE_PCIE_BRIDGE)
+		return br;
+	if (br->pcie_type == PCI_EXP_TYPE_ROOT_PORT)
+		return acs_enabled(br) ? NULL : br;
+	if (br->pcie_type == PCI_EXP_TYPE_DOWNSTREAM && !acs_enabled(br))
+		return br->parent ? br->parent : br;
+	return NULL;
+}
+
+/* The highest such bridge on the way to the root bus (NULL: none). */
+static const struct pci_dev *p2p_reach(const struct pci_dev *d)
+{
+	const struct pci_dev *top = NULL;
+
+	for (const struct pci_dev *br = d->parent; br; br = br->parent) {
+		const struct pci_dev *r = p2p_reach_at(br);
+
+		if (r)
+			top = r;
+	}
+	return top;
+}
+
+static bool is_below(const struct pci_dev *d, const struct pci_dev *br)
+{
+	for (const struct pci_dev *p = d->parent; p; p = p->parent)
+		if (p == br)
+			return true;
+	return false;
+}
+
+/* A function of a multi-function device reaches its sibling functions
+ * inside the device unless its own ACS redirects that traffic (PCIe
+ * 6.12.1.2); a conventional function never can.  Two functions are apart
+ * only when both are isolated: one that is not can reach the other. */
+static bool fn_isolated(const struct pci_dev *d) { return acs_enabled(d); }
+
+static bool same_slot(const struct pci_dev *a, const struct pci_dev *b)
+{
+	return a->seg == b->seg && a->bus == b->bus && a->dev == b->dev;
+}
+
+/* Union-find over device indices, the lower index as the root. */
+static unsigned uf_find(unsigned *up, unsigned i)
+{
+	while (up[i] != i)
+		i = up[i] = up[up[i]];
+	return i;
+}
+
+static void uf_join(unsigned *up, unsigned a, unsigned b)
+{
+	a = uf_find(up, a);
+	b = uf_find(up, b);
+	if (a < b)
+		up[b] = a;
+	else
+		up[a] = b;
+}
+
+/* Joins d (index i) with every function it cannot be isolated from. */
+static void join_peers(unsigned *up, unsigned i)
+{
+	const struct pci_dev *d = devs[i], *reach = p2p_reach(d);
+
+	for (unsigned j = 0; j < ndevs; j++) {
+		const struct pci_dev *e = devs[j];
+
+		if (j == i || e->seg != d->seg)
+			continue;
+		/* one requester ID: the IOMMU cannot tell the two apart */
+		if (e->alias_rid == d->alias_rid)
+			uf_join(up, i, j);
+		else if (same_slot(d, e) && !(fn_isolated(d) && fn_isolated(e)))
+			uf_join(up, i, j);
+		else if (reach && is_below(e, reach))
+			uf_join(up, i, j);
+	}
+}
+
+/* Groups (docs/pci.md): numbered from 0 in the enumeration order of their
+ * first member. */
+static int assign_groups(void)
+{
+	unsigned *up = calloc(ndevs ? ndevs : 1, sizeof(*up));
+	int *num = calloc(ndevs ? ndevs : 1, sizeof(*num));
+
+	if (!up || !num) {
+		free(up);
+		free(num);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < ndevs; i++) {
+		up[i] = i;
+		num[i] = -1;
+	}
 	for (unsigned i = 0; i < ndevs; i++)
-		if (devs[i] != d && devs[i]->seg == d->seg && devs[i]->alias_rid == d->alias_rid)
-			return devs[i]->group;
-	return ngroups++;
+		join_peers(up, i);
+	ngroups = 0;
+	for (unsigned i = 0; i < ndevs; i++) {
+		unsigned r = uf_find(up, i);
+
+		if (num[r] < 0)
+			num[r] = ngroups++;
+		devs[i]->group = num[r];
+	}
+	free(up);
+	free(num);
+	return 0;
 }
 
 static int add_dev(struct pci_dev *d)
@@ -384,6 +545,8 @@ static int probe_fn(const struct window *w, uint8_t bus, uint8_t dev, uint8_t fn
 		/* Only PCIe functions have an extended space; a conventional
 		 * one reads 0 or garbage there. */
 		walk_ext_caps(d);
+		/* before the grouping reads the controls back */
+		enable_acs(d);
 	}
 	if (d->is_bridge) {
 		d->secondary = (uint8_t)pci_read(d, PCI_SECONDARY_BUS, 1);
@@ -391,7 +554,7 @@ static int probe_fn(const struct window *w, uint8_t bus, uint8_t dev, uint8_t fn
 	}
 	size_bars(d);
 	d->alias_rid = dma_alias(d);
-	d->group = group_for(d);
+	d->group = -1; /* assign_groups(), once every function is known */
 	if (add_dev(d)) {
 		free(d);
 		return -ENOMEM;
@@ -509,6 +672,11 @@ int pci_init(const struct pci_ecam *segs, unsigned nsegs)
 	for (unsigned i = 0; i < nwins && !err; i++)
 		if (!visited(&wins[i], wins[i].e.bus_start))
 			err = scan_bus(&wins[i], wins[i].e.bus_start, NULL);
+	/* also after a failed scan: the functions kept get their groups */
+	int gerr = assign_groups();
+
+	if (!err)
+		err = gerr;
 	if (err) {
 		klog("pci: enumeration failed (%s), %u functions kept", err_name(err), ndevs);
 		return err;

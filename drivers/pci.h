@@ -1,8 +1,9 @@
 /*
  * drivers/pci.h — PCI: ECAM configuration access, enumeration of every
  * function on every segment (through the bridges firmware numbered), BARs,
- * capabilities, the requester ID each function's DMA carries (its alias) and
- * the isolation groups that follow from it.  docs/pci.md explains the rules.
+ * capabilities, ACS (enabled on every function that has it), the requester ID
+ * each function's DMA carries (its alias) and the isolation groups that follow
+ * from aliases, multi-function devices and ACS.  docs/pci.md explains the rules.
  *
  * The device list is built once by pci_init() and never changes afterwards,
  * so struct pci_dev pointers stay valid (until a new pci_init(), which only
@@ -78,7 +79,7 @@ void pci_cfg_write(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn, unsigned 
  * offset), -ENODEV (no ECAM window covers seg:bus). */
 int pci_cfg_check(uint16_t seg, uint8_t bus, unsigned off, unsigned size) MUST_CHECK;
 
-uint32_t pci_read(struct pci_dev *d, unsigned off, unsigned size);
+uint32_t pci_read(const struct pci_dev *d, unsigned off, unsigned size);
 void pci_write(struct pci_dev *d, unsigned off, unsigned size, uint32_t val);
 
 /* Members of an isolation group in enumeration order: fills up to max

@@ -75,6 +75,16 @@
 #define PCI_EXT_CAP_ID_ATS 0x000f
 #define PCI_EXT_CAP_ID_PRI 0x0013
 #define PCI_EXT_CAP_ID_PASID 0x001b
+/* ACS extended capability (PCIe Base Spec 7.7.11): 16-bit registers */
+#define PCI_ACS_CAP 0x04   /* ACS Capability Register */
+#define PCI_ACS_CTRL 0x06  /* ACS Control Register */
+#define PCI_ACS_SV 0x0001u /* Source Validation */
+#define PCI_ACS_TB 0x0002u /* Translation Blocking */
+#define PCI_ACS_RR 0x0004u /* P2P Request Redirect */
+#define PCI_ACS_CR 0x0008u /* P2P Completion Redirect */
+#define PCI_ACS_UF 0x0010u /* Upstream Forwarding */
+#define PCI_ACS_EC 0x0020u /* P2P Egress Control */
+#define PCI_ACS_DT 0x0040u /* Direct Translated P2P */
 /* (4096 - 256) / 8: the most headers the extended space can hold */
 #define PCI_EXT_CAP_TTL 480
 

@@ -97,7 +97,14 @@ def test_lspci(s):
     assert "8086:29c0" in ids          # q35 host bridge
     edu = [r for r in recs if r["id"] == "1234:11e8"][0]
     assert edu["unit"] == "0"
-    assert len({r["group"] for r in recs}) == len(recs)  # all on the root bus
+    # all on the root bus, all conventional PCI (no ACS): one group per slot,
+    # the functions of a multi-function slot (ICH9's 00:1f.*) together
+    slot = {}
+    for r in recs:
+        slot.setdefault(r["bdf"].split(".")[0], set()).add(r["group"])
+    assert all(len(g) == 1 for g in slot.values()), slot
+    assert len({r["group"] for r in recs}) == len(slot), slot
+    assert len(slot["00:1f"]) == 1 and len([r for r in recs if r["bdf"].startswith("00:1f.")]) > 1
 
 
 def test_pci_read_write(s):

@@ -309,3 +309,12 @@ void fake_pci_ecap(struct fake_pci_fn *f, uint16_t pos, uint16_t id)
 			       (fake_pci_get32(f, f->last_ecap) & 0xfffffu) | (uint32_t)pos << 20);
 	f->last_ecap = pos;
 }
+
+void fake_pci_ecap_acs(struct fake_pci_fn *f, uint16_t pos, uint16_t cap, uint16_t ctrl_wmask)
+{
+	fake_pci_ecap(f, pos, PCI_EXT_CAP_ID_ACS);
+	fake_pci_set16(f, pos + PCI_ACS_CAP, cap);
+	fake_pci_set16(f, pos + PCI_ACS_CTRL, 0);
+	f->wmask[pos + PCI_ACS_CTRL] = (uint8_t)ctrl_wmask;
+	f->wmask[pos + PCI_ACS_CTRL + 1] = (uint8_t)(ctrl_wmask >> 8);
+}

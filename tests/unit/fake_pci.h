@@ -57,6 +57,9 @@ void fake_pci_cap(struct fake_pci_fn *f, uint8_t pos, uint8_t id);
 void fake_pci_cap_pcie(struct fake_pci_fn *f, uint8_t pos, uint8_t type);
 /* Appends an extended capability (version 1) at pos. */
 void fake_pci_ecap(struct fake_pci_fn *f, uint16_t pos, uint16_t id);
+/* Appends an ACS capability at pos: Capability Register cap, the Control
+ * Register's bits in ctrl_wmask writable. */
+void fake_pci_ecap_acs(struct fake_pci_fn *f, uint16_t pos, uint16_t cap, uint16_t ctrl_wmask);
 
 /* Raw access to the model, bypassing masks (tests set up and inspect). */
 void fake_pci_set8(struct fake_pci_fn *f, unsigned off, uint8_t v);

@@ -228,7 +228,7 @@ TEST(enumerates_every_function_once)
 	CHECK(pci_find(0, 0, 3, 1) == NULL);   /* fn0 without the MF bit */
 	CHECK(pci_find(0, 0xb, 0, 0) == NULL); /* behind a skipped bridge */
 	CHECK(pci_find(3, 0, 1, 0) == NULL);
-	CHECK(strstr(test_con_buf, "pci: 35 functions, 28 groups") != NULL);
+	CHECK(strstr(test_con_buf, "pci: 35 functions, 21 groups") != NULL);
 }
 
 TEST(ids_class_header_and_parents)
@@ -482,17 +482,22 @@ TEST(groups)
 	CHECK_EQ(dev_at(0, 0, 0, 0)->group, 0);
 	CHECK_EQ(dev_at(0, 0, 1, 0)->group, 1);
 	CHECK_EQ(dev_at(0, 0, 2, 0)->group, 2);
-	CHECK_EQ(dev_at(0, 0, 2, 1)->group, 3); /* functions are separate */
-	CHECK_EQ(dev_at(0, 1, 0, 0)->group, 18);
+	/* conventional functions of one device: one group (no ACS inside) */
+	CHECK_EQ(dev_at(0, 0, 2, 1)->group, 2);
+	CHECK_EQ(dev_at(0, 0, 2, 3)->group, 2);
+	CHECK_EQ(dev_at(0, 0, 3, 0)->group, 3);
+	/* below a root port with ACS (hard-wired: no controls listed): own */
+	CHECK_EQ(dev_at(0, 1, 0, 0)->group, 16);
+	CHECK(dev_at(0, 0, 4, 0)->group != 16);
 	int g = dev_at(0, 2, 1, 0)->group;
-	CHECK_EQ(g, 19);
+	CHECK_EQ(g, 17);
 	CHECK(dev_at(0, 0, 5, 0)->group != g);
 	CHECK_EQ(pci_group_members(g, m, 8), 4);
 	CHECK(m[0] == dev_at(0, 2, 1, 0) && m[1] == dev_at(0, 2, 2, 0));
 	CHECK(m[2] == dev_at(0, 2, 3, 0) && m[3] == dev_at(0, 3, 0, 0));
 	/* the conventional bridge shares its children's group */
 	g = dev_at(0, 0, 6, 0)->group;
-	CHECK_EQ(g, 8);
+	CHECK_EQ(g, 6);
 	CHECK_EQ(pci_group_members(g, m, 8), 3);
 	CHECK(m[0] == dev_at(0, 0, 6, 0) && m[2] == dev_at(0, 4, 2, 0));
 	/* fewer slots than members: fills what fits, returns the count */
@@ -500,15 +505,177 @@ TEST(groups)
 	CHECK_EQ(pci_group_members(g, m, 1), 3);
 	CHECK(m[1] == NULL);
 	CHECK_EQ(pci_group_members(g, NULL, 0), 3);
-	CHECK_EQ(pci_group_members(dev_at(0, 9, 1, 0)->group, m, 8), 3);
+	/* below the root port 00:10.0 without ACS: everything, ports too, but
+	 * not the root port itself */
+	g = dev_at(0, 9, 1, 0)->group;
+	CHECK_EQ(g, 18);
+	CHECK_EQ(pci_group_members(g, m, 8), 8);
+	CHECK(m[0] == dev_at(0, 5, 0, 0) && m[3] == dev_at(0, 7, 0, 0));
+	CHECK(m[4] == dev_at(0, 8, 0, 0) && m[7] == dev_at(0, 0xa, 3, 0));
+	CHECK(dev_at(0, 0, 0x10, 0)->group != g);
 	CHECK_EQ(pci_group_members(-1, m, 8), 0);
 	CHECK_EQ(pci_group_members(pci_group_count(), m, 8), 0);
-	CHECK_EQ(pci_group_count(), 28);
+	CHECK_EQ(pci_group_count(), 21);
 	/* the same RID on another segment is another group */
 	CHECK(dev_at(1, 0, 1, 0)->group != dev_at(0, 0, 1, 0)->group);
-	CHECK_EQ(dev_at(1, 0, 1, 0)->group, 26);
-	CHECK_EQ(dev_at(2, 0x20, 0, 0)->group, 27);
+	CHECK_EQ(dev_at(1, 0, 1, 0)->group, 19);
+	CHECK_EQ(dev_at(2, 0x20, 0, 0)->group, 20);
 	/* every group number below the count is used */
+	for (int i = 0; i < pci_group_count(); i++)
+		CHECK(pci_group_members(i, NULL, 0) > 0);
+}
+
+/*
+ * ACS topology (segment 0, ECAM 0xb0000000, buses 0x00-0x1f).  "ACS" = an
+ * ACS capability listing SV|RR|CR|UF (plus TB and EC, which must stay off)
+ * with a writable Control Register, as the driver leaves it:
+ *   00:01.0/.1 PCIe endpoints, no ACS          -> one group
+ *   00:02.0/.1 PCIe endpoints, ACS              -> two groups
+ *   00:03.0 ACS, 00:03.1 no ACS                 -> one group
+ *   00:04.0 root port, ACS -> 01:00.0           -> own group
+ *   00:05.0 root port, ACS capability whose control is read-only (never on)
+ *           -> 02:00.0 up -> 03:00.0 dn ACS -> 04:00.0
+ *                         -> 03:01.0 dn ACS -> 05:00.0   (all one group)
+ *   00:06.0 root port, ACS -> 06:00.0 up -> 07:00.0 dn ACS -> 08:00.0
+ *                                        -> 07:01.0 dn ACS -> 09:00.0
+ *   00:07.0 root port, ACS -> 0a:00.0 up -> 0b:00.0 dn no ACS -> 0c:00.0
+ *                                        -> 0b:01.0 dn ACS    -> 0d:00.0
+ *   00:08.0 root port, no ACS -> 0e:00.0, 0e:01.0
+ *   00:09.0 root-complex integrated endpoint
+ */
+#define ACS_ALL (PCI_ACS_SV | PCI_ACS_TB | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF | PCI_ACS_EC)
+#define ACS_ON (PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF)
+
+static struct fake_pci_fn *pcie_fn(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t type, bool acs)
+{
+	struct fake_pci_fn *f = fake_pci_add(f0, bus, dev, fn, 0x1234, 0x100, 0x020000, 0);
+
+	fake_pci_cap_pcie(f, 0x40, type);
+	if (acs)
+		fake_pci_ecap_acs(f, 0x100, ACS_ALL, 0x007f);
+	return f;
+}
+
+static struct fake_pci_fn *pcie_port(uint8_t bus, uint8_t dev, uint8_t type, uint8_t sec,
+				     uint8_t sub, bool acs)
+{
+	struct fake_pci_fn *f = bridge(f0, bus, dev, 0x000c, sec, sub);
+
+	fake_pci_cap_pcie(f, 0x40, type);
+	if (acs)
+		fake_pci_ecap_acs(f, 0x100, ACS_ALL, 0x007f);
+	return f;
+}
+
+static void switch_below(uint8_t up_bus, bool acs0, bool acs1)
+{
+	/* up_bus: the upstream port; +1 its bus; +2/+3 the endpoints' buses */
+	pcie_port(up_bus, 0, PCI_EXP_TYPE_UPSTREAM, up_bus + 1, up_bus + 3, false);
+	pcie_port(up_bus + 1, 0, PCI_EXP_TYPE_DOWNSTREAM, up_bus + 2, up_bus + 2, acs0);
+	pcie_port(up_bus + 1, 1, PCI_EXP_TYPE_DOWNSTREAM, up_bus + 3, up_bus + 3, acs1);
+	pcie_fn(up_bus + 2, 0, 0, PCI_EXP_TYPE_ENDPOINT, false);
+	pcie_fn(up_bus + 3, 0, 0, PCI_EXP_TYPE_ENDPOINT, false);
+}
+
+static void build_acs(void)
+{
+	static const struct pci_ecam w = {SEG0_BASE, 0, 0x00, 0x1f};
+	struct fake_pci_fn *f;
+
+	fake_pci_reset();
+	f0 = fake_pci_create(SEG0_BASE, 0, 0x00, 0x1f);
+	fake_pci_multifunction(pcie_fn(0, 1, 0, PCI_EXP_TYPE_ENDPOINT, false));
+	pcie_fn(0, 1, 1, PCI_EXP_TYPE_ENDPOINT, false);
+	fake_pci_multifunction(pcie_fn(0, 2, 0, PCI_EXP_TYPE_ENDPOINT, true));
+	pcie_fn(0, 2, 1, PCI_EXP_TYPE_ENDPOINT, true);
+	fake_pci_multifunction(pcie_fn(0, 3, 0, PCI_EXP_TYPE_ENDPOINT, true));
+	pcie_fn(0, 3, 1, PCI_EXP_TYPE_ENDPOINT, false);
+	pcie_port(0, 4, PCI_EXP_TYPE_ROOT_PORT, 1, 1, true);
+	pcie_fn(1, 0, 0, PCI_EXP_TYPE_ENDPOINT, false);
+	f = pcie_port(0, 5, PCI_EXP_TYPE_ROOT_PORT, 2, 5, false);
+	fake_pci_ecap_acs(f, 0x100, PCI_ACS_RR, 0); /* control stuck at 0 */
+	switch_below(2, true, true);
+	pcie_port(0, 6, PCI_EXP_TYPE_ROOT_PORT, 6, 9, true);
+	switch_below(6, true, true);
+	pcie_port(0, 7, PCI_EXP_TYPE_ROOT_PORT, 0xa, 0xd, true);
+	switch_below(0xa, false, true);
+	pcie_port(0, 8, PCI_EXP_TYPE_ROOT_PORT, 0xe, 0xe, false);
+	pcie_fn(0xe, 0, 0, PCI_EXP_TYPE_ENDPOINT, false);
+	pcie_fn(0xe, 1, 0, PCI_EXP_TYPE_ENDPOINT, false);
+	pcie_fn(0, 9, 0, PCI_EXP_TYPE_RC_END, false);
+	test_con_reset();
+	CHECK_EQ(pci_init(&w, 1), 0);
+}
+
+static int grp(uint8_t bus, uint8_t dev, uint8_t fn) { return dev_at(0, bus, dev, fn)->group; }
+
+static uint16_t acs_ctrl(uint8_t bus, uint8_t dev, uint8_t fn)
+{
+	return fake_pci_get16(fake_pci_fn_at(f0, bus, dev, fn), 0x100 + PCI_ACS_CTRL);
+}
+
+TEST(acs_enabled_on_ports_and_functions)
+{
+	build_acs();
+	/* exactly SV|RR|CR|UF: Translation Blocking and Egress Control stay off */
+	CHECK_EQ(acs_ctrl(0, 4, 0), ACS_ON);
+	CHECK_EQ(acs_ctrl(0, 6, 0), ACS_ON);
+	CHECK_EQ(acs_ctrl(7, 0, 0), ACS_ON);
+	CHECK_EQ(acs_ctrl(7, 1, 0), ACS_ON);
+	CHECK_EQ(acs_ctrl(0xb, 1, 0), ACS_ON);
+	CHECK_EQ(acs_ctrl(0, 2, 0), ACS_ON);
+	CHECK_EQ(acs_ctrl(0, 2, 1), ACS_ON);
+	CHECK_EQ(acs_ctrl(0, 5, 0), 0); /* read-only: the write did not stick */
+	/* only what the capability lists: a port listing RR alone gets RR */
+	build();
+	struct fake_pci_fn *rp = fake_pci_fn_at(f0, 0, 4, 0);
+
+	fake_pci_set16(rp, 0x100 + PCI_ACS_CAP, PCI_ACS_RR | PCI_ACS_EC);
+	rp->wmask[0x100 + PCI_ACS_CTRL] = 0x7f;
+	CHECK_EQ(pci_init(wins, 3), 0);
+	CHECK_EQ(fake_pci_get16(rp, 0x100 + PCI_ACS_CTRL), PCI_ACS_RR);
+}
+
+TEST(acs_groups_multifunction)
+{
+	build_acs();
+	CHECK_EQ(grp(0, 1, 0), grp(0, 1, 1)); /* no ACS: the functions talk */
+	CHECK(grp(0, 2, 0) != grp(0, 2, 1));  /* both isolated */
+	CHECK_EQ(grp(0, 3, 0), grp(0, 3, 1)); /* one isolated is not enough */
+	CHECK(grp(0, 1, 0) != grp(0, 2, 0) && grp(0, 2, 0) != grp(0, 3, 0));
+	/* the root-complex integrated endpoint is alone */
+	struct pci_dev *m[4];
+
+	CHECK_EQ(pci_group_members(grp(0, 9, 0), m, 4), 1);
+}
+
+TEST(acs_groups_ports_and_switches)
+{
+	struct pci_dev *m[8];
+
+	build_acs();
+	/* root port with ACS on: the endpoint apart from everything */
+	CHECK_EQ(pci_group_members(grp(1, 0, 0), m, 8), 1);
+	/* root port whose ACS never came on: its whole subtree, ports too */
+	CHECK_EQ(pci_group_members(grp(4, 0, 0), m, 8), 5);
+	CHECK(m[0] == dev_at(0, 2, 0, 0) && m[4] == dev_at(0, 5, 0, 0));
+	CHECK(grp(0, 5, 0) != grp(4, 0, 0));
+	/* switch with ACS on both downstream ports: all apart */
+	CHECK(grp(8, 0, 0) != grp(9, 0, 0));
+	CHECK_EQ(pci_group_members(grp(8, 0, 0), m, 8), 1);
+	CHECK_EQ(pci_group_members(grp(9, 0, 0), m, 8), 1);
+	CHECK_EQ(pci_group_members(grp(7, 0, 0), m, 8), 1);
+	CHECK_EQ(pci_group_members(grp(6, 0, 0), m, 8), 1);
+	/* one downstream port without ACS: everything below the upstream port
+	 * (the port with ACS too: the other one's traffic reaches it) */
+	CHECK_EQ(grp(0xc, 0, 0), grp(0xd, 0, 0));
+	CHECK_EQ(pci_group_members(grp(0xc, 0, 0), m, 8), 4);
+	CHECK(m[0] == dev_at(0, 0xb, 0, 0) && m[1] == dev_at(0, 0xb, 1, 0));
+	CHECK(grp(0xa, 0, 0) != grp(0xc, 0, 0));
+	/* root port without ACS: the devices below it together, the port not */
+	CHECK_EQ(grp(0xe, 0, 0), grp(0xe, 1, 0));
+	CHECK_EQ(pci_group_members(grp(0xe, 0, 0), m, 8), 2);
+	CHECK(grp(0, 8, 0) != grp(0xe, 0, 0));
 	for (int i = 0; i < pci_group_count(); i++)
 		CHECK(pci_group_members(i, NULL, 0) > 0);
 }
@@ -662,16 +829,16 @@ TEST(cmd_lspci)
 		strlen("bdf=00:00.0 id=8086:29c0 class=060000 unit=- group=0 alias=00:00.0 caps=-\n"
 		       "bdf=00:01.0 id=1234:11e8 class=00ff00 unit=- group=1 alias=00:01.0 caps=msi\n")));
 	CHECK(strstr(test_con_buf,
-		     "bdf=01:00.0 id=1af4:1041 class=020000 unit=- group=18 alias=01:00.0 "
+		     "bdf=01:00.0 id=1af4:1041 class=020000 unit=- group=16 alias=01:00.0 "
 		     "caps=msi,msix,pcie,ats,pasid,pri\n") != NULL);
 	CHECK(strstr(test_con_buf,
-		     "bdf=03:00.0 id=1234:0003 class=020000 unit=- group=19 alias=02:00.0 caps=-\n") !=
+		     "bdf=03:00.0 id=1234:0003 class=020000 unit=- group=17 alias=02:00.0 caps=-\n") !=
 	      NULL);
 	CHECK(strstr(test_con_buf,
-		     "bdf=00:04.0 id=1b36:000c class=060400 unit=- group=6 alias=00:04.0 "
+		     "bdf=00:04.0 id=1b36:000c class=060400 unit=- group=4 alias=00:04.0 "
 		     "caps=msix,pcie,acs\n") != NULL);
 	CHECK(strstr(test_con_buf,
-		     "bdf=0001:00:01.0 id=1234:11e8 class=00ff00 unit=- group=26 alias=00:01.0") !=
+		     "bdf=0001:00:01.0 id=1234:11e8 class=00ff00 unit=- group=19 alias=00:01.0") !=
 	      NULL);
 	CHECK(strstr(test_con_buf, "bdf=0002:20:00.0 ") != NULL);
 	unsigned lines = 0;
@@ -684,7 +851,7 @@ TEST(cmd_lspci)
 	CHECK_EQ(run(pci_cmd_lspci, "lspci"), 0);
 	CHECK(strstr(test_con_buf, "bdf=00:01.0 id=1234:11e8 class=00ff00 unit=0 group=1 ") !=
 	      NULL);
-	CHECK(strstr(test_con_buf, "bdf=01:00.0 id=1af4:1041 class=020000 unit=12 group=18 ") !=
+	CHECK(strstr(test_con_buf, "bdf=01:00.0 id=1af4:1041 class=020000 unit=12 group=16 ") !=
 	      NULL);
 
 	CHECK_EQ(run(pci_cmd_lspci, "lspci -v"), -EINVAL);
