@@ -259,6 +259,8 @@ static int irq_compat(struct edu *e, const char *bdf)
 	rc = edu_irq(e, u, EDU_IRQ_TIMEOUT_NS, &r);
 	if (rc == -ENOTSUP)
 		return cmd_fail(rc, "%.40s has no MSI capability", bdf);
+	if (rc == -ENOSPC)
+		return cmd_fail(rc, "no free interrupt vector");
 	if (rc)
 		return cmd_fail(rc, "cannot set up the MSI of %.40s", bdf);
 	v = irq_alloc_vector(compat_isr, NULL);
