@@ -152,6 +152,7 @@ static struct iommu_unit *unit_new(bool vtd, uint64_t pgsizes)
 	u->aperture_end = (1ull << 48) - 1;
 	u->snoop_control = true;
 	u->intr_remap = true;
+	u->intr_isolated = true;
 	return u;
 }
 

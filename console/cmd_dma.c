@@ -314,6 +314,12 @@ static int why_fail(struct dma_space *s, int rc, const struct cmd_ctx *c)
 		return rc;
 	switch (w->kind) {
 	case DMA_WHY_UNSAFE_INTERRUPTS:
+		if (w->a)
+			return cmd_fail(rc,
+					"compatibility-format interrupts cannot be blocked on IOMMU "
+					"unit %d, so %.40s could inject any vector around interrupt "
+					"remapping; boot with allow_unsafe_interrupts to attach anyway",
+					w->id, c->bdf);
 		return cmd_fail(rc,
 				"IOMMU unit %d does not remap interrupts from %.40s; boot with "
 				"allow_unsafe_interrupts to attach anyway",

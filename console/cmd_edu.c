@@ -22,7 +22,9 @@
 
 #include "dma/dma.h"
 #include "drivers/edu.h"
+#include "drivers/msi.h"
 #include "hw/hw.h"
+#include "kernel/time.h"
 #include "iommu/iommu.h"
 #include "console/console.h"
 #include "dma/devices.h"
@@ -31,7 +33,9 @@
 
 typedef unsigned long long ull;
 
-#define U_EDU "edu <bdf> read <iova> <len> | edu <bdf> write <iova> <len> <byte> | edu <bdf> irq"
+#define U_EDU                                                                          \
+	"edu <bdf> read <iova> <len> | edu <bdf> write <iova> <len> <byte> | edu <bdf> irq " \
+	"[compat]"
 
 /* edu ANDs DMA addresses with its dma_mask, 28 bits by default: the bounce
  * page must lie below it or the device would reach a different IOVA. */
@@ -204,13 +208,95 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------ `edu <bdf> irq compat` */
+
+/* A diagnostic: does the unit block compatibility-format interrupts (VT-d
+ * 5.1.2.1, 5.1.4)?  The device sends a compatibility-format MSI for a fresh
+ * vector that has a counting handler and no IRTE; delivered=1 means a device
+ * can reach any vector around interrupt remapping. */
+static volatile uint64_t compat_hits;
+
+static void compat_isr(unsigned vector, void *ctx)
+{
+	(void)vector;
+	(void)ctx;
+	compat_hits++;
+}
+
+struct msi_saved {
+	uint16_t flags, data;
+	uint32_t addr_lo, addr_hi;
+};
+
+static unsigned msi_data_off(uint16_t flags)
+{
+	return flags & PCI_MSI_FLAGS_64BIT ? PCI_MSI_DATA_64 : PCI_MSI_DATA_32;
+}
+
+/* Writes the message with MSI disabled meanwhile, then flags as given. */
+static void msi_put(struct pci_dev *d, const struct msi_saved *m)
+{
+	unsigned cap = d->cap_msi;
+
+	pci_write(d, cap + PCI_MSI_FLAGS, 2, m->flags & ~PCI_MSI_FLAGS_ENABLE);
+	pci_write(d, cap + PCI_MSI_ADDRESS_LO, 4, m->addr_lo);
+	if (m->flags & PCI_MSI_FLAGS_64BIT)
+		pci_write(d, cap + PCI_MSI_ADDRESS_HI, 4, m->addr_hi);
+	pci_write(d, cap + msi_data_off(m->flags), 2, m->data);
+	pci_write(d, cap + PCI_MSI_FLAGS, 2, m->flags);
+}
+
+static int irq_compat(struct edu *e, const char *bdf)
+{
+	struct pci_dev *d = edu_pci(e);
+	struct iommu_unit *u = iommu_unit_for(d->seg, d->alias_rid);
+	unsigned cap = d->cap_msi;
+	struct edu_irq_result r;
+	struct msi_saved old, m;
+	int v, rc;
+
+	/* sluice's own MSI first, so that edu_irq below only raises it. */
+	rc = edu_irq(e, u, EDU_IRQ_TIMEOUT_NS, &r);
+	if (rc == -ENOTSUP)
+		return cmd_fail(rc, "%.40s has no MSI capability", bdf);
+	if (rc == -ENOSPC)
+		return cmd_fail(rc, "no free interrupt vector");
+	if (rc)
+		return cmd_fail(rc, "cannot set up the MSI of %.40s", bdf);
+	v = irq_alloc_vector(compat_isr, NULL);
+	if (v < 0)
+		return cmd_fail(v, "no free interrupt vector");
+	old.flags = (uint16_t)pci_read(d, cap + PCI_MSI_FLAGS, 2);
+	old.addr_lo = pci_read(d, cap + PCI_MSI_ADDRESS_LO, 4);
+	old.addr_hi = old.flags & PCI_MSI_FLAGS_64BIT ? pci_read(d, cap + PCI_MSI_ADDRESS_HI, 4) : 0;
+	old.data = (uint16_t)pci_read(d, cap + msi_data_off(old.flags), 2);
+	/* 5.1.2.1: interrupt format bit 4 clear, this CPU, fixed, edge. */
+	uint64_t addr = irq_msi_compat_addr();
+	m = (struct msi_saved){.flags = old.flags,
+			       .addr_lo = (uint32_t)addr,
+			       .addr_hi = (uint32_t)(addr >> 32),
+			       .data = (uint16_t)irq_msi_compat_data((unsigned)v)};
+	compat_hits = 0;
+	msi_put(d, &m);
+	/* No wait here: edu's own handler is not the one that should run. */
+	rc = edu_irq(e, u, 0, &r);
+	bool hit = !rc && poll_until(compat_hits != 0, EDU_IRQ_TIMEOUT_NS) == 0;
+	msi_put(d, &old);
+	irq_free_vector((unsigned)v);
+	if (rc)
+		return cmd_fail(rc, "%.40s could not raise its MSI", bdf);
+	con_printf("delivered=%d vector=%d irte=- addr=0x%08x data=0x%04x\n", hit ? 1 : 0, v,
+		   m.addr_lo, m.data);
+	return 0;
+}
+
 static int cmd_edu(int argc, char **argv)
 {
 	struct pci_dev *d;
 	struct dma_group *g = NULL;
 	struct edu *e;
 	uint64_t iova = 0, len = 0, byte = 0;
-	bool rd, wr, irq;
+	bool rd, wr, irq, compat = false;
 	int rc;
 
 	if (argc < 3)
@@ -218,7 +304,10 @@ static int cmd_edu(int argc, char **argv)
 	rd = !strcmp(argv[2], "read");
 	wr = !strcmp(argv[2], "write");
 	irq = !strcmp(argv[2], "irq");
-	if ((rd && argc != 5) || (wr && argc != 6) || (irq && argc != 3) || !(rd || wr || irq))
+	if (irq && argc == 4 && !strcmp(argv[3], "compat"))
+		compat = true;
+	if ((rd && argc != 5) || (wr && argc != 6) || (irq && argc != 3 && !compat) ||
+	    !(rd || wr || irq))
 		return cmd_fail(-EINVAL, "usage: " U_EDU);
 	if (rd || wr) {
 		if ((rc = parse_u64(argv[3], &iova)))
@@ -267,6 +356,8 @@ static int cmd_edu(int argc, char **argv)
 	 * (no unit translates the device): it can join no space either. */
 	if (!dev_group_get(d, &g))
 		dma_group_on_release(g, release_edu_irqs, NULL);
+	if (compat)
+		return irq_compat(e, argv[1]);
 	struct edu_irq_result r;
 	rc = edu_irq(e, iommu_unit_for(edu_pci(e)->seg, edu_pci(e)->alias_rid), EDU_IRQ_TIMEOUT_NS,
 		     &r);

@@ -76,11 +76,17 @@ static int attach_check(struct dma_space *s, const struct dma_group *g)
 		return why(s, -EINVAL, DMA_WHY_BAD_GROUP, g->nrids, 0);
 	if (g->space)
 		return why_id(s, -EBUSY, DMA_WHY_GROUP_BUSY, (int)g->space->id);
-	/* Without interrupt remapping a device could forge any interrupt (an
-	 * MSI is a DMA write), so attach is refused unless the boot argument
-	 * accepts that, as VFIO type1 does (allow_unsafe_interrupts). */
-	if (!g->unit->intr_remap && !dma_allow_unsafe_interrupts)
-		return why_id(s, -EPERM, DMA_WHY_UNSAFE_INTERRUPTS, (int)g->unit->index);
+	/* Without interrupt isolation a device could forge any interrupt (an
+	 * MSI is a DMA write): remapping alone is not enough where the unit
+	 * passes compatibility-format messages through (VT-d 5.1.2.1).  So
+	 * attach is refused unless the boot argument accepts that, as VFIO
+	 * type1 does (allow_unsafe_interrupts).  why.a = 1: remapped, not
+	 * isolated. */
+	if (!(g->unit->intr_remap && g->unit->intr_isolated) && !dma_allow_unsafe_interrupts) {
+		why_id(s, -EPERM, DMA_WHY_UNSAFE_INTERRUPTS, (int)g->unit->index);
+		s->why.a = g->unit->intr_remap;
+		return -EPERM;
+	}
 	return 0;
 }
 

@@ -102,7 +102,9 @@ enum dma_why_kind {
 	DMA_WHY_NOT_DMA_MEMORY,	   /* EPERM: a = the first frame that is not user, DMA or guest
 				    * memory, b = its enum frame_tag or DMA_WHY_UNMANAGED */
 	DMA_WHY_NOT_RAM,	   /* EFAULT: [a, a + b) holds a frame that is free or unmanaged */
-	DMA_WHY_UNSAFE_INTERRUPTS, /* EPERM attach: id = the unit (no interrupt remapping) */
+	DMA_WHY_UNSAFE_INTERRUPTS, /* EPERM attach: id = the unit, which does not isolate
+				    * interrupts; a = 1 it remaps them but cannot block
+				    * compatibility format, 0 it does not remap them */
 	DMA_WHY_BAD_GROUP,	   /* EINVAL attach: the group has no unit or no requester ID */
 	DMA_WHY_GROUP_BUSY,	   /* EBUSY attach: id = the space the group is in */
 	DMA_WHY_NOT_ATTACHED,	   /* ENOENT detach */

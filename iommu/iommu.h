@@ -49,6 +49,7 @@ struct iommu_unit {
 	uint64_t aperture_end; /* last IOVA a domain on it can translate */
 	bool snoop_control;    /* can force snooping (VT-d ECAP.SC) */
 	bool intr_remap;       /* interrupts from its devices are remapped */
+	bool intr_isolated;    /* remapped, and compatibility-format ones blocked */
 	unsigned ndomains;     /* domains alive on this unit */
 	/* Interrupt routes (last section below); NULL: it remaps none. */
 	const struct iommu_irq_ops *irq_ops;

@@ -3,7 +3,10 @@
 serial console (Python 3 standard library only).
 
   python3 tools/sluice_qemu.py run [--cfg "args"] [-- extra qemu args]
-      interactive: the console on this terminal (Ctrl-A X quits QEMU)
+      interactive: the console on this terminal (Ctrl-A X quits QEMU).
+      The boot arguments default to RUN_CFG (allow_unsafe_interrupts:
+      QEMU 7.2's VT-d cannot block compatibility-format interrupts, so no
+      device could be attached without it); --cfg replaces them.
 
 As a library (tests/qemu/*.py):
   with Sluice(devices=EDU) as s:
@@ -35,6 +38,10 @@ OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 QEMU = "qemu-system-x86_64"
 
 EDU = ["-device", "edu,dma_mask=0xffffffffffffffff"]
+# `run`'s boot arguments: QEMU 7.2's intel-iommu passes compatibility-format
+# interrupts through (no GCMD.CFI), so its unit does not isolate interrupts
+# and attaching a device needs allow_unsafe_interrupts (README).
+RUN_CFG = "allow_unsafe_interrupts"
 STATUS_RE = re.compile(r"^(OK|ERR ([A-Z0-9]+)(?: (.*))?)$")
 PROMPT = "sluice> "
 
@@ -289,7 +296,7 @@ def main():
     if not args or args[0] != "run":
         print(__doc__)
         return 2
-    cfg = None
+    cfg = RUN_CFG
     extra = []
     rest = args[1:]
     if "--" in rest:

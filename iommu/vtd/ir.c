@@ -412,31 +412,38 @@ static uint32_t gsts(const struct vtd_unit *u) { return mmio_read32(u->base + VT
 
 /*
  * Compatibility-format interrupts bypass the IRT entirely, so a device could
- * inject any vector with them (VT-d 5.1.2.1).  11.4.4 GCMD.CFI=0 blocks them
- * (with IRTA.EIME=1 they are blocked regardless).  Firmware may have left
- * CFI set: clear it.  Some hardware does not implement CFI at all (QEMU
- * 7.2): a set is never reflected in GSTS.CFIS.  We probe
- * by setting it (harmless: IRE is still off, so every interrupt is in
- * compatibility format anyway) and warn once where blocking is impossible.
+ * inject any vector (or NMI/INIT) with them (VT-d 5.1.2.1).  5.1.4: with IR
+ * on they are blocked while GSTS.CFIS is clear or IRTA.EIME=1.  That is
+ * believed only where the unit shows it implements the control: GCMD.CFI is
+ * probed by setting it (harmless: IRE is still off, so every interrupt is
+ * compatibility format anyway), waiting for GSTS.CFIS, then cleared; firmware
+ * may also have left it set.  A unit that never shows CFIS (QEMU 7.2, which
+ * also ignores EIME for them) cannot block them: *blocked stays false and the
+ * unit remaps but does not isolate interrupts.
  */
-static int cfi_block(struct ir_unit *iu)
+static int cfi_block(struct ir_unit *iu, bool *blocked)
 {
 	struct vtd_unit *u = iu->u;
 	uint32_t sts = gsts(u);
+	int rc;
 
+	*blocked = false;
 	if (!(sts & VTD_GSTS_CFIS)) {
 		mmio_write32(u->base + VTD_GCMD_REG, (sts & ~VTD_GCMD_ONESHOT) | VTD_GCMD_CFI);
 		if (poll_until(gsts(u) & VTD_GSTS_CFIS, IR_CFI_PROBE_NS)) {
 			if (!cfi_warned)
 				klog("vtd%u: warning: hardware cannot block compatibility-format interrupts "
 				     "(GCMD.CFI not implemented); a device can inject vectors around interrupt "
-				     "remapping",
+				     "remapping, so devices on it are attached only with "
+				     "allow_unsafe_interrupts",
 				     u->iu.index);
 			cfi_warned = true;
 			return 0;
 		}
 	}
-	return vtd_gcmd(u, VTD_GCMD_CFI, false);
+	rc = vtd_gcmd(u, VTD_GCMD_CFI, false);
+	*blocked = rc == 0;
+	return rc;
 }
 
 static void unit_free(struct ir_unit *iu)
@@ -453,7 +460,7 @@ int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 	struct ir_unit *iu;
 	uint64_t asked = cfg->entries ? cfg->entries : IR_DEFAULT_ENTRIES;
 	unsigned want;
-	bool eime;
+	bool eime, blocked;
 	int rc;
 
 	if (unit_of(u))
@@ -532,11 +539,11 @@ int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 		if (rc)
 			goto fail;
 	}
-	if (!eime) {
-		rc = cfi_block(iu);
-		if (rc)
-			goto fail;
-	}
+	/* Probed with EIME=1 too: EIME's blocking is believed only on a unit
+	 * that implements the CFI control (QEMU 7.2 implements neither). */
+	rc = cfi_block(iu, &blocked);
+	if (rc)
+		goto fail;
 	rc = vtd_gcmd(u, VTD_GCMD_IRE, true);
 	if (rc) {
 		/* It may have taken effect late: make sure it is off before
@@ -553,8 +560,11 @@ int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg)
 	ir_units = iu;
 	u->iu.irq_ops = &vtd_irq_ops;
 	u->iu.intr_remap = true;
-	klog("vtd%u: interrupt remapping on: entries=%u eime=%u irt=0x%llx", u->iu.index, want,
-	     eime, (unsigned long long)iu->table_pa);
+	/* IRE was written with CFI as left: it must still read blocked. */
+	u->iu.intr_isolated = blocked && !(gsts(u) & VTD_GSTS_CFIS);
+	klog("vtd%u: interrupt remapping on: entries=%u eime=%u irt=0x%llx cfi=%s", u->iu.index,
+	     want, eime, (unsigned long long)iu->table_pa,
+	     u->iu.intr_isolated ? "blocked" : "open");
 	return 0;
 
 fail:
@@ -577,6 +587,7 @@ int ir_disable(struct vtd_unit *u)
 	if (rc)
 		return rc;
 	u->iu.intr_remap = false;
+	u->iu.intr_isolated = false;
 	u->iu.irq_ops = NULL;
 	/* VT-d 11.4.9.2: EIME cleared so a later xAPIC owner gets no x2APIC-format deliveries. */
 	mmio_write64(u->base + VTD_IRTA_REG, mmio_read64(u->base + VTD_IRTA_REG) & ~VTD_IRTA_EIME);

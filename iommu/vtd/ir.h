@@ -8,7 +8,7 @@
  * Bring-up (kernel/platform.c), per unit, after vtd_unit_init() turned QI on:
  *
  *     struct ir_cfg cfg = {entries, x2apic, dmar->flags};
- *     if (ir_enable(u, &cfg) == 0) ...   // sets u->iu.intr_remap, irq_ops
+ *     if (ir_enable(u, &cfg) == 0) ...   // sets u->iu.intr_remap, intr_isolated, irq_ops
  *
  * The rest of this header is the driver's own view of its IRTEs (encoding,
  * allocation, writes), used by its ops and by the unit tests.
@@ -92,15 +92,18 @@ int ir_choose_eime(bool cpu_x2apic, uint64_t ecap, uint8_t dmar_flags, uint32_t 
 
 /* Turns interrupt remapping on for u: table, IRTA (+EIME), SIRTP, global IEC
  * invalidation (unless CAP.ESIRTPS), compatibility-format interrupts blocked
- * (GCMD.CFI clear; a warning where hardware cannot block them), IRE.  QI must
- * be on.  Sets u->iu.intr_remap and u->iu.irq_ops (the core's way to the
- * IRTEs).  -ENOTSUP: no ECAP.IR / no DMAR INTR_REMAP / no EIM where needed;
+ * (GCMD.CFI probed and cleared, with EIME=0 or 1; a warning where hardware
+ * cannot block them), IRE.  QI must be on.  Sets u->iu.intr_remap and
+ * u->iu.irq_ops (the core's way to the IRTEs), and u->iu.intr_isolated only
+ * where the probe showed GCMD.CFI working and GSTS.CFIS reads clear after
+ * IRE (otherwise the unit remaps but does not isolate interrupts).  -ENOTSUP: no ECAP.IR / no DMAR INTR_REMAP / no EIM where needed;
  * -EINVAL: QI off; -EBUSY: already on; -ENOMEM; -ETIMEDOUT: hardware did not
  * follow (then IR is left off).  The table size in cfg->entries is adjusted
  * (and logged) if it is not a power of two in range. */
 int ir_enable(struct vtd_unit *u, const struct ir_cfg *cfg) MUST_CHECK;
-/* IRE off, IRTA.EIME cleared, table freed, irq_ops cleared.  -EBUSY while entries are
- * allocated; -ENOENT if IR is not on; -ETIMEDOUT (table kept). */
+/* IRE off, IRTA.EIME cleared, table freed, irq_ops, intr_remap and
+ * intr_isolated cleared.  -EBUSY while entries are allocated; -ENOENT if IR
+ * is not on; -ETIMEDOUT (table kept). */
 int ir_disable(struct vtd_unit *u) MUST_CHECK;
 bool ir_enabled(const struct vtd_unit *u);
 unsigned ir_entries(const struct vtd_unit *u); /* 0 if IR is off */

@@ -879,6 +879,7 @@ static void vtd_describe(struct iommu_unit *iu, struct iommu_line *l)
 	iommu_line_word(l, "nd", "%u", u->nd_bits);
 	iommu_line_word(l, "c", "%d", u->coherent);
 	iommu_line_field(l, IOMMU_FIELD_SEGMENT);
+	iommu_line_word(l, "cfi", "%s", iu->intr_isolated ? "blocked" : "open");
 }
 
 static void vtd_fault_poll(struct iommu_unit *iu) { vtd_fault_process(unit_of(iu)); }

@@ -5,7 +5,9 @@ pre-registration, pin limits, shared owners, hint/unhint."""
 import vtd_checks as v
 from sluice_qemu import EDU
 
-BOOT = dict(mem="1G", devices=EDU)
+# allow_unsafe_interrupts: QEMU 7.2 cannot block compatibility-format
+# interrupts, so without it no device can be attached (README).
+BOOT = dict(cfg="allow_unsafe_interrupts", mem="1G", devices=EDU)
 P = v.PAGE
 
 

@@ -3,7 +3,9 @@ pci-bridge: one group, DMA arrives with the bridge's requester ID (the
 alias), so the whole group is attached and faults name the alias."""
 import vtd_checks as v
 
-BOOT = dict(mem="4G", devices=[
+# allow_unsafe_interrupts: QEMU 7.2 cannot block compatibility-format
+# interrupts, so without it no device can be attached (README).
+BOOT = dict(cfg="allow_unsafe_interrupts", mem="4G", devices=[
     "-device", "pci-bridge,id=br0,chassis_nr=1,addr=0x5",
     "-device", "edu,bus=br0,addr=0x1,dma_mask=0xffffffffffffffff",
     "-device", "edu,bus=br0,addr=0x2,dma_mask=0xffffffffffffffff",

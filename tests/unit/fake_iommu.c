@@ -84,6 +84,7 @@ struct iommu_unit *fake_iommu_unit_new(uint64_t pgsizes, uint64_t aperture_end, 
 	f->u.aperture_end = aperture_end;
 	f->u.snoop_control = snoop;
 	f->u.intr_remap = intr_remap;
+	f->u.intr_isolated = intr_remap; /* a fake unit that remaps also isolates */
 	return &f->u;
 }
 

@@ -308,7 +308,14 @@ TEST(attach_detach_translate)
 	unit_a->intr_remap = false;
 	CHECK_EQ(test_cmd("as attach %u 00:03.0", a), -EPERM);
 	CHECK(msg_has("allow_unsafe_interrupts"));
+	CHECK(msg_has("does not remap interrupts"));
 	unit_a->intr_remap = true;
+	/* remapping but compatibility format open: the reason is named */
+	unit_a->intr_isolated = false;
+	CHECK_EQ(test_cmd("as attach %u 00:03.0", a), -EPERM);
+	CHECK(msg_has("compatibility-format interrupts cannot be blocked on IOMMU unit"));
+	CHECK(msg_has("allow_unsafe_interrupts"));
+	unit_a->intr_isolated = true;
 	/* an existing mapping above the unit's aperture */
 	uint64_t ap = unit_a->aperture_end;
 	unit_a->aperture_end = 0x1fffff;

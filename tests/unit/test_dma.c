@@ -276,6 +276,22 @@ TEST(attach_rules)
 	CHECK(!gn.irq_remapped);
 	CHECK_EQ(dma_detach(s, &gn), 0);
 	dma_allow_unsafe_interrupts = false;
+	/* Remapped but not isolated (compatibility format passes, as on QEMU
+	 * 7.2): refused too, allowed with the flag, and still remapped. */
+	nou->intr_remap = true;
+	nou->intr_isolated = false;
+	CHECK_EQ(dma_attach(s, &gn), -EPERM);
+	CHECK(gn.space == NULL);
+	dma_allow_unsafe_interrupts = true;
+	CHECK_EQ(dma_attach(s, &gn), 0);
+	CHECK(gn.irq_remapped);
+	CHECK_EQ(dma_detach(s, &gn), 0);
+	dma_allow_unsafe_interrupts = false;
+	nou->intr_isolated = true;
+	CHECK_EQ(dma_attach(s, &gn), 0);
+	CHECK_EQ(dma_detach(s, &gn), 0);
+	nou->intr_remap = false;
+	nou->intr_isolated = false;
 
 	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
 	CHECK_EQ(dma_attach(s, &g), 0);
@@ -1023,7 +1039,15 @@ TEST(why_register_attach_detach)
 	CHECK_EQ(dma_attach(s, &g), -EPERM);
 	w = why_is(s, DMA_WHY_UNSAFE_INTERRUPTS, -EPERM);
 	CHECK_EQ(w->id, (int)u->index);
+	CHECK_EQ(w->a, 0); /* not remapped at all */
 	u->intr_remap = true;
+	/* remapped, but compatibility format not blocked: not isolated */
+	u->intr_isolated = false;
+	CHECK_EQ(dma_attach(s, &g), -EPERM);
+	w = why_is(s, DMA_WHY_UNSAFE_INTERRUPTS, -EPERM);
+	CHECK_EQ(w->id, (int)u->index);
+	CHECK_EQ(w->a, 1);
+	u->intr_isolated = true;
 	small = fake_iommu_unit_new(PGSIZE_4K, 0xffff, true, true);
 	tl_group(&h, small, 2);
 	CHECK_EQ(dma_attach(s, &h), -EINVAL);

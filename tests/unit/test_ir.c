@@ -257,9 +257,13 @@ TEST(enable_order_and_registers)
 	CHECK_EQ(m.iec, iec0 + 1);
 	CHECK_EQ(m.desc[ndesc0].lo, qi_iec_global().lo);
 	CHECK(m.ngcmd > ngcmd0);
-	/* QEMU-like hardware never shows CFIS: warned once. */
+	/* QEMU-like hardware never shows CFIS: warned once, and the unit
+	 * remaps but does not isolate interrupts (compatibility format open). */
 	CHECK_EQ(count_str(test_con_buf, "cannot block compatibility-format"), 1);
 	CHECK_EQ(m.gsts & VTD_GSTS_CFIS, 0);
+	CHECK(!u->iu.intr_isolated);
+	CHECK(strstr(test_con_buf, "vtd0: interrupt remapping on: entries=4096 eime=0 "));
+	CHECK(strstr(test_con_buf, " cfi=open\n"));
 
 	CHECK_EQ(ir_enable(u, &cfg_default), -EBUSY);
 	CHECK_EQ(ir_disable(u), 0);
@@ -269,6 +273,10 @@ TEST(enable_order_and_registers)
 	/* again: no second warning */
 	CHECK_EQ(ir_enable(u, &cfg_default), 0);
 	CHECK_EQ(count_str(test_con_buf, "cannot block compatibility-format"), 1);
+	CHECK(!u->iu.intr_isolated);
+	CHECK_EQ(test_cmd("iommu"), 0);
+	CHECK(strstr(test_con_buf, " ir=on "));
+	CHECK(strstr(test_con_buf, " seg=0 cfi=open\n"));
 	CHECK_EQ(ir_disable(u), 0);
 	down();
 }
@@ -321,8 +329,12 @@ TEST(enable_x2apic_eime_and_opt_out)
 	CHECK_EQ(ir_enable(u, &c), 0);
 	CHECK(m.irta_latched & VTD_IRTA_EIME);
 	CHECK(ir_eime(u));
-	/* EIME=1 blocks compatibility format by itself: no CFI probe. */
-	CHECK_EQ(count_str(test_con_buf, "cannot block"), 0);
+	/* EIME=1 blocks compatibility format only on hardware that honours
+	 * it; QEMU (like this model) does not, and has no CFI either: the
+	 * probe runs with EIME=1 too and finds the unit open. */
+	CHECK(gcmd_index(VTD_GCMD_CFI, true) >= 0);
+	CHECK(u->iu.intr_remap);
+	CHECK(!u->iu.intr_isolated);
 	CHECK_EQ(ir_alloc(u, 1, &idx), 0);
 	struct iommu_irq_entry r = {
 		.vector = 0x50, .dest = 0x1234, .src_check = IR_SVT_SID, .sid = 0x10};
@@ -447,13 +459,37 @@ TEST(cfi_cleared_where_hardware_has_it)
 	CHECK(m.gsts & VTD_GSTS_IRES);
 	CHECK_EQ(count_str(test_con_buf, "cannot block"), 0);
 	CHECK(gcmd_index(VTD_GCMD_CFI, false) < gcmd_index(VTD_GCMD_IRE, true));
+	CHECK(u->iu.intr_isolated); /* compatibility format blocked */
 	CHECK_EQ(ir_disable(u), 0);
+	CHECK(!u->iu.intr_isolated);
 	/* Probed: set then cleared before IRE, no warning. */
 	m.ngcmd = 0;
 	CHECK_EQ(ir_enable(u, &cfg_default), 0);
 	CHECK_EQ(m.gsts & VTD_GSTS_CFIS, 0);
 	CHECK(gcmd_index(VTD_GCMD_CFI, true) >= 0);
 	CHECK_EQ(count_str(test_con_buf, "cannot block"), 0);
+	CHECK(u->iu.intr_isolated);
+	CHECK(strstr(test_con_buf, " cfi=blocked\n"));
+	test_con_reset();
+	CHECK_EQ(test_cmd("iommu"), 0);
+	CHECK(strstr(test_con_buf, " seg=0 cfi=blocked\n"));
+	CHECK_EQ(ir_disable(u), 0);
+	fake_mmio_clear();
+	vtd_model_install(&m);
+	down();
+
+	/* EIME=1 on a unit with CFI: probed, cleared, isolated. */
+	struct ir_cfg c = cfg_default;
+	c.x2apic = true;
+	up(0, VTD_ECAP_EIM, 0, false);
+	apic_id_stub = 0x1234;
+	cfi_front();
+	m.ngcmd = 0;
+	CHECK_EQ(ir_enable(u, &c), 0);
+	CHECK(m.irta_latched & VTD_IRTA_EIME);
+	CHECK(gcmd_index(VTD_GCMD_CFI, true) >= 0);
+	CHECK_EQ(m.gsts & VTD_GSTS_CFIS, 0);
+	CHECK(u->iu.intr_isolated);
 	CHECK_EQ(ir_disable(u), 0);
 	fake_mmio_clear(); /* the plain model again, so TE/QI can go off */
 	vtd_model_install(&m);
