@@ -136,6 +136,7 @@ void iommu_line_field(struct iommu_line *l, enum iommu_field f)
 		line_add(l, "sps", sps);
 		break;
 	case IOMMU_FIELD_DOMAINS: iommu_line_word(l, "domains", "%u", u->ndomains); break;
+	case IOMMU_FIELD_KIND: iommu_line_word(l, "kind", "%s", u->ops->name); break;
 	}
 }
 

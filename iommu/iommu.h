@@ -105,7 +105,9 @@ struct iommu_ops {
 	 * another domain is switched (old domain id invalidated); -EBUSY if it
 	 * belongs to an identity (RMRR) domain and the policy forbids it. */
 	int (*attach)(struct iommu_domain *d, uint16_t rid) MUST_CHECK;
-	/* Removes rid's context: its DMA is blocked again (default deny). */
+	/* Removes rid's context: its DMA is blocked again (default deny).  If
+	 * the context-cache invalidation fails, rid stays blocked and counted
+	 * on d until a retried detach (or attach) completes it. */
 	int (*detach)(struct iommu_domain *d, uint16_t rid) MUST_CHECK;
 	int (*map)(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size, unsigned prot,
 		   struct iommu_gather *g) MUST_CHECK;
@@ -149,6 +151,7 @@ enum iommu_field {
 	IOMMU_FIELD_SEGMENT, /* seg=<segment> */
 	IOMMU_FIELD_PGSIZES, /* sps=4K,2M,1G (the unit's pgsizes; "-" if none) */
 	IOMMU_FIELD_DOMAINS, /* domains=<ndomains> */
+	IOMMU_FIELD_KIND,    /* kind=<the driver's ops name: vtd, smmuv3> */
 };
 
 /* Appends key=<value formatted by fmt>. */

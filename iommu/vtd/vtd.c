@@ -880,6 +880,9 @@ static void vtd_describe(struct iommu_unit *iu, struct iommu_line *l)
 	iommu_line_word(l, "c", "%d", u->coherent);
 	iommu_line_field(l, IOMMU_FIELD_SEGMENT);
 	iommu_line_word(l, "cfi", "%s", iu->intr_isolated ? "blocked" : "open");
+	/* Root and context tables in legacy format (RTADDR.TTM=00b, VT-d 10.4.6). */
+	iommu_line_word(l, "mode", "legacy");
+	iommu_line_field(l, IOMMU_FIELD_KIND);
 }
 
 static void vtd_fault_poll(struct iommu_unit *iu) { vtd_fault_process(unit_of(iu)); }

@@ -134,6 +134,11 @@ def test_iommu_shows_unit(s):
     rec = s.one("iommu")
     assert rec["unit"] == "0" and rec["base"] == "0xfed90000"
     assert rec["dmar"] == "on" and rec["qi"] == "on"
+    # every key ../shared/CONSOLE.md lists for `iommu`
+    for key in ("unit", "base", "ver", "aw", "levels", "sps", "qi", "ir", "dmar", "cm", "sc",
+                "domains", "mode", "kind"):
+        assert key in rec, key
+    assert rec["mode"] == "legacy" and rec["kind"] == "vtd"
 
 
 def test_bad_input(s):

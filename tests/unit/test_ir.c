@@ -276,7 +276,7 @@ TEST(enable_order_and_registers)
 	CHECK(!u->iu.intr_isolated);
 	CHECK_EQ(test_cmd("iommu"), 0);
 	CHECK(strstr(test_con_buf, " ir=on "));
-	CHECK(strstr(test_con_buf, " seg=0 cfi=open\n"));
+	CHECK(strstr(test_con_buf, " seg=0 cfi=open mode=legacy kind=vtd\n"));
 	CHECK_EQ(ir_disable(u), 0);
 	down();
 }
@@ -472,7 +472,7 @@ TEST(cfi_cleared_where_hardware_has_it)
 	CHECK(strstr(test_con_buf, " cfi=blocked\n"));
 	test_con_reset();
 	CHECK_EQ(test_cmd("iommu"), 0);
-	CHECK(strstr(test_con_buf, " seg=0 cfi=blocked\n"));
+	CHECK(strstr(test_con_buf, " seg=0 cfi=blocked mode=legacy kind=vtd\n"));
 	CHECK_EQ(ir_disable(u), 0);
 	fake_mmio_clear();
 	vtd_model_install(&m);

@@ -537,7 +537,7 @@ TEST(iommu_command)
 	CHECK(!strcmp(test_con_buf,
 		      "unit=0 base=0xfed90000 ver=1.0 aw=48 levels=4 sps=4K,2M,1G qi=on ir=off "
 		      "dmar=on cm=0 sc=0 domains=1 cap=0xd2008c222f0606 ecap=0xf00f4a nd=16 c=0 "
-		      "seg=0 cfi=open\n"));
+		      "seg=0 cfi=open mode=legacy kind=vtd\n"));
 	CHECK_EQ(test_cmd("iommu bogus"), -EINVAL);
 	CHECK(test_cmd_msg[0] != 0);
 	CHECK_EQ(test_cmd("iommu faults clear extra"), -EINVAL);
