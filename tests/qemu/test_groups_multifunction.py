@@ -5,7 +5,9 @@ are one isolation group although each carries its own requester ID.
 Attaching one function attaches both; both DMA through the one space."""
 import vtd_checks as v
 
-BOOT = dict(mem="1G", devices=[
+# allow_unsafe_interrupts: QEMU 7.2 cannot block compatibility-format
+# interrupts, so without it no device can be attached (README).
+BOOT = dict(cfg="allow_unsafe_interrupts", mem="1G", devices=[
     "-device", "edu,addr=04.0,multifunction=on,dma_mask=0xffffffffffffffff",
     "-device", "edu,addr=04.1,dma_mask=0xffffffffffffffff",
 ])

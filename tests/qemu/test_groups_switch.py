@@ -8,7 +8,9 @@ downstream ports are one group; the upstream port and the root port are not
 in it.  DMA through the shared space works from either edu."""
 import vtd_checks as v
 
-BOOT = dict(mem="1G", devices=[
+# allow_unsafe_interrupts: QEMU 7.2 cannot block compatibility-format
+# interrupts, so without it no device can be attached (README).
+BOOT = dict(cfg="allow_unsafe_interrupts", mem="1G", devices=[
     "-device", "pcie-root-port,id=rp,chassis=1,slot=1,addr=0x6",
     "-device", "x3130-upstream,id=up,bus=rp",
     "-device", "xio3130-downstream,id=dn1,bus=up,chassis=2,slot=1",
