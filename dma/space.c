@@ -256,8 +256,8 @@ int dma_space_destroy(struct dma_space *s)
 	 * and, if it fails again, by the group's next attach. */
 	for (struct dma_group *g = s->groups; g; g = g->next)
 		if (g->unquiesced && group_quiesce(g))
-			klog("dma: group %d of as=%u could not be quiesced before teardown",
-			     g->id, s->id);
+			klog("dma: group %d of as=%u could not be quiesced before teardown", g->id,
+			     s->id);
 	/* The steps record their own reasons (the first that fails stops). */
 	err = dma_unmap_all(s, NULL);
 	if (err)

@@ -807,8 +807,7 @@ static void cfg_restore(struct pci_dev *d, const struct cfg_saved *sv)
 		pci_write(d, PCI_BASE_ADDRESS_0 + 4 * i, 4, sv->bar[i]);
 	pci_write(d, PCI_INTERRUPT_LINE, 1, sv->intline);
 	if (d->cap_pcie)
-		pci_write(d, d->cap_pcie + PCI_EXP_DEVCTL, 2,
-			  sv->devctl & ~PCI_EXP_DEVCTL_BCR_FLR);
+		pci_write(d, d->cap_pcie + PCI_EXP_DEVCTL, 2, sv->devctl & ~PCI_EXP_DEVCTL_BCR_FLR);
 	pci_write(d, PCI_COMMAND, 2, sv->cmd & ~PCI_COMMAND_MASTER);
 }
 
@@ -828,8 +827,7 @@ static int flr(struct pci_dev *d, enum pci_flr kind, unsigned af)
 	if (kind == PCI_FLR_AF)
 		pci_write(d, af + PCI_AF_CTRL, 1, PCI_AF_CTRL_FLR);
 	else
-		pci_write(d, d->cap_pcie + PCI_EXP_DEVCTL, 2,
-			  sv.devctl | PCI_EXP_DEVCTL_BCR_FLR);
+		pci_write(d, d->cap_pcie + PCI_EXP_DEVCTL, 2, sv.devctl | PCI_EXP_DEVCTL_BCR_FLR);
 	/* PCIe 6.6.2: no configuration request for 100 ms after an FLR. */
 	udelay(PCI_FLR_WAIT_US);
 	if (poll_until(cfg_answers(d), PCI_FLR_READY_TIMEOUT_NS))

@@ -98,8 +98,8 @@ enum pci_flr {
 };
 enum pci_flr pci_flr_kind(const struct pci_dev *d);
 
-#define PCI_PENDING_TIMEOUT_NS 1000000000ull /* Transactions Pending to clear */
-#define PCI_FLR_WAIT_US 100000u		     /* PCIe 6.6.2: 100 ms after FLR */
+#define PCI_PENDING_TIMEOUT_NS 1000000000ull   /* Transactions Pending to clear */
+#define PCI_FLR_WAIT_US 100000u		       /* PCIe 6.6.2: 100 ms after FLR */
 #define PCI_FLR_READY_TIMEOUT_NS 1000000000ull /* then config reads to answer */
 
 /* Bus Master Enable off, the function's pending transactions drained
