@@ -324,6 +324,11 @@ static int why_fail(struct dma_space *s, int rc, const struct cmd_ctx *c)
 				"IOMMU unit %d does not remap interrupts from %.40s; boot with "
 				"allow_unsafe_interrupts to attach anyway",
 				w->id, c->bdf);
+	case DMA_WHY_NOT_QUIESCED:
+		return cmd_fail(rc,
+				"group %d of %.40s left an address space and is not quiesced (its "
+				"DMA could not be stopped: %s); it joins no space until it is",
+				w->id, c->bdf, err_name(-(int)w->a));
 	case DMA_WHY_IOMMU:
 		if (c->verb == V_ATTACH && w->err == -EBUSY && w->a == DMA_OP_ATTACH)
 			return cmd_fail(

@@ -70,12 +70,30 @@ static int dom_destroy(struct dma_space *s, struct iommu_domain *d, bool record)
 	return 0;
 }
 
-static int attach_check(struct dma_space *s, const struct dma_group *g)
+int group_quiesce(struct dma_group *g)
+{
+	int err = g->quiesce ? g->quiesce(g, g->quiesce_arg) : 0;
+
+	g->unquiesced = err != 0;
+	return err;
+}
+
+static int attach_check(struct dma_space *s, struct dma_group *g)
 {
 	if (!g->unit || g->nrids == 0 || g->nrids > DMA_GROUP_MAX_RIDS)
 		return why(s, -EINVAL, DMA_WHY_BAD_GROUP, g->nrids, 0);
 	if (g->space)
 		return why_id(s, -EBUSY, DMA_WHY_GROUP_BUSY, (int)g->space->id);
+	/* A group whose DMA could not be stopped when it left its last space
+	 * could still write into this one's pages: retried, then refused. */
+	if (g->unquiesced) {
+		int err = group_quiesce(g);
+		if (err) {
+			why_id(s, -EBUSY, DMA_WHY_NOT_QUIESCED, g->id);
+			s->why.a = (uint64_t)-err;
+			return -EBUSY;
+		}
+	}
 	/* Without interrupt isolation a device could forge any interrupt (an
 	 * MSI is a DMA write): remapping alone is not enough where the unit
 	 * passes compatibility-format messages through (VT-d 5.1.2.1).  So
@@ -179,6 +197,7 @@ static void group_link(struct dma_space *s, struct dma_group *g)
 	struct dma_group **pp = &s->groups;
 
 	g->space = s;
+	g->unquiesced = true; /* from now on it may DMA */
 	g->irq_remapped = g->unit->intr_remap;
 	g->next = NULL;
 	while (*pp)
@@ -259,6 +278,18 @@ int dma_detach(struct dma_space *s, struct dma_group *g)
 				klog("dma: re-attaching rid %#x failed", g->rids[i]);
 		return err;
 	}
+	/* The rids are blocked now (the unit cleared and invalidated them).
+	 * The device is stopped after that, not before: a failed detach leaves
+	 * the group with its owner untouched.  Order inside the quiesce: Bus
+	 * Master off, pending transactions drained, then FLR; what is still
+	 * in flight meanwhile is blocked by the IOMMU, and the space's pages
+	 * stay pinned until the domain is flushed below (destroy quiesces
+	 * before it unpins anything).  A group that cannot be quiesced still
+	 * leaves, but no space takes it until a retry succeeds. */
+	if (g->unquiesced && group_quiesce(g))
+		klog("dma: group %d left as=%u but could not be quiesced; it joins no space "
+		     "until it is",
+		     g->id, s->id);
 	for (struct dma_group **gp = &s->groups; *gp; gp = &(*gp)->next)
 		if (*gp == g) {
 			*gp = g->next;
@@ -288,4 +319,10 @@ void dma_group_on_release(struct dma_group *g, dma_release_fn fn, void *arg)
 {
 	g->release = fn;
 	g->release_arg = arg;
+}
+
+void dma_group_on_quiesce(struct dma_group *g, dma_quiesce_fn fn, void *arg)
+{
+	g->quiesce = fn;
+	g->quiesce_arg = arg;
 }

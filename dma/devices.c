@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel/log.h"
+
 struct dev_grp {
 	struct dma_group g;
 	struct dev_grp *next;
@@ -144,6 +146,45 @@ static int fill_group(struct dma_group *g, struct pci_dev *d)
 	return 0;
 }
 
+int dev_quiesce_members(struct pci_dev *const *m, unsigned n)
+{
+	int err = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		bool did_flr;
+		char b[24];
+		int e;
+
+		/* A bridge forwards the DMA of every function below it, in this
+		 * group or another: its Bus Master and its reset are not one
+		 * group's to take (edu turns its bridges' Bus Master on). */
+		if (m[i]->is_bridge)
+			continue;
+		e = pci_quiesce(m[i], &did_flr);
+		pci_format_bdf(b, sizeof(b), m[i]->seg, m[i]->bus, m[i]->dev, m[i]->fn);
+		if (e) {
+			klog("dma: %s could not be quiesced (%s)", b, err_name(e));
+			err = err ? err : e;
+		} else if (did_flr) {
+			klog("dma: %s quiesced: bus master off, function level reset", b);
+		}
+	}
+	return err;
+}
+
+/* The group's quiesce callback: every member, even past a failure (each
+ * one stopped is one less writing into the next space). */
+static int quiesce_group(struct dma_group *g, void *arg)
+{
+	struct pci_dev *m[32];
+	int n = pci_group_members(g->id, m, 32);
+
+	(void)arg;
+	if (n > 32)
+		return -E2BIG;
+	return dev_quiesce_members(m, n < 0 ? 0 : (unsigned)n);
+}
+
 int dev_group_get(struct pci_dev *d, struct dma_group **out)
 {
 	struct dma_group *g = dev_group_find(d->group);
@@ -167,6 +208,7 @@ int dev_group_get(struct pci_dev *d, struct dma_group **out)
 		return err;
 	}
 	if (p) {
+		dma_group_on_quiesce(g, quiesce_group, NULL);
 		p->next = grps;
 		grps = p;
 	}

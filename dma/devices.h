@@ -37,6 +37,12 @@ char *dev_group_bdfs(const struct dma_group *g, char *buf, unsigned len);
 int dev_collect_rids(struct pci_dev *const *members, unsigned n, uint16_t *rids,
 		     unsigned max) MUST_CHECK;
 
+/* Stops the DMA of n functions leaving an owner (each group's quiesce
+ * callback, registered when the group is created): every non-bridge member
+ * gets pci_quiesce (Bus Master off, pending transactions drained, FLR where
+ * offered).  0, or the first member's error (the others are still tried). */
+int dev_quiesce_members(struct pci_dev *const *m, unsigned n) MUST_CHECK;
+
 /* Host tests: forget every group that is attached to no space. */
 void dev_reset(void);
 

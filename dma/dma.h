@@ -44,6 +44,9 @@ struct dma_group;
  * left its space: the device glue tears down what it set up for the
  * members (interrupt routes).  The dma layer knows no devices. */
 typedef void (*dma_release_fn)(struct dma_group *g, void *arg);
+/* Stops the group's DMA (the device glue: Bus Master off, FLR); 0 once the
+ * members are quiet, else a negative errno (see dma_group_on_quiesce). */
+typedef int (*dma_quiesce_fn)(struct dma_group *g, void *arg);
 
 /* A device group: requester IDs on one unit that are isolated together.
  * Filled by the caller (PCI / console); space is set by dma_attach.
@@ -63,11 +66,23 @@ struct dma_group {
 	} resv[DMA_GROUP_MAX_RESV];
 	dma_release_fn release; /* dma_group_on_release */
 	void *release_arg;
+	dma_quiesce_fn quiesce; /* dma_group_on_quiesce */
+	void *quiesce_arg;
+	/* In a space since it was last quiesced: set by dma_attach, cleared by
+	 * a quiesce that succeeded.  While set and the group is in no space,
+	 * attach retries the quiesce and is refused if it fails again. */
+	bool unquiesced;
 	struct dma_group *next; /* the dma layer's (space's group list) */
 };
 
 /* Registers (replaces; NULL removes) the release callback of g. */
 void dma_group_on_release(struct dma_group *g, dma_release_fn fn, void *arg);
+/* Registers (replaces; NULL removes) the quiesce callback of g: run when the
+ * group leaves a space (dma_detach, after its requester IDs are blocked;
+ * dma_space_destroy, before the space's pages are unpinned) and again on the
+ * next dma_attach while it has not succeeded.  A group without one counts
+ * as quiet (the dma layer knows no devices). */
+void dma_group_on_quiesce(struct dma_group *g, dma_quiesce_fn fn, void *arg);
 
 /* Why the last call on a space failed, recorded where the check failed, so
  * that the caller can say exactly what was wrong (dma_space_why).  Every
@@ -108,6 +123,9 @@ enum dma_why_kind {
 	DMA_WHY_BAD_GROUP,	   /* EINVAL attach: the group has no unit or no requester ID */
 	DMA_WHY_GROUP_BUSY,	   /* EBUSY attach: id = the space the group is in */
 	DMA_WHY_NOT_ATTACHED,	   /* ENOENT detach */
+	DMA_WHY_NOT_QUIESCED,	   /* EBUSY attach: the group left a space and its DMA could
+				    * not be stopped (retried now, failed again); a = the
+				    * quiesce's -errno, id = the group */
 	DMA_WHY_REG_OVERLAP,	   /* EINVAL register: a, b = hpa, size of the registration in
 				    * the way */
 	DMA_WHY_REG_EXISTS,	   /* EBUSY register: exactly this range is registered */

@@ -136,6 +136,8 @@ int why(struct dma_space *s, int err, enum dma_why_kind kind, uint64_t a, uint64
 int why_map(struct dma_space *s, int err, enum dma_why_kind kind, const struct itree_node *x,
 	    uint64_t a, uint64_t b, int id);
 int why_id(struct dma_space *s, int err, enum dma_why_kind kind, int id);
+/* Runs g's quiesce callback (attach.c); g->unquiesced stays set on error. */
+int group_quiesce(struct dma_group *g) MUST_CHECK;
 int why_nomem(struct dma_space *s, uint64_t bytes, enum dma_why_mem what);
 int why_pin_limit(struct dma_space *s, const struct dma_owner *o, uint64_t need);
 /* A driver call on unit u failed with err (where: IOVA or requester ID). */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dma/dma_priv.h"
+#include "kernel/log.h"
 
 static struct dma_space *spaces;
 
@@ -249,6 +250,14 @@ int dma_space_destroy(struct dma_space *s)
 	struct dma_space **pp;
 	int err;
 
+	/* Every group's DMA is stopped before any page is unpinned: the
+	 * IOTLB flush protects the pages from a device that is still running,
+	 * the quiesce makes it stop.  A failure is retried by the detach below
+	 * and, if it fails again, by the group's next attach. */
+	for (struct dma_group *g = s->groups; g; g = g->next)
+		if (g->unquiesced && group_quiesce(g))
+			klog("dma: group %d of as=%u could not be quiesced before teardown", g->id,
+			     s->id);
 	/* The steps record their own reasons (the first that fails stops). */
 	err = dma_unmap_all(s, NULL);
 	if (err)

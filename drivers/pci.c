@@ -16,6 +16,7 @@
 #include "drivers/pci_regs.h"
 #include "hw/hw.h"
 #include "kernel/log.h"
+#include "kernel/time.h"
 
 /* One ECAM window plus the buses enumeration has visited in it. */
 struct window {
@@ -726,4 +727,142 @@ void pci_set_bus_master(struct pci_dev *d, bool on)
 	/* A 16-bit write: the status register beside it has RW1C bits. */
 	if (n != cmd)
 		pci_write(d, PCI_COMMAND, 2, n);
+}
+
+/* ------------------------------------------------------------ quiesce */
+
+/* The first capability with this ID (PCI 3.0 §6.7), 0 if none; bounded as
+ * walk_caps. */
+static unsigned cap_find(const struct pci_dev *d, uint8_t want)
+{
+	unsigned pos;
+
+	if (d->hdr_type != PCI_HEADER_TYPE_NORMAL && d->hdr_type != PCI_HEADER_TYPE_BRIDGE)
+		return 0;
+	if (!(pci_read(d, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST))
+		return 0;
+	pos = pci_read(d, PCI_CAPABILITY_LIST, 1);
+	for (unsigned ttl = PCI_FIND_CAP_TTL; pos && ttl; ttl--) {
+		if (pos < 0x40 || (pos & 3))
+			return 0;
+		uint32_t hdr = pci_read(d, pos, 2);
+		if ((hdr & 0xff) == want)
+			return pos;
+		if ((hdr & 0xff) == 0xff)
+			return 0;
+		pos = hdr >> 8;
+	}
+	return 0;
+}
+
+enum pci_flr pci_flr_kind(const struct pci_dev *d)
+{
+	unsigned af;
+
+	if (d->cap_pcie && (pci_read(d, d->cap_pcie + PCI_EXP_DEVCAP, 4) & PCI_EXP_DEVCAP_FLR))
+		return PCI_FLR_PCIE;
+	/* AF FLR needs the Transactions Pending bit too: without it there is
+	 * no way to know the function is idle before resetting it. */
+	af = cap_find(d, PCI_CAP_ID_AF);
+	if (af && (pci_read(d, af + PCI_AF_CAP, 1) & (PCI_AF_CAP_TP | PCI_AF_CAP_FLR)) ==
+			  (PCI_AF_CAP_TP | PCI_AF_CAP_FLR))
+		return PCI_FLR_AF;
+	return PCI_FLR_NONE;
+}
+
+static bool tx_pending(const struct pci_dev *d, unsigned af)
+{
+	if (af)
+		return pci_read(d, af + PCI_AF_STATUS, 1) & PCI_AF_STATUS_TP;
+	if (d->cap_pcie)
+		return pci_read(d, d->cap_pcie + PCI_EXP_DEVSTA, 2) & PCI_EXP_DEVSTA_TRPND;
+	return false; /* conventional without AF: nothing to ask */
+}
+
+/* What an FLR resets and nothing else re-programs (the drivers set up MSI,
+ * decoding and Bus Master themselves when they use the function). */
+struct cfg_saved {
+	uint32_t bar[PCI_STD_NUM_BARS];
+	unsigned nbars;
+	uint16_t cmd, devctl;
+	uint8_t intline;
+};
+
+static void cfg_save(const struct pci_dev *d, struct cfg_saved *sv)
+{
+	sv->nbars = d->hdr_type == PCI_HEADER_TYPE_BRIDGE ? PCI_BRIDGE_NUM_BARS : PCI_STD_NUM_BARS;
+	for (unsigned i = 0; i < sv->nbars; i++)
+		sv->bar[i] = pci_read(d, PCI_BASE_ADDRESS_0 + 4 * i, 4);
+	sv->cmd = (uint16_t)pci_read(d, PCI_COMMAND, 2);
+	sv->intline = (uint8_t)pci_read(d, PCI_INTERRUPT_LINE, 1);
+	sv->devctl = d->cap_pcie ? (uint16_t)pci_read(d, d->cap_pcie + PCI_EXP_DEVCTL, 2) : 0;
+}
+
+/* BARs before the command register: decoding comes back on only once the
+ * addresses are valid again.  Bus Master stays off (the next owner's driver
+ * turns it on). */
+static void cfg_restore(struct pci_dev *d, const struct cfg_saved *sv)
+{
+	for (unsigned i = 0; i < sv->nbars; i++)
+		pci_write(d, PCI_BASE_ADDRESS_0 + 4 * i, 4, sv->bar[i]);
+	pci_write(d, PCI_INTERRUPT_LINE, 1, sv->intline);
+	if (d->cap_pcie)
+		pci_write(d, d->cap_pcie + PCI_EXP_DEVCTL, 2, sv->devctl & ~PCI_EXP_DEVCTL_BCR_FLR);
+	pci_write(d, PCI_COMMAND, 2, sv->cmd & ~PCI_COMMAND_MASTER);
+}
+
+static bool cfg_answers(const struct pci_dev *d)
+{
+	/* 0x0001: a Configuration Request Retry Status the root port turned
+	 * into a vendor ID (PCIe 7.5.3.5 CRS Software Visibility). */
+	uint32_t v = pci_read(d, PCI_VENDOR_ID, 2);
+	return v != 0xffff && v != 0x0001;
+}
+
+static int flr(struct pci_dev *d, enum pci_flr kind, unsigned af)
+{
+	struct cfg_saved sv;
+
+	cfg_save(d, &sv);
+	if (kind == PCI_FLR_AF)
+		pci_write(d, af + PCI_AF_CTRL, 1, PCI_AF_CTRL_FLR);
+	else
+		pci_write(d, d->cap_pcie + PCI_EXP_DEVCTL, 2, sv.devctl | PCI_EXP_DEVCTL_BCR_FLR);
+	/* PCIe 6.6.2: no configuration request for 100 ms after an FLR. */
+	udelay(PCI_FLR_WAIT_US);
+	if (poll_until(cfg_answers(d), PCI_FLR_READY_TIMEOUT_NS))
+		return -ETIMEDOUT;
+	cfg_restore(d, &sv);
+	return 0;
+}
+
+int pci_quiesce(struct pci_dev *d, bool *did_flr)
+{
+	enum pci_flr kind = pci_flr_kind(d);
+	unsigned af = kind == PCI_FLR_AF ? cap_find(d, PCI_CAP_ID_AF) : 0;
+	char b[16];
+	int err;
+
+	*did_flr = false;
+	if (pci_read(d, PCI_VENDOR_ID, 2) == 0xffff)
+		return -ENODEV;
+	/* Bus Master off first: the function issues no new request (PCI 3.0
+	 * §6.2.2); then the ones already issued drain: an FLR with requests
+	 * outstanding may leave their completions to arrive after the reset
+	 * (PCIe 6.6.2), and without an FLR that wait is all that says the
+	 * function has gone quiet. */
+	pci_set_bus_master(d, false);
+	if (poll_until(!tx_pending(d, af), PCI_PENDING_TIMEOUT_NS)) {
+		klog("pci: %s transactions still pending with Bus Master off", dname(d, b));
+		return -ETIMEDOUT;
+	}
+	if (kind == PCI_FLR_NONE)
+		return 0;
+	err = flr(d, kind, af);
+	if (err) {
+		klog("pci: %s does not answer after FLR", dname(d, b));
+		return err;
+	}
+	*did_flr = true;
+	return 0;
 }

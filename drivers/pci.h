@@ -89,6 +89,27 @@ int pci_group_count(void); /* groups are numbered 0 .. count-1 */
 
 void pci_set_bus_master(struct pci_dev *d, bool on);
 
+/* Quiescing a function that leaves its owner (docs/pci.md "Quiesce on
+ * detach"): the function-level reset it offers, if any. */
+enum pci_flr {
+	PCI_FLR_NONE,
+	PCI_FLR_PCIE, /* PCIe DEVCAP.FLR */
+	PCI_FLR_AF,   /* conventional: Advanced Features capability with TP and FLR */
+};
+enum pci_flr pci_flr_kind(const struct pci_dev *d);
+
+#define PCI_PENDING_TIMEOUT_NS 1000000000ull   /* Transactions Pending to clear */
+#define PCI_FLR_WAIT_US 100000u		       /* PCIe 6.6.2: 100 ms after FLR */
+#define PCI_FLR_READY_TIMEOUT_NS 1000000000ull /* then config reads to answer */
+
+/* Bus Master Enable off, the function's pending transactions drained
+ * (bounded), then an FLR where offered and the configuration restored
+ * (BARs, interrupt line, PCIe Device Control; command without Bus Master).
+ * *did_flr says whether an FLR was done.  Bus Master stays off on error:
+ *  -ENODEV    the function reads all ones
+ *  -ETIMEDOUT transactions still pending, or no answer after the FLR */
+int pci_quiesce(struct pci_dev *d, bool *did_flr) MUST_CHECK;
+
 #ifdef HOST_TEST
 /* Host tests route 8- and 16-bit config accesses here (hw/hw.h has only
  * 32/64-bit MMIO).  pci.c has weak defaults (aligned dword read; write as

@@ -40,6 +40,7 @@
 #define PCI_BASE_ADDRESS_IO_MASK (~0x03u)
 
 #define PCI_CAPABILITY_LIST 0x34 /* type 0 and 1: first capability pointer */
+#define PCI_INTERRUPT_LINE 0x3c	 /* 8 bits */
 
 /* Type 1 (PCI-to-PCI bridge) header */
 #define PCI_PRIMARY_BUS 0x18
@@ -50,6 +51,7 @@
 #define PCI_CAP_ID_MSI 0x05
 #define PCI_CAP_ID_EXP 0x10 /* PCI Express */
 #define PCI_CAP_ID_MSIX 0x11
+#define PCI_CAP_ID_AF 0x13 /* PCI Advanced Features (conventional FLR) */
 #define PCI_CAP_LIST_ID 0   /* offset of the ID byte */
 #define PCI_CAP_LIST_NEXT 1 /* offset of the next pointer */
 #define PCI_FIND_CAP_TTL 48 /* bound on the list walk (as Linux) */
@@ -66,6 +68,21 @@
 #define PCI_EXP_TYPE_PCIE_BRIDGE 0x8 /* PCI/PCI-X-to-PCIe bridge */
 #define PCI_EXP_TYPE_RC_END 0x9	     /* root-complex integrated endpoint */
 #define PCI_EXP_TYPE_RC_EC 0xa	     /* root-complex event collector */
+#define PCI_EXP_DEVCAP 0x04		   /* 32 bits */
+#define PCI_EXP_DEVCAP_FLR 0x10000000u	   /* Function Level Reset Capability */
+#define PCI_EXP_DEVCTL 0x08		   /* 16 bits */
+#define PCI_EXP_DEVCTL_BCR_FLR 0x8000u	   /* Initiate Function Level Reset (reads 0) */
+#define PCI_EXP_DEVSTA 0x0a		   /* 16 bits */
+#define PCI_EXP_DEVSTA_TRPND 0x0020u	   /* Transactions Pending */
+
+/* Advanced Features capability (PCI AF ECN): 8-bit registers */
+#define PCI_AF_CAP 3
+#define PCI_AF_CAP_TP 0x01u /* Transactions Pending bit supported */
+#define PCI_AF_CAP_FLR 0x02u
+#define PCI_AF_CTRL 4
+#define PCI_AF_CTRL_FLR 0x01u /* Initiate FLR */
+#define PCI_AF_STATUS 5
+#define PCI_AF_STATUS_TP 0x01u
 
 /* Extended capabilities (PCIe Base Spec 7.6): header dword at 0x100 */
 #define PCI_EXT_CAP_START 0x100

@@ -60,6 +60,19 @@ static struct fake_pci_fn *decode(struct fake_pci *p, uint64_t addr, unsigned *r
 	return p->fns[bus][(off >> PCI_ECAM_DEV_SHIFT) & 31][(off >> PCI_ECAM_FN_SHIFT) & 7];
 }
 
+/* Transactions Pending, read while f->pending_reads lasts (each read of
+ * the status byte holding it uses one up). */
+static uint32_t pending_bit(struct fake_pci_fn *f, unsigned reg, unsigned size)
+{
+	unsigned at = f->pcie ? f->pcie + PCI_EXP_DEVSTA : f->af ? f->af + PCI_AF_STATUS : 0;
+	uint32_t bit = f->pcie ? PCI_EXP_DEVSTA_TRPND : PCI_AF_STATUS_TP;
+
+	if (!at || !f->pending_reads || reg > at || reg + size <= at)
+		return 0;
+	f->pending_reads--;
+	return bit << (8 * (at - reg));
+}
+
 static uint32_t cfg_read(struct fake_pci *p, uint64_t addr, unsigned size)
 {
 	unsigned reg;
@@ -74,7 +87,7 @@ static uint32_t cfg_read(struct fake_pci *p, uint64_t addr, unsigned size)
 		return size == 4 ? 0xffffffffu : size == 2 ? 0xffff : 0xff;
 	for (unsigned i = 0; i < size; i++)
 		v |= (uint32_t)f->cfg[reg + i] << (8 * i);
-	return v;
+	return v | pending_bit(f, reg, size);
 }
 
 static bool in_bar(const struct fake_pci_fn *f, unsigned reg)
@@ -83,6 +96,41 @@ static bool in_bar(const struct fake_pci_fn *f, unsigned reg)
 	unsigned end = PCI_BASE_ADDRESS_0 + 4 * (hdr == 1 ? 2 : 6);
 
 	return reg >= PCI_BASE_ADDRESS_0 && reg < end;
+}
+
+static bool pending(const struct fake_pci_fn *f)
+{
+	return (f->pcie && (fake_pci_get16(f, f->pcie + PCI_EXP_DEVSTA) & PCI_EXP_DEVSTA_TRPND)) ||
+	       (f->af && (f->cfg[f->af + PCI_AF_STATUS] & PCI_AF_STATUS_TP));
+}
+
+static void do_flr(struct fake_pci_fn *f)
+{
+	f->flrs++;
+	f->flr_master_on += (fake_pci_get16(f, PCI_COMMAND) & PCI_COMMAND_MASTER) != 0;
+	f->flr_pending += pending(f) || f->pending_reads;
+	for (unsigned r = PCI_BASE_ADDRESS_0; in_bar(f, r); r++)
+		f->cfg[r] &= (uint8_t)~f->wmask[r];
+	fake_pci_set16(f, PCI_COMMAND, 0);
+	f->cfg[PCI_INTERRUPT_LINE] = 0;
+	if (f->pcie)
+		fake_pci_set16(f, f->pcie + PCI_EXP_DEVCTL, 0);
+	if (f->af)
+		f->cfg[f->af + PCI_AF_CTRL] = 0;
+	memset(f->cfg + 0xc0, 0, 0x40);
+}
+
+/* Initiate FLR reads as 0: a write with it set resets the function. */
+static void flr_check(struct fake_pci_fn *f, unsigned reg, unsigned size, uint32_t val)
+{
+	unsigned hi = f->pcie + PCI_EXP_DEVCTL + 1, ctl = f->af + PCI_AF_CTRL;
+
+	if (f->pcie && (f->wmask[hi] & 0x80) && reg <= hi && reg + size > hi &&
+	    ((val >> (8 * (hi - reg))) & 0x80))
+		do_flr(f);
+	else if (f->af && reg <= ctl && reg + size > ctl &&
+		 ((val >> (8 * (ctl - reg))) & PCI_AF_CTRL_FLR))
+		do_flr(f);
 }
 
 static void cfg_write(struct fake_pci *p, uint64_t addr, unsigned size, uint32_t val)
@@ -116,6 +164,7 @@ static void cfg_write(struct fake_pci *p, uint64_t addr, unsigned size, uint32_t
 		f->cfg[r] = (uint8_t)((f->cfg[r] & ~f->wmask[r]) | (b & f->wmask[r]));
 		f->cfg[r] &= (uint8_t) ~(b & f->w1c[r]);
 	}
+	flr_check(f, reg, size, val);
 }
 
 static uint64_t mmio_rd(void *ctx, uint64_t off, unsigned size)
@@ -299,6 +348,25 @@ void fake_pci_cap_pcie(struct fake_pci_fn *f, uint8_t pos, uint8_t type)
 {
 	fake_pci_cap(f, pos, PCI_CAP_ID_EXP);
 	fake_pci_set16(f, pos + PCI_EXP_FLAGS, (uint16_t)(2 | type << 4)); /* version 2 */
+	f->pcie = pos;
+	f->wmask[pos + PCI_EXP_DEVCTL] = 0xff; /* the rest of Device Control */
+	f->wmask[pos + PCI_EXP_DEVCTL + 1] = 0x7f;
+}
+
+void fake_pci_flr_pcie(struct fake_pci_fn *f)
+{
+	fake_pci_set32(f, f->pcie + PCI_EXP_DEVCAP,
+		       fake_pci_get32(f, f->pcie + PCI_EXP_DEVCAP) | PCI_EXP_DEVCAP_FLR);
+	f->wmask[f->pcie + PCI_EXP_DEVCTL + 1] |= 0x80;
+}
+
+void fake_pci_cap_af(struct fake_pci_fn *f, uint8_t pos)
+{
+	fake_pci_cap(f, pos, PCI_CAP_ID_AF);
+	f->cfg[pos + 2] = 6; /* length */
+	f->cfg[pos + PCI_AF_CAP] = PCI_AF_CAP_TP | PCI_AF_CAP_FLR;
+	f->wmask[pos + PCI_AF_CTRL] = PCI_AF_CTRL_FLR;
+	f->af = pos;
 }
 
 void fake_pci_ecap(struct fake_pci_fn *f, uint16_t pos, uint16_t id)

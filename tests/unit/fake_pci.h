@@ -26,6 +26,12 @@ struct fake_pci_fn {
 	unsigned sized_decode_on; /* all-ones BAR writes while IO/MEM decode was on */
 	unsigned bar_allones;	  /* all-ones BAR writes */
 	unsigned dword_writes, word_writes, byte_writes;
+	/* Function level reset (fake_pci_flr_pcie, fake_pci_cap_af) */
+	uint8_t pcie, af;	 /* capability offsets, 0 = absent */
+	unsigned flrs;		 /* FLRs done */
+	unsigned flr_master_on;	 /* ... initiated with Bus Master Enable on */
+	unsigned flr_pending;	 /* ... initiated with Transactions Pending set */
+	unsigned pending_reads;	 /* Transactions Pending reads set this many more times */
 };
 
 struct fake_pci;
@@ -55,6 +61,15 @@ void fake_pci_bar_io(struct fake_pci_fn *f, unsigned idx, uint32_t base, uint32_
  * for the first); the PCIe capability also gets its Device/Port Type. */
 void fake_pci_cap(struct fake_pci_fn *f, uint8_t pos, uint8_t id);
 void fake_pci_cap_pcie(struct fake_pci_fn *f, uint8_t pos, uint8_t type);
+/* FLR (reset: BARs' address bits, command, interrupt line, Device Control
+ * and the device-specific scratch 0xc0-0xff back to 0), started by writing
+ * Initiate FLR: in the PCIe capability's Device Control (the capability
+ * must exist; DEVCAP.FLR is set), or in an Advanced Features capability
+ * appended at pos (TP and FLR capable).  Transactions Pending (DEVSTA bit 5,
+ * AF status bit 0) is read-only: set it with fake_pci_set8/16. */
+void fake_pci_flr_pcie(struct fake_pci_fn *f);
+void fake_pci_cap_af(struct fake_pci_fn *f, uint8_t pos);
+
 /* Appends an extended capability (version 1) at pos. */
 void fake_pci_ecap(struct fake_pci_fn *f, uint16_t pos, uint16_t id);
 /* Appends an ACS capability at pos: Capability Register cap, the Control

@@ -642,3 +642,42 @@ TEST(rmrr_ranges_are_reserved)
 	rm(a);
 	rm(b);
 }
+
+/* A group that left a space and could not be quiesced: `as detach` succeeds
+ * (it has left), `as attach` refuses it with EBUSY "not quiesced" until the
+ * quiesce works. */
+static int quiesce_rc;
+static int fake_quiesce(struct dma_group *g, void *arg)
+{
+	(void)g;
+	(void)arg;
+	return quiesce_rc;
+}
+
+TEST(attach_refused_not_quiesced)
+{
+	unsigned a = mk(), b = mk();
+	struct pci_dev *d;
+	struct dma_group *g;
+
+	CHECK_EQ(dev_lookup("00:03.0", &d), 0);
+	CHECK((g = dev_group(d)) != NULL);
+	dma_quiesce_fn glue = g->quiesce;
+	void *glue_arg = g->quiesce_arg;
+
+	CHECK(glue != NULL); /* the device glue registers one */
+	CHECK_EQ(test_cmd("as attach %u 00:03.0", a), 0);
+	dma_group_on_quiesce(g, fake_quiesce, NULL);
+	quiesce_rc = -ETIMEDOUT;
+	CHECK_EQ(test_cmd("as detach %u 00:03.0", a), 0);
+	CHECK_EQ(test_cmd("as attach %u 00:03.0", b), -EBUSY);
+	CHECK(msg_has("not quiesced"));
+	CHECK(msg_has("ETIMEDOUT"));
+	CHECK(msg_has("00:03.0"));
+	quiesce_rc = 0;
+	CHECK_EQ(test_cmd("as attach %u 00:03.0", b), 0);
+	CHECK_EQ(test_cmd("as detach %u 00:03.0", b), 0);
+	dma_group_on_quiesce(g, glue, glue_arg);
+	rm(a);
+	rm(b);
+}

@@ -28,7 +28,8 @@ void msi_disable_remapped(struct iommu_irq_route *r) { (void)r; }
  * Also the pure transfer splitting and every argument error.
  *
  * PCI: 00:03.0 edu (BAR0 0xfe000000, MSI at 0x40), 00:04.0 a non-edu
- * endpoint, 00:05.0 an edu without BAR0, 00:06.0 an edu no unit translates.
+ * endpoint, 00:05.0 an edu without BAR0, 00:06.0 an edu no unit translates,
+ * 00:07.0 a PCIe endpoint with FLR (quiesce on detach).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -140,7 +141,7 @@ static void run_dma(void)
 	}
 }
 
-static struct fake_pci_fn *edu_fn;
+static struct fake_pci_fn *edu_fn, *flr_fn;
 
 /* The message edu's MSI capability (0x40, 32-bit form) holds, delivered to
  * the vector in its data when ed.deliver (no IOMMU here: compatibility
@@ -228,6 +229,10 @@ static void world(void)
 	fake_pci_add(p, 0, 5, 0, EDU_VENDOR, EDU_DEVICE, 0x00ff00, 0);
 	f = fake_pci_add(p, 0, 6, 0, EDU_VENDOR, EDU_DEVICE, 0x00ff00, 0);
 	fake_pci_bar32(f, 0, 0xfd000000, 0x100000, false);
+	flr_fn = f = fake_pci_add(p, 0, 7, 0, 0x8086, 0x10d3, 0x020000, 0);
+	fake_pci_cap_pcie(f, 0x40, PCI_EXP_TYPE_ENDPOINT);
+	fake_pci_flr_pcie(f);
+	fake_pci_bar32(f, 0, 0xfc000000, 0x20000, false);
 	if (pci_init(&win, 1))
 		abort();
 	fake_mmio_add(&m);
@@ -562,4 +567,98 @@ TEST(edu_irq_released_with_the_group)
 	CHECK_EQ(test_cmd("edu 00:03.0 irq"), 0);
 	CHECK_EQ(vectors_left, held);
 	ed.deliver = false;
+}
+
+static bool master_on(const struct fake_pci_fn *f)
+{
+	return fake_pci_get16(f, PCI_COMMAND) & PCI_COMMAND_MASTER;
+}
+
+/* A group leaving a space is quiesced: edu (conventional, no FLR) has Bus
+ * Master off right after detach and after as destroy; the next edu command
+ * turns it back on and DMAs through the new space. */
+TEST(quiesce_edu_on_detach)
+{
+	struct dma_space *s;
+	struct pci_dev *d;
+	uint64_t iova;
+
+	uint64_t faults0;
+
+	world();
+	faults0 = faults;
+	s = space();
+	CHECK_EQ(dma_map(s, 0x10000, K4, DMA_SRC_HPA, tl_user(1), DMA_PROT_R | DMA_PROT_W, &iova),
+		 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 read 0x10000 16"), 0);
+	CHECK(master_on(edu_fn));
+	CHECK_EQ(dev_lookup("00:03.0", &d), 0);
+	CHECK_EQ(dma_detach(s, dev_group(d)), 0);
+	CHECK(!master_on(edu_fn));
+	CHECK(fake_pci_get16(edu_fn, PCI_COMMAND) & PCI_COMMAND_MEMORY);
+	CHECK(!dev_group(d)->unquiesced);
+	CHECK_EQ(dma_space_destroy(s), 0);
+	s = space();
+	CHECK_EQ(dma_map(s, 0x10000, K4, DMA_SRC_HPA, tl_user(1), DMA_PROT_R | DMA_PROT_W, &iova),
+		 0);
+	CHECK_EQ(test_cmd("edu 00:03.0 read 0x10000 16"), 0);
+	CHECK(master_on(edu_fn));
+	CHECK(strstr(test_con_buf, "status=ok") != NULL);
+	CHECK_EQ(faults, faults0);
+	CHECK_EQ(dma_space_destroy(s), 0);
+	CHECK(!master_on(edu_fn));
+}
+
+/* FLR on detach; a group whose transactions never drain leaves its space
+ * but no other space takes it (EBUSY, not quiesced) until a retry works. */
+TEST(quiesce_flr_and_blocked_group)
+{
+	struct dma_space *s, *t;
+	struct pci_dev *d;
+	struct dma_group *g;
+	unsigned flrs;
+
+	world();
+	iommu_set_scope_fn(scope);
+	CHECK_EQ(dev_lookup("00:07.0", &d), 0);
+	CHECK((g = dev_group(d)) != NULL);
+	CHECK_EQ(dma_space_create(NULL, &s), 0);
+	CHECK_EQ(dma_space_create(NULL, &t), 0);
+	flrs = flr_fn->flrs;
+	CHECK_EQ(dma_attach(s, g), 0);
+	fake_pci_set16(flr_fn, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	fake_pci_set8(flr_fn, 0xc0, 0x5a);
+	CHECK_EQ(dma_detach(s, g), 0);
+	CHECK_EQ(flr_fn->flrs, flrs + 1);
+	CHECK_EQ(flr_fn->flr_master_on, 0);
+	CHECK_EQ(fake_pci_get8(flr_fn, 0xc0), 0);
+	CHECK_EQ(fake_pci_get16(flr_fn, PCI_COMMAND), PCI_COMMAND_MEMORY);
+	CHECK_EQ(fake_pci_get32(flr_fn, PCI_BASE_ADDRESS_0), 0xfc000000);
+
+	/* stuck transactions: detach still completes, the group is blocked */
+	CHECK_EQ(dma_attach(s, g), 0);
+	fake_pci_set16(flr_fn, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	fake_pci_set16(flr_fn, 0x40 + PCI_EXP_DEVSTA, PCI_EXP_DEVSTA_TRPND);
+	CHECK_EQ(dma_detach(s, g), 0);
+	CHECK(g->space == NULL);
+	CHECK(fake_iommu_rid_domain(unit_a, pci_make_rid(0, 7, 0)) == NULL);
+	CHECK(!master_on(flr_fn));
+	CHECK_EQ(flr_fn->flrs, flrs + 1);
+	CHECK(g->unquiesced);
+	CHECK_EQ(dma_attach(t, g), -EBUSY);
+	CHECK_EQ(dma_space_why(t)->kind, DMA_WHY_NOT_QUIESCED);
+	CHECK_EQ(dma_space_why(t)->a, ETIMEDOUT);
+	CHECK_EQ(dma_space_why(t)->id, g->id);
+	CHECK(g->space == NULL);
+	CHECK(fake_iommu_rid_domain(unit_a, pci_make_rid(0, 7, 0)) == NULL);
+	/* drained: the retry on the next attach quiesces (FLR) and lets it in */
+	fake_pci_set16(flr_fn, 0x40 + PCI_EXP_DEVSTA, 0);
+	CHECK_EQ(dma_attach(t, g), 0);
+	CHECK_EQ(flr_fn->flrs, flrs + 2);
+	CHECK(fake_iommu_rid_domain(unit_a, pci_make_rid(0, 7, 0)) != NULL);
+	/* as destroy quiesces too (once: not again in its detach) */
+	CHECK_EQ(dma_space_destroy(t), 0);
+	CHECK_EQ(flr_fn->flrs, flrs + 3);
+	CHECK(!g->unquiesced);
+	CHECK_EQ(dma_space_destroy(s), 0);
 }

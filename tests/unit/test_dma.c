@@ -1261,3 +1261,91 @@ TEST(group_release_callback)
 	CHECK_EQ(released[1], 2);
 	fake_iommu_unit_free(u);
 }
+
+/* The quiesce callback: on detach after the group's requester IDs are
+ * blocked (and never for a detach that failed); on destroy before any page
+ * is unpinned, once; a failure lets the group leave but keeps it out of
+ * every space (EBUSY, not quiesced) until the retry on attach succeeds. */
+static struct {
+	unsigned calls;
+	int fail;
+	bool rid_blocked;
+	uint64_t pinned, nmaps;
+	struct dma_space *s;
+	struct iommu_unit *u;
+} qz;
+static int record_quiesce(struct dma_group *g, void *arg)
+{
+	struct dma_space_info si;
+
+	(void)arg;
+	qz.calls++;
+	qz.rid_blocked = fake_iommu_rid_domain(qz.u, g->rids[0]) == NULL;
+	qz.pinned = tl_mem().pinned;
+	dma_space_info(qz.s, &si);
+	qz.nmaps = si.nmaps;
+	return qz.fail;
+}
+
+TEST(group_quiesce_callback)
+{
+	struct dma_space *s = mk(), *t;
+	struct iommu_unit *u = tl_unit(PGSIZE_4K);
+	struct dma_group g;
+	const struct dma_why *w;
+	uint64_t pa = tl_user(0), hpa, pinned0 = tl_mem().pinned;
+
+	memset(&qz, 0, sizeof(qz));
+	qz.s = s;
+	qz.u = u;
+	tl_group(&g, u, 1);
+	dma_group_on_quiesce(&g, record_quiesce, NULL);
+	CHECK_EQ(dma_map(s, 0x10000, K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_attach(s, &g), 0);
+	CHECK_EQ(qz.calls, 0);
+	CHECK(g.unquiesced);
+	fake_iommu_fail_any(1);
+	CHECK_EQ(dma_detach(s, &g), -EIO);
+	fake_iommu_fail_any(0);
+	CHECK_EQ(qz.calls, 0); /* still attached: left alone */
+	CHECK_EQ(dma_detach(s, &g), 0);
+	CHECK_EQ(qz.calls, 1);
+	CHECK(qz.rid_blocked);
+	CHECK(!g.unquiesced);
+	CHECK_EQ(dma_attach(s, &g), 0); /* quiet: no retry needed */
+	CHECK_EQ(qz.calls, 1);
+
+	/* destroy: quiesced while the mapping still holds its pinned page */
+	CHECK_EQ(dma_space_destroy(s), 0);
+	CHECK_EQ(qz.calls, 2);
+	CHECK_EQ(qz.nmaps, 1);
+	CHECK(qz.pinned > pinned0);
+	CHECK_EQ(tl_mem().pinned, pinned0);
+
+	/* a failing quiesce: the group leaves, then is refused until it works */
+	s = mk();
+	t = mk();
+	qz.s = s;
+	CHECK_EQ(dma_attach(s, &g), 0);
+	qz.fail = -ETIMEDOUT;
+	CHECK_EQ(dma_detach(s, &g), 0);
+	CHECK(g.space == NULL);
+	CHECK(g.unquiesced);
+	CHECK_EQ(qz.calls, 3);
+	qz.s = t;
+	CHECK_EQ(dma_attach(t, &g), -EBUSY);
+	w = why_is(t, DMA_WHY_NOT_QUIESCED, -EBUSY);
+	CHECK_EQ(w->a, ETIMEDOUT);
+	CHECK_EQ(qz.calls, 4);
+	CHECK(g.space == NULL);
+	CHECK(fake_iommu_rid_domain(u, 1) == NULL);
+	qz.fail = 0;
+	CHECK_EQ(dma_attach(t, &g), 0);
+	CHECK_EQ(qz.calls, 5);
+	CHECK(g.space == t);
+	rm(t);
+	rm(s);
+	CHECK_EQ(qz.calls, 6);
+	tl_user_free(pa, 0);
+	fake_iommu_unit_free(u);
+}

@@ -965,3 +965,129 @@ TEST(cmd_pci_write)
 	CHECK_EQ(f->dword_writes + f->word_writes + f->byte_writes, before);
 	CHECK_EQ(fake_pci_get8(f, 0x3c), 0x0b);
 }
+
+/* Quiesce (docs/pci.md "Quiesce on detach"): a conventional function without
+ * AF gets Bus Master off and nothing else; the status register's RW1C bits
+ * survive (a 16-bit write). */
+TEST(quiesce_conventional)
+{
+	setup();
+	struct pci_dev *d = dev_at(0, 0, 1, 0);
+	struct fake_pci_fn *f = fake_pci_fn_at(f0, 0, 1, 0);
+	bool did_flr = true;
+
+	CHECK_EQ(pci_flr_kind(d), PCI_FLR_NONE);
+	CHECK_EQ(pci_quiesce(d, &did_flr), 0);
+	CHECK(!did_flr);
+	CHECK_EQ(fake_pci_get16(f, PCI_COMMAND), PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+	CHECK_EQ(fake_pci_get16(f, PCI_STATUS) & 0xf900, 0xa000);
+	CHECK_EQ(f->flrs, 0);
+	/* a PCIe function without FLR: Bus Master off, pending drained, no reset */
+	struct pci_dev *e = dev_at(0, 1, 0, 0);
+	struct fake_pci_fn *g = fake_pci_fn_at(f0, 1, 0, 0);
+
+	fake_pci_set16(g, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	g->pending_reads = 3;
+	CHECK_EQ(pci_flr_kind(e), PCI_FLR_NONE);
+	CHECK_EQ(pci_quiesce(e, &did_flr), 0);
+	CHECK(!did_flr);
+	CHECK_EQ(g->pending_reads, 0);
+	CHECK_EQ(fake_pci_get16(g, PCI_COMMAND), PCI_COMMAND_MEMORY);
+	CHECK_EQ(g->flrs, 0);
+}
+
+/* PCIe FLR: Bus Master off, then Transactions Pending waited out, then the
+ * reset, then BARs (64-bit too), interrupt line, Device Control and the
+ * command register (without Bus Master) restored; the device's own state
+ * (scratch) is back to its reset value. */
+TEST(quiesce_pcie_flr)
+{
+	build();
+	struct fake_pci_fn *f = fake_pci_fn_at(f0, 1, 0, 0);
+
+	fake_pci_flr_pcie(f);
+	CHECK_EQ(pci_init(wins, 3), 0);
+	struct pci_dev *d = dev_at(0, 1, 0, 0);
+	bool did_flr = false;
+
+	fake_pci_set16(f, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	fake_pci_set8(f, PCI_INTERRUPT_LINE, 0x0b);
+	fake_pci_set16(f, 0x40 + PCI_EXP_DEVCTL, 0x2810);
+	fake_pci_set8(f, 0xc0, 0x5a);
+	f->pending_reads = 5;
+	CHECK_EQ(pci_flr_kind(d), PCI_FLR_PCIE);
+	CHECK_EQ(pci_quiesce(d, &did_flr), 0);
+	CHECK(did_flr);
+	CHECK_EQ(f->flrs, 1);
+	CHECK_EQ(f->flr_master_on, 0);
+	CHECK_EQ(f->flr_pending, 0);
+	CHECK_EQ(fake_pci_get8(f, 0xc0), 0); /* reset happened */
+	CHECK_EQ(fake_pci_get32(f, 0x14) & ~0xfu, 0xfe800000);
+	CHECK_EQ(fake_pci_get32(f, 0x18), 0);
+	CHECK_EQ(fake_pci_get16(f, PCI_COMMAND), PCI_COMMAND_MEMORY);
+	CHECK_EQ(fake_pci_get8(f, PCI_INTERRUPT_LINE), 0x0b);
+	CHECK_EQ(fake_pci_get16(f, 0x40 + PCI_EXP_DEVCTL), 0x2810);
+	CHECK_EQ(d->bar[1].base, 0xfe800000);
+}
+
+/* Transactions that never drain: bounded, -ETIMEDOUT, no FLR, Bus Master
+ * stays off; once they drain, the next attempt resets. */
+TEST(quiesce_pending_timeout)
+{
+	build();
+	struct fake_pci_fn *f = fake_pci_fn_at(f0, 1, 0, 0);
+
+	fake_pci_flr_pcie(f);
+	CHECK_EQ(pci_init(wins, 3), 0);
+	struct pci_dev *d = dev_at(0, 1, 0, 0);
+	bool did_flr = true;
+	uint64_t t0 = fake_tsc;
+
+	fake_pci_set16(f, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	fake_pci_set16(f, 0x40 + PCI_EXP_DEVSTA, PCI_EXP_DEVSTA_TRPND);
+	CHECK_EQ(pci_quiesce(d, &did_flr), -ETIMEDOUT);
+	CHECK(!did_flr);
+	CHECK(fake_tsc - t0 >= PCI_PENDING_TIMEOUT_NS);
+	CHECK(fake_tsc - t0 < 2 * PCI_PENDING_TIMEOUT_NS);
+	CHECK_EQ(f->flrs, 0);
+	CHECK_EQ(fake_pci_get16(f, PCI_COMMAND), PCI_COMMAND_MEMORY);
+	fake_pci_set16(f, 0x40 + PCI_EXP_DEVSTA, 0);
+	CHECK_EQ(pci_quiesce(d, &did_flr), 0);
+	CHECK(did_flr);
+	CHECK_EQ(f->flrs, 1);
+	CHECK_EQ(f->flr_pending, 0);
+}
+
+/* A conventional function with the Advanced Features capability (TP and
+ * FLR): its status waited on and its control register resets it. */
+TEST(quiesce_af_flr)
+{
+	build();
+	struct fake_pci_fn *f = fake_pci_fn_at(f0, 2, 1, 0);
+
+	fake_pci_cap_af(f, 0x50);
+	fake_pci_bar32(f, 0, 0xfd000000, 0x1000, false);
+	CHECK_EQ(pci_init(wins, 3), 0);
+	struct pci_dev *d = dev_at(0, 2, 1, 0);
+	bool did_flr = false;
+
+	fake_pci_set16(f, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	fake_pci_set8(f, 0xc0, 0x77);
+	f->pending_reads = 2;
+	CHECK_EQ(pci_flr_kind(d), PCI_FLR_AF);
+	CHECK_EQ(pci_quiesce(d, &did_flr), 0);
+	CHECK(did_flr);
+	CHECK_EQ(f->flrs, 1);
+	CHECK_EQ(f->flr_master_on, 0);
+	CHECK_EQ(f->flr_pending, 0);
+	CHECK_EQ(fake_pci_get8(f, 0xc0), 0);
+	CHECK_EQ(fake_pci_get32(f, PCI_BASE_ADDRESS_0), 0xfd000000);
+	CHECK_EQ(fake_pci_get16(f, PCI_COMMAND), PCI_COMMAND_MEMORY);
+	/* AF without the TP bit: no FLR offered (idle cannot be known) */
+	build();
+	f = fake_pci_fn_at(f0, 2, 1, 0);
+	fake_pci_cap_af(f, 0x50);
+	fake_pci_set8(f, 0x50 + PCI_AF_CAP, PCI_AF_CAP_FLR);
+	CHECK_EQ(pci_init(wins, 3), 0);
+	CHECK_EQ(pci_flr_kind(dev_at(0, 2, 1, 0)), PCI_FLR_NONE);
+}
