@@ -101,6 +101,10 @@ enum dma_why_kind {
 	DMA_WHY_NO_MEMORY,	   /* ENOMEM: a = bytes asked for, b = enum dma_why_mem */
 	DMA_WHY_NOT_DMA_MEMORY,	   /* EPERM: a = the first frame that is not user, DMA or guest
 				    * memory, b = its enum frame_tag or DMA_WHY_UNMANAGED */
+	DMA_WHY_OTHER_OWNER,	   /* EPERM: a = the first frame that belongs to someone else,
+				    * b = its holder (the owner id an alloc block is for, the
+				    * guest id of guest RAM), c = its enum frame_tag, id = the
+				    * space's owner */
 	DMA_WHY_NOT_RAM,	   /* EFAULT: [a, a + b) holds a frame that is free or unmanaged */
 	DMA_WHY_UNSAFE_INTERRUPTS, /* EPERM attach: id = the unit, which does not isolate
 				    * interrupts; a = 1 it remaps them but cannot block

@@ -203,10 +203,13 @@ int dom_map(struct iommu_domain *d, struct dma_mapping *m, uint64_t a, uint64_t 
 int dom_flush(struct iommu_domain *d, struct iommu_gather *g) MUST_CHECK;
 unsigned count_doms(const struct dma_space *s);
 
-/* Every frame of [pa, pa+size) is user, DMA or guest memory; otherwise
+/* Every frame of [pa, pa+size) is user, DMA or guest memory that o may
+ * map (walk.c may_use: the console user's into the console user's spaces,
+ * alloc blocks into their owner's, guest RAM into its guest's); otherwise
  * *bad is the first that is not. */
-bool src_ok(uint64_t pa, uint64_t size, uint64_t *bad);
-/* -EPERM with why NOT_DMA_MEMORY for the frame at bad. */
+bool src_ok(const struct dma_owner *o, uint64_t pa, uint64_t size, uint64_t *bad);
+/* -EPERM with why NOT_DMA_MEMORY, or OTHER_OWNER when the frame at bad is
+ * DMA-able memory of someone else. */
 int why_not_dma(struct dma_space *s, uint64_t bad);
 
 /* --------------------------------------------------------------- map.c */

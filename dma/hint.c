@@ -159,7 +159,7 @@ static int count_run_src(uint64_t iova, uint64_t pa, uint64_t len, void *arg)
 {
 	struct pin_ctx *c = arg;
 
-	if (!src_ok(pa, len, &c->bad))
+	if (!src_ok(c->o, pa, len, &c->bad))
 		return -EPERM;
 	return count_run(iova, pa, len, arg);
 }

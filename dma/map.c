@@ -84,7 +84,7 @@ static void mapping_release(struct dma_space *s, struct dma_mapping *m)
  * aligned blocks that fit (IOVA alignment included, so leaves can be
  * large), falling back to smaller blocks when memory is fragmented. */
 static int alloc_backing(struct dma_mapping *m, uint64_t iova, uint64_t size, unsigned min_order,
-			 enum dma_why_mem *what)
+			 uint16_t holder, enum dma_why_mem *what)
 {
 	uint64_t off = 0;
 	uint32_t cap = 0;
@@ -112,7 +112,7 @@ static int alloc_backing(struct dma_mapping *m, uint64_t iova, uint64_t size, un
 			cap = nc;
 		}
 		for (;;) {
-			pa = dma_frame_alloc(k);
+			pa = dma_frame_alloc(k, holder);
 			if (pa || k <= min_order)
 				break;
 			k--;
@@ -256,7 +256,7 @@ static int map_check(struct dma_space *s, struct map_req *r)
 		return why(s, -ENOSPC, DMA_WHY_MAP_LIMIT, user_maps(s), s->map_limit);
 	if (hpa_src) {
 		/* A device may never be pointed at sluice itself. */
-		if (!src_ok(r->hpa, r->size, &bad))
+		if (!src_ok(s->owner, r->hpa, r->size, &bad))
 			return why_not_dma(s, bad);
 		struct itree_node *rn = itree_first(&s->regs, r->hpa, hlast);
 		if (rn && rn->start <= r->hpa && rn->last >= hlast)
@@ -286,7 +286,8 @@ static int map_record(struct dma_space *s, const struct map_req *r, struct dma_m
 		m->seg0.size = r->size;
 		m->segs = &m->seg0;
 		m->nseg = 1;
-	} else if (alloc_backing(m, r->iova, r->size, order_of(r->pg), &what)) {
+	} else if (alloc_backing(m, r->iova, r->size, order_of(r->pg), map_owner(s, m)->id,
+				 &what)) {
 		free(m);
 		return why_nomem(s, what == DMA_MEM_BACKING ? r->size : 0, what);
 	}
@@ -357,6 +358,11 @@ static int map_domains(struct dma_space *s, struct dma_mapping *m, bool *stuck)
  * pinned and charged for ever rather than free it. */
 static void quarantine(struct dma_mapping *m)
 {
+	/* Its owner's id may be reused once the owner is gone: the alloc
+	 * blocks belong to nobody, so no later owner may map them (src_ok). */
+	if (m->src == DMA_SRC_ALLOC)
+		for (uint32_t i = 0; i < m->nseg; i++)
+			frame_set_holder(m->segs[i].pa, order_of(m->segs[i].size), 0);
 	quarantined += m_size(m);
 	m->qnext = quarantine_list;
 	quarantine_list = m;

@@ -216,9 +216,24 @@ static bool dma_memory(const struct frame *f)
 	return f->tag == FRAME_USER || f->tag == FRAME_DMA || f->tag == FRAME_GUEST;
 }
 
-/* Every frame of [pa, pa+size) is user, DMA or guest memory.  Walked as
- * runs of records (kernel/frame.h frame_run), not one lookup per frame. */
-bool src_ok(uint64_t pa, uint64_t size, uint64_t *bad)
+/* May owner o point a device at frame f?  The console user's memory goes
+ * only into the console user's spaces, an alloc block only into spaces of
+ * the owner it was allocated for (spaces made with share= have one owner),
+ * guest RAM only into that guest's spaces. */
+static bool may_use(const struct dma_owner *o, const struct frame *f)
+{
+	switch (f->tag) {
+	case FRAME_USER: return o->guest == 0;
+	case FRAME_DMA: return f->holder == o->id;
+	case FRAME_GUEST: return o->guest != 0 && f->holder == o->guest;
+	default: return false;
+	}
+}
+
+/* Every frame of [pa, pa+size) is user, DMA or guest memory that o may use.
+ * Walked as runs of records (kernel/frame.h frame_run), not one lookup per
+ * frame. */
+bool src_ok(const struct dma_owner *o, uint64_t pa, uint64_t size, uint64_t *bad)
 {
 	uint64_t pfn = pa >> FRAME_SHIFT, left = (size + FRAME_SIZE - 1) >> FRAME_SHIFT;
 
@@ -234,10 +249,10 @@ bool src_ok(uint64_t pa, uint64_t size, uint64_t *bad)
 		if (cnt > left)
 			cnt = left;
 		for (i = 0; i < cnt; i++)
-			no |= !dma_memory(&f[i]);
+			no |= !may_use(o, &f[i]);
 		if (no) {
 			/* Rare: find which (the loop above stays branch-free). */
-			for (i = 0; dma_memory(&f[i]); i++)
+			for (i = 0; may_use(o, &f[i]); i++)
 				;
 			*bad = (pfn + i) << FRAME_SHIFT;
 			return false;
@@ -252,5 +267,10 @@ int why_not_dma(struct dma_space *s, uint64_t bad)
 {
 	const struct frame *f = frame_get(bad);
 
-	return why(s, -EPERM, DMA_WHY_NOT_DMA_MEMORY, bad, f ? f->tag : DMA_WHY_UNMANAGED);
+	if (!f || !dma_memory(f))
+		return why(s, -EPERM, DMA_WHY_NOT_DMA_MEMORY, bad, f ? f->tag : DMA_WHY_UNMANAGED);
+	why(s, -EPERM, DMA_WHY_OTHER_OWNER, bad, f->holder);
+	s->why.c = f->tag;
+	s->why.id = s->owner->id;
+	return -EPERM;
 }

@@ -251,6 +251,31 @@ TEST(dma_map_errors)
 	CHECK_EQ(frame_free(own, 0), 0);
 }
 
+/* hpa: of a block another owner alloc'd: EPERM, named in words; a space
+ * made with share= (the same owner) maps it. */
+TEST(dma_map_other_owners_memory)
+{
+	unsigned a = mk(), b = mk(), c = 0;
+	uint64_t hpa = 0;
+	char want[96];
+
+	CHECK_EQ(test_cmd("as create share=%u", a), 0);
+	CHECK(sscanf(test_con_buf, "as=%u\n", &c) == 1);
+	CHECK_EQ(test_cmd("dma map %u 0x10000 4K alloc", a), 0);
+	CHECK_EQ(dma_lookup(dma_space_get(a), 0x10000, &hpa, NULL), 0);
+	CHECK_EQ(test_cmd("dma map %u 0x10000 4K hpa:0x%llx", b, (unsigned long long)hpa), -EPERM);
+	snprintf(want, sizeof(want), "hpa 0x%llx belongs to another owner", (unsigned long long)hpa);
+	CHECK(msg_has(want));
+	CHECK(msg_has("allocated for owner"));
+	snprintf(want, sizeof(want), "as=%u's owner is", b);
+	CHECK(msg_has(want));
+	CHECK_EQ(test_cmd("dma map %u 0x10000 4K hpa:0x%llx", c, (unsigned long long)hpa), 0);
+	CHECK_EQ(test_cmd("dma unmap %u 0x10000 4K", c), 0);
+	rm(c);
+	rm(b);
+	rm(a);
+}
+
 TEST(attach_detach_translate)
 {
 	unsigned a = mk(), b = mk();

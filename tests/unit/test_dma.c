@@ -3,6 +3,7 @@
  * tests/unit/test_dma.c — the dma layer's rules, one test per rule, on the
  * fake IOMMU with frames from host memory.
  */
+#include "dma/dma_priv.h" /* the owner's guest (no guest owners yet) */
 #include "tests/unit/dma_testlib.h"
 
 #define K4 0x1000ull
@@ -86,7 +87,12 @@ TEST(map_source_eperm)
 	CHECK_EQ(dma_unmap_all(s, NULL), 0);
 	tl_user_free(two, 1);
 	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, user, RW, &hpa), 0);
+	/* Guest RAM only into its guest's spaces (hpa_other_owners_frames_refused). */
+	frame_set_holder(guest, 0, 3);
+	CHECK_EQ(dma_map(s, 0x2000, K4, DMA_SRC_HPA, guest, RW, &hpa), -EPERM);
+	s->owner->guest = 3;
 	CHECK_EQ(dma_map(s, 0x2000, K4, DMA_SRC_HPA, guest, RW, &hpa), 0);
+	s->owner->guest = 0;
 	CHECK_EQ(frame_get(user)->pins, 1);
 	/* A pinned frame can't be freed (mem free -> EBUSY). */
 	CHECK_EQ(frame_free(user, 0), -EBUSY);
@@ -1260,4 +1266,63 @@ TEST(group_release_callback)
 	rm(s);
 	CHECK_EQ(released[1], 2);
 	fake_iommu_unit_free(u);
+}
+
+/* hpa: maps only frames the space's owner may use: the console user's
+ * memory, its own owner's alloc blocks (share= spaces: one owner), and
+ * guest RAM only into that guest's spaces. */
+TEST(hpa_other_owners_frames_refused)
+{
+	struct dma_space *a = mk(), *b = NULL, *c = NULL;
+	struct dma_owner_stat oa, oc;
+	const struct dma_why *w;
+	uint64_t apa, hpa, un, gpa, upa = tl_user(0);
+
+	CHECK_EQ(dma_space_create(a, &b), 0);	 /* a's owner */
+	CHECK_EQ(dma_space_create(NULL, &c), 0); /* another */
+	dma_owner_stat(a, &oa);
+	dma_owner_stat(c, &oc);
+	CHECK_EQ(dma_map(a, 0x10000, 2 * K4, DMA_SRC_ALLOC, 0, RW, &apa), 0);
+	CHECK_EQ(frame_get(apa)->holder, oa.id);
+	/* another owner: refused, the first frame and whose it is named */
+	CHECK_EQ(dma_map(c, 0x10000, 2 * K4, DMA_SRC_HPA, apa, RW, &hpa), -EPERM);
+	w = why_is(c, DMA_WHY_OTHER_OWNER, -EPERM);
+	CHECK_EQ(w->a, apa);
+	CHECK_EQ(w->b, oa.id);
+	CHECK_EQ(w->c, FRAME_DMA);
+	CHECK_EQ(w->id, oc.id);
+	CHECK_EQ(frame_get(apa)->pins, 1);
+	CHECK_EQ(dma_pin_register(c, apa, 2 * K4), -EPERM);
+	why_is(c, DMA_WHY_OTHER_OWNER, -EPERM);
+	/* mixed: the console user's page, then a's block */
+	CHECK_EQ(dma_map(c, 0x20000, K4, DMA_SRC_HPA, upa, RW, &hpa), 0);
+	/* the same owner (share=): allowed, VFIO's one process, two containers */
+	CHECK_EQ(dma_map(b, 0x10000, 2 * K4, DMA_SRC_HPA, apa, RW, &hpa), 0);
+	CHECK_EQ(frame_get(apa)->pins, 2);
+	CHECK_EQ(dma_unmap(b, 0x10000, 2 * K4, &un), 0);
+	CHECK_EQ(dma_unmap(a, 0x10000, 2 * K4, &un), 0);
+
+	/* guest RAM: only into that guest's spaces */
+	gpa = frame_alloc(0, FRAME_GUEST);
+	CHECK(gpa != 0);
+	frame_set_holder(gpa, 0, 7);
+	CHECK_EQ(dma_map(c, 0x30000, K4, DMA_SRC_HPA, gpa, RW, &hpa), -EPERM);
+	w = why_is(c, DMA_WHY_OTHER_OWNER, -EPERM);
+	CHECK_EQ(w->b, 7);
+	CHECK_EQ(w->c, FRAME_GUEST);
+	c->owner->guest = 8;
+	CHECK_EQ(dma_map(c, 0x30000, K4, DMA_SRC_HPA, gpa, RW, &hpa), -EPERM);
+	/* a guest's space takes no console-user memory */
+	CHECK_EQ(dma_map(c, 0x40000, K4, DMA_SRC_HPA, upa, RW, &hpa), -EPERM);
+	w = why_is(c, DMA_WHY_OTHER_OWNER, -EPERM);
+	CHECK_EQ(w->c, FRAME_USER);
+	c->owner->guest = 7;
+	CHECK_EQ(dma_map(c, 0x30000, K4, DMA_SRC_HPA, gpa, RW, &hpa), 0);
+	CHECK_EQ(dma_unmap(c, 0x30000, K4, &un), 0);
+	c->owner->guest = 0;
+	CHECK_EQ(frame_free(gpa, 0), 0);
+	rm(c);
+	rm(b);
+	rm(a);
+	tl_user_free(upa, 0);
 }
