@@ -794,7 +794,9 @@ static int cmd_bench_dma(int argc, char **argv)
 		return cmd_fail(-EINVAL, "size %llu is not a multiple of %llu", (ull)size,
 				(ull)si.pgsize);
 	order = order_for(size);
-	pa = frame_alloc(order, FRAME_USER);
+	/* Fresh frames may hold an earlier holder's data: zeroed once, before
+	 * the timed loop, so no device reads what it was never given. */
+	pa = frame_alloc_zeroed(order, FRAME_USER);
 	if (!pa)
 		return cmd_fail(-ENOMEM, "no free contiguous block of %llu bytes",
 				(ull)(FRAME_SIZE << order));
