@@ -1326,3 +1326,37 @@ TEST(hpa_other_owners_frames_refused)
 	rm(a);
 	tl_user_free(upa, 0);
 }
+
+/* The last group leaves but its domain cannot be torn down (unmap fails,
+ * and so does the retry): the group has left all the same, so what was set
+ * up for it (its interrupt routes: the release callback) goes too, once. */
+TEST(detach_failed_teardown_still_releases)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u = tl_unit(PGSIZE_4K);
+	struct dma_group g;
+	struct dma_stats st0, st1;
+	struct iommu_domain *d;
+	uint64_t hpa;
+
+	tl_group(&g, u, 1);
+	dma_group_on_release(&g, count_release, (void *)3);
+	released[3] = 0;
+	CHECK_EQ(dma_attach(s, &g), 0);
+	CHECK_EQ(dma_map(s, 0x10000, K4, DMA_SRC_ALLOC, 0, RW, &hpa), 0);
+	d = fake_iommu_rid_domain(u, 1);
+	dma_stats(&st0);
+	fake_iommu_fail_from(FAKE_UNMAP, 1, -EIO);
+	CHECK_EQ(dma_detach(s, &g), -EIO);
+	fake_iommu_fail(FAKE_UNMAP, 0, 0);
+	dma_stats(&st1);
+	CHECK_EQ(st1.leaked_domains, st0.leaked_domains + 1);
+	CHECK(g.space == NULL);
+	CHECK_EQ(released[3], 1);
+	CHECK_EQ(dma_detach(s, &g), -ENOENT);
+	CHECK_EQ(released[3], 1);
+	dma_group_on_release(&g, NULL, NULL);
+	rm(s);
+	d->unit->ops->domain_free(d); /* the leaked domain, for the leak checker */
+	fake_iommu_unit_free(u);
+}
