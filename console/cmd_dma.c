@@ -218,6 +218,12 @@ static int range_fail(struct dma_space *s, int rc, const struct dma_why *w, cons
 			"a mapping of as=%u lies outside what unit %d translates: iova=0x%llx "
 			"size=%llu ends above its last iova 0x%llx; unmap it first",
 			id, w->id, (ull)w->map_iova, (ull)w->map_size, (ull)w->b);
+	case DMA_WHY_QUARANTINED:
+		return cmd_fail(rc,
+				"iova range 0x%llx-0x%llx touches the quarantined range "
+				"0x%llx-0x%llx (a failed map could not be unmapped from a domain: "
+				"the range stays taken, its memory pinned)",
+				(ull)c->iova, (ull)last, (ull)w->a, (ull)w->b);
 	case DMA_WHY_RESERVED:
 		if (!w->map_size)
 			return cmd_fail(rc,

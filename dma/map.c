@@ -312,22 +312,34 @@ static int map_charge(struct dma_space *s, struct dma_mapping *m)
 	return pin_range(s, m, m_start(m), m_end(m));
 }
 
+/* How an unwound map left the hardware (map_domains). */
+enum stuck {
+	STUCK_NONE = 0,
+	STUCK_FLUSH = 1,  /* an unwinding flush failed: stale IOTLB entries */
+	STUCK_MAPPED = 2, /* an unwinding unmap failed: a domain still maps it */
+};
+
 /* Maps m into every domain, then flushes each.  On failure every domain
  * is unmapped and flushed again before this returns, so the caller may
  * unpin; *stuck says an unwinding unmap or flush failed, and then a device
  * may still reach the pages: they must stay pinned. */
-static int map_domains(struct dma_space *s, struct dma_mapping *m, bool *stuck)
+static int map_domains(struct dma_space *s, struct dma_mapping *m, unsigned *stuck)
 {
 	uint64_t a = m_start(m), size = m_size(m);
 	struct dma_dom *d, *failed = NULL;
+	bool left = false;
 	int err = 0;
 
-	*stuck = false;
+	*stuck = STUCK_NONE;
 	for (d = s->doms; d && !err; d = d->next) {
 		iommu_gather_init(&d->gat);
-		if ((err = dom_map(d->hw, m, a, a + size, &d->gat))) {
+		if ((err = dom_map_unwind(d->hw, m, a, a + size, &d->gat, &left))) {
 			why_iommu(s, err, d->hw->unit, DMA_OP_MAP, a);
 			failed = d;
+			if (left) {
+				dom_dirty(d, a, size);
+				*stuck |= STUCK_MAPPED;
+			}
 		}
 	}
 	if (!err) {
@@ -344,20 +356,26 @@ static int map_domains(struct dma_space *s, struct dma_mapping *m, bool *stuck)
 	 * unmap, then flush, so no IOTLB entry survives when the caller
 	 * unpins and the pages may be reused. */
 	for (d = s->doms; d; d = d->next) {
-		if (d != failed && d->hw->unit->ops->unmap(d->hw, a, size, &d->gat))
-			*stuck = true;
+		if (d != failed && d->hw->unit->ops->unmap(d->hw, a, size, &d->gat)) {
+			dom_dirty(d, a, size);
+			*stuck |= STUCK_MAPPED;
+		}
 		if (dom_flush(d->hw, &d->gat))
-			*stuck = true;
+			*stuck |= STUCK_FLUSH;
 		if (d == failed)
 			break;
 	}
 	return err;
 }
 
-/* A device may still reach m's memory through a stale IOTLB entry: keep it
- * pinned and charged for ever rather than free it. */
-static void quarantine(struct dma_mapping *m)
+/* A device may still reach m's memory through a stale IOTLB entry, or
+ * through a domain whose unwinding unmap failed (mapped): keep it pinned
+ * and charged for ever rather than free it; if mapped, its IOVA also stays
+ * taken in the space (s->quar), so nothing new is placed over it. */
+static void quarantine(struct dma_space *s, struct dma_mapping *m, bool mapped)
 {
+	if (mapped)
+		itree_insert(&s->quar, &m->node);
 	/* Its owner's id may be reused once the owner is gone: the alloc
 	 * blocks belong to nobody, so no later owner may map them (src_ok). */
 	if (m->src == DMA_SRC_ALLOC)
@@ -366,14 +384,15 @@ static void quarantine(struct dma_mapping *m)
 	quarantined += m_size(m);
 	m->qnext = quarantine_list;
 	quarantine_list = m;
-	klog("dma: flush failed unwinding map %#llx+%#llx; memory stays pinned",
-	     (unsigned long long)m_start(m), (unsigned long long)m_size(m));
+	klog("dma: %s unwinding map %#llx+%#llx; memory stays pinned",
+	     mapped ? "unmap failed" : "flush failed", (unsigned long long)m_start(m),
+	     (unsigned long long)m_size(m));
 }
 
 static int map_common(struct dma_space *s, struct map_req *r, uint64_t *first_hpa)
 {
 	struct dma_mapping *m = NULL;
-	bool stuck;
+	unsigned stuck;
 	int err;
 
 	why_clear(s);
@@ -389,7 +408,7 @@ static int map_common(struct dma_space *s, struct map_req *r, uint64_t *first_hp
 		goto out_free;
 	err = map_domains(s, m, &stuck);
 	if (err && stuck) {
-		quarantine(m);
+		quarantine(s, m, stuck & STUCK_MAPPED);
 		return err;
 	}
 	if (err) {

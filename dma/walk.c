@@ -177,16 +177,44 @@ int map_run(uint64_t iova, uint64_t pa, uint64_t len, void *arg)
 /* Maps the live part of [a, b) of m into d with one map call per
  * physically contiguous run, so the driver can choose 2M/1G leaves.  On
  * failure whatever was mapped is unmapped again (into g) before returning. */
-int dom_map(struct iommu_domain *d, struct dma_mapping *m, uint64_t a, uint64_t b,
-	    struct iommu_gather *g)
+int dom_map_unwind(struct iommu_domain *d, struct dma_mapping *m, uint64_t a, uint64_t b,
+		   struct iommu_gather *g, bool *stuck)
 {
 	struct map_ctx c = {d, m->prot, g, a};
 	int err = walk_live_runs(m, a, b, map_run, &c);
 
-	if (err && c.stop > a && d->unit->ops->unmap(d, a, c.stop - a, g))
+	if (err && c.stop > a && d->unit->ops->unmap(d, a, c.stop - a, g)) {
 		klog("dma: unwinding a failed map left %#llx+%#llx mapped", (unsigned long long)a,
 		     (unsigned long long)(c.stop - a));
+		*stuck = true;
+	}
 	return err;
+}
+
+int dom_map(struct iommu_domain *d, struct dma_mapping *m, uint64_t a, uint64_t b,
+	    struct iommu_gather *g)
+{
+	bool stuck = false;
+
+	return dom_map_unwind(d, m, a, b, g, &stuck);
+}
+
+int dom_unmap_quarantined(struct dma_space *s, struct iommu_domain *d, struct iommu_gather *g)
+{
+	for (struct itree_node *x = itree_min(&s->quar); x; x = itree_succ(&s->quar, x)) {
+		int err = d->unit->ops->unmap(d, x->start, x->last - x->start + 1, g);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+void dom_dirty(struct dma_dom *dd, uint64_t a, uint64_t len)
+{
+	dd->dirty = true;
+	klog("dma: a domain on unit %u is dirty: unwinding could not unmap %#llx+%#llx; "
+	     "quarantined",
+	     dd->hw->unit->index, (unsigned long long)a, (unsigned long long)len);
 }
 
 /* Flush with one retry: a failed flush means memory must stay held. */

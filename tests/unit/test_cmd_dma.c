@@ -277,6 +277,28 @@ TEST(dma_map_other_owners_memory)
 	rm(a);
 }
 
+/* A map whose unwinding unmap failed leaves its range quarantined: a later
+ * map into it says so. */
+TEST(dma_map_into_quarantined_range)
+{
+	unsigned a = mk();
+	struct iommu_unit *u2 = tl_unit(PGSIZE_4K);
+	struct dma_group g2;
+
+	CHECK_EQ(test_cmd("as attach %u 00:03.0", a), 0);
+	tl_group(&g2, u2, 1);
+	CHECK_EQ(dma_attach(dma_space_get(a), &g2), 0); /* a second domain */
+	fake_iommu_fail(FAKE_MAP, 2, -EIO);		 /* the second domain's map */
+	fake_iommu_fail(FAKE_UNMAP, 1, -EIO);		 /* and the first one's unwind */
+	CHECK_EQ(test_cmd("dma map %u 0x10000 8K alloc", a), -EIO);
+	fake_iommu_reset();
+	CHECK_EQ(test_cmd("dma map %u 0x11000 4K alloc", a), -EINVAL);
+	CHECK(msg_has("touches the quarantined range 0x10000-0x11fff"));
+	CHECK_EQ(test_cmd("dma map %u 0x12000 4K alloc", a), 0);
+	rm(a);
+	fake_iommu_unit_free(u2);
+}
+
 TEST(attach_detach_translate)
 {
 	unsigned a = mk(), b = mk();

@@ -1360,3 +1360,79 @@ TEST(detach_failed_teardown_still_releases)
 	d->unit->ops->domain_free(d); /* the leaked domain, for the leak checker */
 	fake_iommu_unit_free(u);
 }
+
+/* Two domains; the second refuses the map and the first one's unwinding
+ * unmap fails too: that domain is dirty, the pages stay pinned and the
+ * IOVA stays taken (no map over it, dma_free_iova skips it). */
+TEST(unwind_unmap_failure_quarantines_the_range)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u1 = tl_unit(PGSIZE_4K), *u2 = tl_unit(PGSIZE_4K);
+	struct dma_group g1, g2;
+	struct dma_stats st0, st1;
+	struct dma_space_info si;
+	const struct dma_why *w;
+	uint64_t pa = tl_user(1), hpa, at = 0;
+
+	tl_group(&g1, u1, 1);
+	tl_group(&g2, u2, 1);
+	CHECK_EQ(dma_attach(s, &g1), 0);
+	CHECK_EQ(dma_attach(s, &g2), 0);
+	dma_stats(&st0);
+	fake_iommu_fail(FAKE_MAP, 2, -EIO);
+	fake_iommu_fail(FAKE_UNMAP, 1, -EIO);
+	CHECK_EQ(dma_map(s, 0x10000, 2 * K4, DMA_SRC_HPA, pa, RW, &hpa), -EIO);
+	fake_iommu_reset();
+	CHECK(s->doms->dirty);
+	CHECK(!s->doms->next->dirty);
+	CHECK_EQ(frame_get(pa)->pins, 1); /* a device may still reach it */
+	CHECK_EQ(frame_get(pa + K4)->pins, 1);
+	dma_stats(&st1);
+	CHECK_EQ(st1.quarantined, st0.quarantined + 2 * K4);
+	dma_space_info(s, &si);
+	CHECK_EQ(si.nmaps, 0);
+	/* the range stays taken: a map over it names it */
+	CHECK_EQ(dma_map(s, 0x11000, K4, DMA_SRC_ALLOC, 0, RW, &hpa), -EINVAL);
+	w = why_is(s, DMA_WHY_QUARANTINED, -EINVAL);
+	CHECK_EQ(w->a, 0x10000);
+	CHECK_EQ(w->b, 0x11fff);
+	CHECK_EQ(dma_free_iova(s, &(struct dma_iova_req){.size = K4, .align = K4, .lo = 0x10000,
+							   .last = UINT64_MAX},
+			       &at),
+		 0);
+	CHECK_EQ(at, 0x12000);
+	CHECK_EQ(dma_map(s, 0x12000, K4, DMA_SRC_ALLOC, 0, RW, &hpa), 0);
+	rm(s);
+	CHECK_EQ(frame_get(pa)->pins, 1); /* quarantined for ever */
+	fake_iommu_unit_free(u1);
+	fake_iommu_unit_free(u2);
+}
+
+/* Unhint: the second domain refuses the pieces and the first one's
+ * unwinding unmap fails: the pieces stay pinned (the first domain may still
+ * map them) and that domain is dirty. */
+TEST(unhint_unwind_unmap_failure_keeps_pins)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u1 = tl_unit(PGSIZE_4K), *u2 = tl_unit(PGSIZE_4K);
+	struct dma_group g1, g2;
+	uint64_t pa = tl_user(1), hpa;
+
+	tl_group(&g1, u1, 1);
+	tl_group(&g2, u2, 1);
+	CHECK_EQ(dma_attach(s, &g1), 0);
+	CHECK_EQ(dma_attach(s, &g2), 0);
+	CHECK_EQ(dma_map(s, 0x10000, 2 * K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_hint(s, 0x10000, 2 * K4), 0);
+	CHECK_EQ(frame_get(pa)->pins, 0);
+	fake_iommu_fail(FAKE_MAP, 2, -EIO);
+	fake_iommu_fail(FAKE_UNMAP, 1, -EIO);
+	CHECK_EQ(dma_unhint(s, 0x10000, 2 * K4), -EIO);
+	fake_iommu_reset();
+	CHECK(s->doms->dirty);
+	CHECK_EQ(frame_get(pa)->pins, 1);
+	CHECK_EQ(frame_get(pa + K4)->pins, 1);
+	rm(s);
+	fake_iommu_unit_free(u1);
+	fake_iommu_unit_free(u2);
+}
