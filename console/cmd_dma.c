@@ -218,6 +218,12 @@ static int range_fail(struct dma_space *s, int rc, const struct dma_why *w, cons
 			"a mapping of as=%u lies outside what unit %d translates: iova=0x%llx "
 			"size=%llu ends above its last iova 0x%llx; unmap it first",
 			id, w->id, (ull)w->map_iova, (ull)w->map_size, (ull)w->b);
+	case DMA_WHY_QUARANTINED:
+		return cmd_fail(rc,
+				"iova range 0x%llx-0x%llx touches the quarantined range "
+				"0x%llx-0x%llx (a failed map could not be unmapped from a domain: "
+				"the range stays taken, its memory pinned)",
+				(ull)c->iova, (ull)last, (ull)w->a, (ull)w->b);
 	case DMA_WHY_RESERVED:
 		if (!w->map_size)
 			return cmd_fail(rc,
@@ -258,6 +264,26 @@ static int range_fail(struct dma_space *s, int rc, const struct dma_why *w, cons
 	}
 }
 
+/* Memory a space's owner may not map: whose it is instead. */
+static int other_owner(int rc, struct dma_space *s, const struct dma_why *w)
+{
+	if (w->c == FRAME_DMA)
+		return cmd_fail(rc,
+				"hpa 0x%llx belongs to another owner: it was allocated for owner "
+				"%llu's mappings, as=%u's owner is %d (only spaces made with "
+				"share= map each other's memory)",
+				(ull)w->a, (ull)w->b, dma_space_id(s), w->id);
+	if (w->c == FRAME_GUEST)
+		return cmd_fail(rc,
+				"hpa 0x%llx belongs to another owner: it is guest %llu's RAM, "
+				"as=%u's owner is %d",
+				(ull)w->a, (ull)w->b, dma_space_id(s), w->id);
+	return cmd_fail(rc,
+			"hpa 0x%llx belongs to another owner: it is the console user's memory, "
+			"as=%u's owner %d is a guest's",
+			(ull)w->a, dma_space_id(s), w->id);
+}
+
 /* Limits, the source memory and registrations: 0 if not such a reason. */
 static int charge_fail(struct dma_space *s, int rc, const struct dma_why *w,
 		       const struct cmd_ctx *c)
@@ -281,6 +307,8 @@ static int charge_fail(struct dma_space *s, int rc, const struct dma_why *w,
 		return cmd_fail(rc, "hpa 0x%llx..0x%llx is not memory from mem alloc: 0x%llx is %s",
 				(ull)c->hpa, (ull)(c->hpa + c->size - 1), (ull)w->a,
 				frame_what(w->b));
+	case DMA_WHY_OTHER_OWNER:
+		return other_owner(rc, s, w);
 	case DMA_WHY_NOT_RAM:
 		return cmd_fail(rc, "hpa 0x%llx..0x%llx is not allocated RAM (mem alloc it first)",
 				(ull)w->a, (ull)(w->a + w->b - 1));
@@ -777,7 +805,9 @@ static int cmd_bench_dma(int argc, char **argv)
 		return cmd_fail(-EINVAL, "size %llu is not a multiple of %llu", (ull)size,
 				(ull)si.pgsize);
 	order = order_for(size);
-	pa = frame_alloc(order, FRAME_USER);
+	/* Fresh frames may hold an earlier holder's data: zeroed once, before
+	 * the timed loop, so no device reads what it was never given. */
+	pa = frame_alloc_zeroed(order, FRAME_USER);
 	if (!pa)
 		return cmd_fail(-ENOMEM, "no free contiguous block of %llu bytes",
 				(ull)(FRAME_SIZE << order));

@@ -33,11 +33,16 @@ void *dma_realloc(void *p, uint64_t size)
 	return realloc(p, size);
 }
 
-uint64_t dma_frame_alloc(unsigned order)
+uint64_t dma_frame_alloc(unsigned order, uint16_t holder)
 {
+	uint64_t pa;
+
 	if (should_fail())
 		return 0;
-	return frame_alloc_zeroed(order, FRAME_DMA);
+	pa = frame_alloc_zeroed(order, FRAME_DMA);
+	if (pa)
+		frame_set_holder(pa, order, holder);
+	return pa;
 }
 
 /* -------------------------------------------------------------- owners */

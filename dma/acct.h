@@ -19,6 +19,10 @@
 
 struct dma_owner {
 	uint16_t id;
+	/* The guest whose spaces these are, 0: the console user's.  Guest RAM
+	 * (FRAME_GUEST, holder = guest id) maps only into its guest's spaces;
+	 * nothing creates guest owners yet (the hook for guest memory). */
+	uint16_t guest;
 	unsigned refs;	     /* spaces using it */
 	uint64_t limit;	     /* bytes; UINT64_MAX = unlimited */
 	uint64_t pinned;     /* bytes charged */
@@ -49,6 +53,7 @@ uint64_t acct_side_entries(void);
 /* Allocation with fault injection (dma_test_fail_nth). */
 void *dma_zalloc(uint64_t size);
 void *dma_realloc(void *p, uint64_t size);
-uint64_t dma_frame_alloc(unsigned order);
+/* A zeroed FRAME_DMA block held for owner id holder (struct frame.holder). */
+uint64_t dma_frame_alloc(unsigned order, uint16_t holder);
 
 #endif

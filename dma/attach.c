@@ -59,6 +59,8 @@ static int dom_destroy(struct dma_space *s, struct iommu_domain *d, bool record)
 			break;
 		}
 	}
+	if (!err && (err = dom_unmap_quarantined(s, d, &g)) && record)
+		why_iommu(s, err, d->unit, DMA_OP_UNMAP, 0);
 	if (!err && (err = dom_flush(d, &g)) && record)
 		why_iommu(s, err, d->unit, DMA_OP_FLUSH, 0);
 	if (err) {

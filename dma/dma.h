@@ -103,6 +103,9 @@ enum dma_why_kind {
 	DMA_WHY_RESERVED,	   /* EINVAL: [a, b] a reserved range, id = the group whose RMRR
 				    * it is (-1: the space's own, e.g. the MSI window); attach and
 				    * add_reserved: the mapping it would cover */
+	DMA_WHY_QUARANTINED,	   /* EINVAL: [a, b] is quarantined: unwinding a failed map could
+				    * not unmap it from a domain (marked dirty), so the range
+				    * stays taken and its memory pinned */
 	DMA_WHY_PGSIZE,		   /* EINVAL attach: the mapping is not aligned to b, the page
 				    * size with unit id (b = 0: no page size in common); a = the
 				    * misaligned value (iova, size, hpa or a hinted edge) */
@@ -116,6 +119,10 @@ enum dma_why_kind {
 	DMA_WHY_NO_MEMORY,	   /* ENOMEM: a = bytes asked for, b = enum dma_why_mem */
 	DMA_WHY_NOT_DMA_MEMORY,	   /* EPERM: a = the first frame that is not user, DMA or guest
 				    * memory, b = its enum frame_tag or DMA_WHY_UNMANAGED */
+	DMA_WHY_OTHER_OWNER,	   /* EPERM: a = the first frame that belongs to someone else,
+				    * b = its holder (the owner id an alloc block is for, the
+				    * guest id of guest RAM), c = its enum frame_tag, id = the
+				    * space's owner */
 	DMA_WHY_NOT_RAM,	   /* EFAULT: [a, a + b) holds a frame that is free or unmanaged */
 	DMA_WHY_UNSAFE_INTERRUPTS, /* EPERM attach: id = the unit, which does not isolate
 				    * interrupts; a = 1 it remaps them but cannot block
@@ -214,7 +221,7 @@ struct dma_iova_req {
 };
 /* The lowest IOVA >= lo, aligned to align, where size bytes fit in s: in
  * no mapping, no reserved range (the MSI window, every attached group's
- * RMRRs) and not in the avoided range, ending at or below last and the
+ * RMRRs), no quarantined range and not in the avoided range, ending at or below last and the
  * last IOVA of every domain's aperture.  -EINVAL bad size or align,
  * -ENOSPC none. */
 int dma_free_iova(struct dma_space *s, const struct dma_iova_req *r, uint64_t *out) MUST_CHECK;
@@ -258,7 +265,7 @@ int dma_lookup(struct dma_space *s, uint64_t iova, uint64_t *hpa, bool *hinted) 
 
 /* Global counters. */
 struct dma_stats {
-	uint64_t quarantined;	 /* bytes kept pinned after a failed flush */
+	uint64_t quarantined;	 /* bytes kept pinned after a failed unwinding flush or unmap */
 	uint64_t leaked_domains; /* domains not freed after a failed flush */
 	uint64_t deferred_free;	 /* alloc blocks waiting for foreign pins to drop */
 	uint64_t side_entries;	 /* extra (frame, owner) charge records */

@@ -65,6 +65,9 @@ struct dma_dom {
 	/* What the operation in progress changed in hw, for its one flush
 	 * (operations run one at a time: dma.h). */
 	struct iommu_gather gat;
+	/* An unwind's unmap failed here: the tables may hold translations no
+	 * record has (quarantined, dom_dirty). */
+	bool dirty;
 	struct dma_dom *next;
 };
 
@@ -77,6 +80,9 @@ struct dma_space {
 	unsigned id;
 	struct dma_owner *owner;
 	struct itree maps, regs, resv;
+	/* Mappings whose unwind left them in a domain's tables: their IOVA stays
+	 * taken and their pages pinned (map.c quarantine). */
+	struct itree quar;
 	uint64_t bytes, hinted, map_limit;
 	uint64_t nhyp; /* mappings of the hypervisor's (outside map_limit) */
 	struct dma_dom *doms;
@@ -201,14 +207,27 @@ int map_run(uint64_t iova, uint64_t pa, uint64_t len, void *arg);
  * failure whatever was mapped is unmapped again (into g) before returning. */
 int dom_map(struct iommu_domain *d, struct dma_mapping *m, uint64_t a, uint64_t b,
 	    struct iommu_gather *g) MUST_CHECK;
+/* Same, and *stuck (never cleared) says the unwind's unmap failed too: then
+ * [a, reached) may still be mapped in d, and its pages must stay pinned. */
+int dom_map_unwind(struct iommu_domain *d, struct dma_mapping *m, uint64_t a, uint64_t b,
+		   struct iommu_gather *g, bool *stuck) MUST_CHECK;
+/* Tries once more to unmap the quarantined ranges from d (its teardown: no
+ * rid points at it any more); their pages stay pinned whatever happens. */
+int dom_unmap_quarantined(struct dma_space *s, struct iommu_domain *d,
+			  struct iommu_gather *g) MUST_CHECK;
+/* An unwind could not unmap [a, a + len) from dd: marks it dirty, logs. */
+void dom_dirty(struct dma_dom *dd, uint64_t a, uint64_t len);
 /* Flush with one retry: a failed flush means memory must stay held. */
 int dom_flush(struct iommu_domain *d, struct iommu_gather *g) MUST_CHECK;
 unsigned count_doms(const struct dma_space *s);
 
-/* Every frame of [pa, pa+size) is user, DMA or guest memory; otherwise
+/* Every frame of [pa, pa+size) is user, DMA or guest memory that o may
+ * map (walk.c may_use: the console user's into the console user's spaces,
+ * alloc blocks into their owner's, guest RAM into its guest's); otherwise
  * *bad is the first that is not. */
-bool src_ok(uint64_t pa, uint64_t size, uint64_t *bad);
-/* -EPERM with why NOT_DMA_MEMORY for the frame at bad. */
+bool src_ok(const struct dma_owner *o, uint64_t pa, uint64_t size, uint64_t *bad);
+/* -EPERM with why NOT_DMA_MEMORY, or OTHER_OWNER when the frame at bad is
+ * DMA-able memory of someone else. */
 int why_not_dma(struct dma_space *s, uint64_t bad);
 
 /* --------------------------------------------------------------- map.c */

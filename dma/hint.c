@@ -104,6 +104,7 @@ struct hint_ctx {
 	uint64_t limit; /* stop after this many (restore) */
 	uint64_t charge;
 	uint64_t bad, bad_len; /* the host run that failed (pin_ctx) */
+	bool stuck;	       /* an unwinding unmap failed: d may still map a piece */
 };
 
 static int piece_unmap(struct dma_mapping *m, uint64_t a, uint64_t b, void *arg)
@@ -135,8 +136,10 @@ static int piece_map(struct dma_mapping *m, uint64_t a, uint64_t b, void *arg)
 	int err = walk_runs(m, a, b, map_run, &mc);
 
 	if (err) {
-		if (mc.stop > a && c->d->unit->ops->unmap(c->d, a, mc.stop - a, c->g))
+		if (mc.stop > a && c->d->unit->ops->unmap(c->d, a, mc.stop - a, c->g)) {
 			klog("dma: unwinding unhint left a range mapped");
+			c->stuck = true;
+		}
 		return err;
 	}
 	c->count++;
@@ -150,7 +153,11 @@ static int piece_unmap_n(struct dma_mapping *m, uint64_t a, uint64_t b, void *ar
 	if (c->count >= c->limit)
 		return 1;
 	c->count++;
-	return c->d->unit->ops->unmap(c->d, a, b - a, c->g);
+	/* An unwind's unmap that fails leaves the piece mapped: noted, and the
+	 * other pieces are still unmapped. */
+	if (c->d->unit->ops->unmap(c->d, a, b - a, c->g))
+		c->stuck = true;
+	return 0;
 }
 
 /* Unhint re-checks the source: hinted memory is unpinned, so its owner may
@@ -159,7 +166,7 @@ static int count_run_src(uint64_t iova, uint64_t pa, uint64_t len, void *arg)
 {
 	struct pin_ctx *c = arg;
 
-	if (!src_ok(pa, len, &c->bad))
+	if (!src_ok(c->o, pa, len, &c->bad))
 		return -EPERM;
 	return count_run(iova, pa, len, arg);
 }
@@ -398,8 +405,9 @@ static int unhint_check(struct dma_space *s, const struct hint_plan *p)
 
 /* Maps the hinted pieces into every domain, then flushes each.  On failure
  * every domain is unmapped and flushed again before this returns, so the
- * caller may unpin; *stuck says an unwinding flush failed, and then a device
- * may still reach the pages: they must stay pinned. */
+ * caller may unpin; *stuck says an unwinding unmap (the domain is then
+ * dirty) or flush failed, and then a device may still reach the pages: they
+ * must stay pinned. */
 static int unhint_map_doms(struct dma_space *s, const struct hint_plan *p, bool *stuck)
 {
 	struct dma_dom *d, *failed = NULL;
@@ -417,6 +425,10 @@ static int unhint_map_doms(struct dma_space *s, const struct hint_plan *p, bool 
 			 * unwound itself, piece_map). */
 			plan_undo(p, false, piece_unmap_n, &c, &at);
 			failed = d;
+			if (c.stuck) {
+				dom_dirty(d, p->v[0].a, p->v[p->n - 1].b - p->v[0].a);
+				*stuck = true;
+			}
 		}
 	}
 	if (!err) {
@@ -433,6 +445,10 @@ static int unhint_map_doms(struct dma_space *s, const struct hint_plan *p, bool 
 		struct hint_ctx r = {.s = s, .d = d->hw, .g = &d->gat};
 		if (d != failed)
 			plan_undo(p, false, piece_unmap_n, &r, &all_spans);
+		if (r.stuck) {
+			dom_dirty(d, p->v[0].a, p->v[p->n - 1].b - p->v[0].a);
+			*stuck = true;
+		}
 		if (dom_flush(d->hw, &d->gat))
 			*stuck = true;
 		if (d == failed)
@@ -463,7 +479,7 @@ static int hint_remove(struct dma_space *s, const struct hint_plan *p, uint64_t 
 			/* A device may still reach the pieces through a stale
 			 * IOTLB entry: they stay pinned and charged for ever
 			 * (quarantined), though the records call them hinted. */
-			klog("dma: flush failed unwinding unhint; memory stays pinned");
+			klog("dma: unwinding unhint failed; memory stays pinned");
 			quarantined += size;
 			return err;
 		}

@@ -84,7 +84,7 @@ static void mapping_release(struct dma_space *s, struct dma_mapping *m)
  * aligned blocks that fit (IOVA alignment included, so leaves can be
  * large), falling back to smaller blocks when memory is fragmented. */
 static int alloc_backing(struct dma_mapping *m, uint64_t iova, uint64_t size, unsigned min_order,
-			 enum dma_why_mem *what)
+			 uint16_t holder, enum dma_why_mem *what)
 {
 	uint64_t off = 0;
 	uint32_t cap = 0;
@@ -112,7 +112,7 @@ static int alloc_backing(struct dma_mapping *m, uint64_t iova, uint64_t size, un
 			cap = nc;
 		}
 		for (;;) {
-			pa = dma_frame_alloc(k);
+			pa = dma_frame_alloc(k, holder);
 			if (pa || k <= min_order)
 				break;
 			k--;
@@ -256,7 +256,7 @@ static int map_check(struct dma_space *s, struct map_req *r)
 		return why(s, -ENOSPC, DMA_WHY_MAP_LIMIT, user_maps(s), s->map_limit);
 	if (hpa_src) {
 		/* A device may never be pointed at sluice itself. */
-		if (!src_ok(r->hpa, r->size, &bad))
+		if (!src_ok(s->owner, r->hpa, r->size, &bad))
 			return why_not_dma(s, bad);
 		struct itree_node *rn = itree_first(&s->regs, r->hpa, hlast);
 		if (rn && rn->start <= r->hpa && rn->last >= hlast)
@@ -286,7 +286,8 @@ static int map_record(struct dma_space *s, const struct map_req *r, struct dma_m
 		m->seg0.size = r->size;
 		m->segs = &m->seg0;
 		m->nseg = 1;
-	} else if (alloc_backing(m, r->iova, r->size, order_of(r->pg), &what)) {
+	} else if (alloc_backing(m, r->iova, r->size, order_of(r->pg), map_owner(s, m)->id,
+				 &what)) {
 		free(m);
 		return why_nomem(s, what == DMA_MEM_BACKING ? r->size : 0, what);
 	}
@@ -311,22 +312,34 @@ static int map_charge(struct dma_space *s, struct dma_mapping *m)
 	return pin_range(s, m, m_start(m), m_end(m));
 }
 
+/* How an unwound map left the hardware (map_domains). */
+enum stuck {
+	STUCK_NONE = 0,
+	STUCK_FLUSH = 1,  /* an unwinding flush failed: stale IOTLB entries */
+	STUCK_MAPPED = 2, /* an unwinding unmap failed: a domain still maps it */
+};
+
 /* Maps m into every domain, then flushes each.  On failure every domain
  * is unmapped and flushed again before this returns, so the caller may
  * unpin; *stuck says an unwinding unmap or flush failed, and then a device
  * may still reach the pages: they must stay pinned. */
-static int map_domains(struct dma_space *s, struct dma_mapping *m, bool *stuck)
+static int map_domains(struct dma_space *s, struct dma_mapping *m, unsigned *stuck)
 {
 	uint64_t a = m_start(m), size = m_size(m);
 	struct dma_dom *d, *failed = NULL;
+	bool left = false;
 	int err = 0;
 
-	*stuck = false;
+	*stuck = STUCK_NONE;
 	for (d = s->doms; d && !err; d = d->next) {
 		iommu_gather_init(&d->gat);
-		if ((err = dom_map(d->hw, m, a, a + size, &d->gat))) {
+		if ((err = dom_map_unwind(d->hw, m, a, a + size, &d->gat, &left))) {
 			why_iommu(s, err, d->hw->unit, DMA_OP_MAP, a);
 			failed = d;
+			if (left) {
+				dom_dirty(d, a, size);
+				*stuck |= STUCK_MAPPED;
+			}
 		}
 	}
 	if (!err) {
@@ -343,31 +356,43 @@ static int map_domains(struct dma_space *s, struct dma_mapping *m, bool *stuck)
 	 * unmap, then flush, so no IOTLB entry survives when the caller
 	 * unpins and the pages may be reused. */
 	for (d = s->doms; d; d = d->next) {
-		if (d != failed && d->hw->unit->ops->unmap(d->hw, a, size, &d->gat))
-			*stuck = true;
+		if (d != failed && d->hw->unit->ops->unmap(d->hw, a, size, &d->gat)) {
+			dom_dirty(d, a, size);
+			*stuck |= STUCK_MAPPED;
+		}
 		if (dom_flush(d->hw, &d->gat))
-			*stuck = true;
+			*stuck |= STUCK_FLUSH;
 		if (d == failed)
 			break;
 	}
 	return err;
 }
 
-/* A device may still reach m's memory through a stale IOTLB entry: keep it
- * pinned and charged for ever rather than free it. */
-static void quarantine(struct dma_mapping *m)
+/* A device may still reach m's memory through a stale IOTLB entry, or
+ * through a domain whose unwinding unmap failed (mapped): keep it pinned
+ * and charged for ever rather than free it; if mapped, its IOVA also stays
+ * taken in the space (s->quar), so nothing new is placed over it. */
+static void quarantine(struct dma_space *s, struct dma_mapping *m, bool mapped)
 {
+	if (mapped)
+		itree_insert(&s->quar, &m->node);
+	/* Its owner's id may be reused once the owner is gone: the alloc
+	 * blocks belong to nobody, so no later owner may map them (src_ok). */
+	if (m->src == DMA_SRC_ALLOC)
+		for (uint32_t i = 0; i < m->nseg; i++)
+			frame_set_holder(m->segs[i].pa, order_of(m->segs[i].size), 0);
 	quarantined += m_size(m);
 	m->qnext = quarantine_list;
 	quarantine_list = m;
-	klog("dma: flush failed unwinding map %#llx+%#llx; memory stays pinned",
-	     (unsigned long long)m_start(m), (unsigned long long)m_size(m));
+	klog("dma: %s unwinding map %#llx+%#llx; memory stays pinned",
+	     mapped ? "unmap failed" : "flush failed", (unsigned long long)m_start(m),
+	     (unsigned long long)m_size(m));
 }
 
 static int map_common(struct dma_space *s, struct map_req *r, uint64_t *first_hpa)
 {
 	struct dma_mapping *m = NULL;
-	bool stuck;
+	unsigned stuck;
 	int err;
 
 	why_clear(s);
@@ -383,7 +408,7 @@ static int map_common(struct dma_space *s, struct map_req *r, uint64_t *first_hp
 		goto out_free;
 	err = map_domains(s, m, &stuck);
 	if (err && stuck) {
-		quarantine(m);
+		quarantine(s, m, stuck & STUCK_MAPPED);
 		return err;
 	}
 	if (err) {

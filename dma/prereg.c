@@ -38,7 +38,7 @@ int dma_pin_register(struct dma_space *s, uint64_t hpa, uint64_t size)
 		return why(s, -EBUSY, DMA_WHY_REG_EXISTS, hpa, size);
 	if (x)
 		return why(s, -EINVAL, DMA_WHY_REG_OVERLAP, x->start, x->last - x->start + 1);
-	if (!src_ok(hpa, size, &bad))
+	if (!src_ok(s->owner, hpa, size, &bad))
 		return why_not_dma(s, bad);
 	err = acct_new_bytes(s->owner, hpa, size, &need);
 	if (err)

@@ -46,6 +46,9 @@ int iova_check(struct dma_space *s, uint64_t iova, uint64_t last)
 
 	if (last > top)
 		return why(s, -EINVAL, DMA_WHY_APERTURE, last, top);
+	x = itree_first(&s->quar, iova, last);
+	if (x)
+		return why(s, -EINVAL, DMA_WHY_QUARANTINED, x->start, x->last);
 	x = itree_first(&s->resv, iova, last);
 	if (x) {
 		const struct resv *r = itree_entry(x, struct resv, node);
@@ -176,11 +179,14 @@ static bool iova_taken(const struct dma_space *s, const struct dma_iova_req *r, 
 {
 	const struct itree_node *x = itree_first(&s->maps, c, end);
 	const struct itree_node *y = itree_first(&s->resv, c, end);
+	const struct itree_node *q = itree_first(&s->quar, c, end);
 
 	if (r->avoid <= r->avoid_last && c <= r->avoid_last && end >= r->avoid) {
 		*past = r->avoid_last;
 		return true;
 	}
+	if (q && (!x || q->last > x->last))
+		x = q;
 	if (x || y) {
 		*past = x && (!y || x->last > y->last) ? x->last : y->last;
 		return true;

@@ -177,16 +177,44 @@ int map_run(uint64_t iova, uint64_t pa, uint64_t len, void *arg)
 /* Maps the live part of [a, b) of m into d with one map call per
  * physically contiguous run, so the driver can choose 2M/1G leaves.  On
  * failure whatever was mapped is unmapped again (into g) before returning. */
-int dom_map(struct iommu_domain *d, struct dma_mapping *m, uint64_t a, uint64_t b,
-	    struct iommu_gather *g)
+int dom_map_unwind(struct iommu_domain *d, struct dma_mapping *m, uint64_t a, uint64_t b,
+		   struct iommu_gather *g, bool *stuck)
 {
 	struct map_ctx c = {d, m->prot, g, a};
 	int err = walk_live_runs(m, a, b, map_run, &c);
 
-	if (err && c.stop > a && d->unit->ops->unmap(d, a, c.stop - a, g))
+	if (err && c.stop > a && d->unit->ops->unmap(d, a, c.stop - a, g)) {
 		klog("dma: unwinding a failed map left %#llx+%#llx mapped", (unsigned long long)a,
 		     (unsigned long long)(c.stop - a));
+		*stuck = true;
+	}
 	return err;
+}
+
+int dom_map(struct iommu_domain *d, struct dma_mapping *m, uint64_t a, uint64_t b,
+	    struct iommu_gather *g)
+{
+	bool stuck = false;
+
+	return dom_map_unwind(d, m, a, b, g, &stuck);
+}
+
+int dom_unmap_quarantined(struct dma_space *s, struct iommu_domain *d, struct iommu_gather *g)
+{
+	for (struct itree_node *x = itree_min(&s->quar); x; x = itree_succ(&s->quar, x)) {
+		int err = d->unit->ops->unmap(d, x->start, x->last - x->start + 1, g);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+void dom_dirty(struct dma_dom *dd, uint64_t a, uint64_t len)
+{
+	dd->dirty = true;
+	klog("dma: a domain on unit %u is dirty: unwinding could not unmap %#llx+%#llx; "
+	     "quarantined",
+	     dd->hw->unit->index, (unsigned long long)a, (unsigned long long)len);
 }
 
 /* Flush with one retry: a failed flush means memory must stay held. */
@@ -216,9 +244,24 @@ static bool dma_memory(const struct frame *f)
 	return f->tag == FRAME_USER || f->tag == FRAME_DMA || f->tag == FRAME_GUEST;
 }
 
-/* Every frame of [pa, pa+size) is user, DMA or guest memory.  Walked as
- * runs of records (kernel/frame.h frame_run), not one lookup per frame. */
-bool src_ok(uint64_t pa, uint64_t size, uint64_t *bad)
+/* May owner o point a device at frame f?  The console user's memory goes
+ * only into the console user's spaces, an alloc block only into spaces of
+ * the owner it was allocated for (spaces made with share= have one owner),
+ * guest RAM only into that guest's spaces. */
+static bool may_use(const struct dma_owner *o, const struct frame *f)
+{
+	switch (f->tag) {
+	case FRAME_USER: return o->guest == 0;
+	case FRAME_DMA: return f->holder == o->id;
+	case FRAME_GUEST: return o->guest != 0 && f->holder == o->guest;
+	default: return false;
+	}
+}
+
+/* Every frame of [pa, pa+size) is user, DMA or guest memory that o may use.
+ * Walked as runs of records (kernel/frame.h frame_run), not one lookup per
+ * frame. */
+bool src_ok(const struct dma_owner *o, uint64_t pa, uint64_t size, uint64_t *bad)
 {
 	uint64_t pfn = pa >> FRAME_SHIFT, left = (size + FRAME_SIZE - 1) >> FRAME_SHIFT;
 
@@ -234,10 +277,10 @@ bool src_ok(uint64_t pa, uint64_t size, uint64_t *bad)
 		if (cnt > left)
 			cnt = left;
 		for (i = 0; i < cnt; i++)
-			no |= !dma_memory(&f[i]);
+			no |= !may_use(o, &f[i]);
 		if (no) {
 			/* Rare: find which (the loop above stays branch-free). */
-			for (i = 0; dma_memory(&f[i]); i++)
+			for (i = 0; may_use(o, &f[i]); i++)
 				;
 			*bad = (pfn + i) << FRAME_SHIFT;
 			return false;
@@ -252,5 +295,10 @@ int why_not_dma(struct dma_space *s, uint64_t bad)
 {
 	const struct frame *f = frame_get(bad);
 
-	return why(s, -EPERM, DMA_WHY_NOT_DMA_MEMORY, bad, f ? f->tag : DMA_WHY_UNMANAGED);
+	if (!f || !dma_memory(f))
+		return why(s, -EPERM, DMA_WHY_NOT_DMA_MEMORY, bad, f ? f->tag : DMA_WHY_UNMANAGED);
+	why(s, -EPERM, DMA_WHY_OTHER_OWNER, bad, f->holder);
+	s->why.c = f->tag;
+	s->why.id = s->owner->id;
+	return -EPERM;
 }

@@ -42,6 +42,10 @@ struct frame {
 	uint8_t tag;	/* enum frame_tag */
 	uint8_t order;	/* order of the allocated block, valid on its first frame */
 	uint16_t owner; /* accounting owner id of the charge (dma layer), 0 = none */
+	/* Whom the block was handed to, per tag (frame_set_holder): FRAME_DMA
+	 * the accounting owner id it was allocated for, FRAME_GUEST the guest
+	 * id; 0 = nobody in particular (FRAME_USER: the console user). */
+	uint16_t holder;
 };
 
 struct frame_stats {
@@ -65,6 +69,9 @@ int frame_add_range(uint64_t base, uint64_t size) MUST_CHECK;
 uint64_t frame_alloc(unsigned order, enum frame_tag tag) MUST_CHECK;
 /* Same, zero-filled. */
 uint64_t frame_alloc_zeroed(unsigned order, enum frame_tag tag) MUST_CHECK;
+/* Names the holder (struct frame.holder) of every frame of the allocated
+ * block [pa, pa + 2^order frames). */
+void frame_set_holder(uint64_t pa, unsigned order, uint16_t holder);
 /* Returns a block; -EINVAL if pa is not the start of an allocated block of
  * that order, -EBUSY (and nothing freed) if any frame in it is pinned. */
 int frame_free(uint64_t pa, unsigned order) MUST_CHECK;

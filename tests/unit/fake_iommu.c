@@ -36,6 +36,7 @@ struct funit {
 
 static unsigned long fail_n[FAKE_NOPS];
 static int fail_err[FAKE_NOPS];
+static bool fail_sticky[FAKE_NOPS]; /* fail_from: stays failing once fired */
 static unsigned long fail_any_n;
 static unsigned live_domains;
 
@@ -45,6 +46,13 @@ void fake_iommu_fail(enum fake_op op, unsigned long n, int err)
 {
 	fail_n[op] = n;
 	fail_err[op] = err;
+	fail_sticky[op] = false;
+}
+
+void fake_iommu_fail_from(enum fake_op op, unsigned long n, int err)
+{
+	fake_iommu_fail(op, n, err);
+	fail_sticky[op] = n != 0;
 }
 
 void fake_iommu_fail_any(unsigned long n) { fail_any_n = n; }
@@ -54,6 +62,7 @@ unsigned long fake_iommu_fail_any_pending(void) { return fail_any_n; }
 void fake_iommu_reset(void)
 {
 	memset(fail_n, 0, sizeof(fail_n));
+	memset(fail_sticky, 0, sizeof(fail_sticky));
 	fail_any_n = 0;
 	memset(&fake_iommu_stats, 0, sizeof(fake_iommu_stats));
 }
@@ -64,8 +73,11 @@ static int enter(enum fake_op op)
 	fake_iommu_stats.calls[op]++;
 	if (fail_any_n && --fail_any_n == 0)
 		return -EIO;
-	if (fail_n[op] && --fail_n[op] == 0)
+	if (fail_n[op] && --fail_n[op] == 0) {
+		if (fail_sticky[op])
+			fail_n[op] = 1; /* the next call fires again */
 		return fail_err[op] ? fail_err[op] : -EIO;
+	}
 	return 0;
 }
 

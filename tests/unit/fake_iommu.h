@@ -39,6 +39,9 @@ void fake_iommu_unit_free(struct iommu_unit *u);
 
 /* Fail the n-th call (1 = the next one) of op with err; n = 0 disarms. */
 void fake_iommu_fail(enum fake_op op, unsigned long n, int err);
+/* Fail the n-th call of op and every later one with err, until disarmed
+ * (fake_iommu_fail(op, 0, 0) or reset): a retry fails too. */
+void fake_iommu_fail_from(enum fake_op op, unsigned long n, int err);
 /* Fail the n-th driver call of any kind (1 = next) with -EIO; 0 disarms. */
 void fake_iommu_fail_any(unsigned long n);
 /* Calls left before the armed fail_any fires (0: fired or unarmed). */

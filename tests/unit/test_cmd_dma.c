@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hw/hw.h"
 #include "drivers/pci.h"
 #include "drivers/pci_regs.h"
 #include "console/console.h"
@@ -251,6 +252,53 @@ TEST(dma_map_errors)
 	CHECK_EQ(frame_free(own, 0), 0);
 }
 
+/* hpa: of a block another owner alloc'd: EPERM, named in words; a space
+ * made with share= (the same owner) maps it. */
+TEST(dma_map_other_owners_memory)
+{
+	unsigned a = mk(), b = mk(), c = 0;
+	uint64_t hpa = 0;
+	char want[96];
+
+	CHECK_EQ(test_cmd("as create share=%u", a), 0);
+	CHECK(sscanf(test_con_buf, "as=%u\n", &c) == 1);
+	CHECK_EQ(test_cmd("dma map %u 0x10000 4K alloc", a), 0);
+	CHECK_EQ(dma_lookup(dma_space_get(a), 0x10000, &hpa, NULL), 0);
+	CHECK_EQ(test_cmd("dma map %u 0x10000 4K hpa:0x%llx", b, (unsigned long long)hpa), -EPERM);
+	snprintf(want, sizeof(want), "hpa 0x%llx belongs to another owner", (unsigned long long)hpa);
+	CHECK(msg_has(want));
+	CHECK(msg_has("allocated for owner"));
+	snprintf(want, sizeof(want), "as=%u's owner is", b);
+	CHECK(msg_has(want));
+	CHECK_EQ(test_cmd("dma map %u 0x10000 4K hpa:0x%llx", c, (unsigned long long)hpa), 0);
+	CHECK_EQ(test_cmd("dma unmap %u 0x10000 4K", c), 0);
+	rm(c);
+	rm(b);
+	rm(a);
+}
+
+/* A map whose unwinding unmap failed leaves its range quarantined: a later
+ * map into it says so. */
+TEST(dma_map_into_quarantined_range)
+{
+	unsigned a = mk();
+	struct iommu_unit *u2 = tl_unit(PGSIZE_4K);
+	struct dma_group g2;
+
+	CHECK_EQ(test_cmd("as attach %u 00:03.0", a), 0);
+	tl_group(&g2, u2, 1);
+	CHECK_EQ(dma_attach(dma_space_get(a), &g2), 0); /* a second domain */
+	fake_iommu_fail(FAKE_MAP, 2, -EIO);		 /* the second domain's map */
+	fake_iommu_fail(FAKE_UNMAP, 1, -EIO);		 /* and the first one's unwind */
+	CHECK_EQ(test_cmd("dma map %u 0x10000 8K alloc", a), -EIO);
+	fake_iommu_reset();
+	CHECK_EQ(test_cmd("dma map %u 0x11000 4K alloc", a), -EINVAL);
+	CHECK(msg_has("touches the quarantined range 0x10000-0x11fff"));
+	CHECK_EQ(test_cmd("dma map %u 0x12000 4K alloc", a), 0);
+	rm(a);
+	fake_iommu_unit_free(u2);
+}
+
 TEST(attach_detach_translate)
 {
 	unsigned a = mk(), b = mk();
@@ -458,6 +506,45 @@ TEST(bench_dma)
 /* ENOMEM is either the pin limit or memory, and the message says which
  * exactly: a call that needs no new charge cannot be over the limit, even
  * with the limit at the charge (where a guess from the size would say so). */
+/* bench dma hands a device fresh frames: they are zeroed first, so no
+ * earlier holder's data is visible.  A dirtied free block whose buddy is
+ * held is the next one of its order the allocator hands out. */
+TEST(bench_dma_memory_zeroed)
+{
+	unsigned a = mk();
+	uint64_t b[4], x = 0, keep = 0, hpa = 0;
+	const char *p;
+	const unsigned char *m;
+	bool clean = true;
+
+	CHECK_EQ(test_cmd("as attach %u 00:03.0", a), 0);
+	for (int i = 0; i < 4; i++)
+		CHECK((b[i] = frame_alloc(FRAME_ORDER_2M, FRAME_USER)) != 0);
+	for (int i = 0; i < 4 && !x; i++)
+		for (int j = 0; j < 4; j++)
+			if (b[j] == (b[i] ^ (2ull << 20))) {
+				x = b[i];
+				keep = b[j];
+			}
+	CHECK(x != 0);
+	for (int i = 0; i < 4; i++)
+		if (b[i] != x && b[i] != keep)
+			CHECK_EQ(frame_free(b[i], FRAME_ORDER_2M), 0);
+	memset(phys_to_virt(x), 0xa5, 2u << 20);
+	CHECK_EQ(frame_free(x, FRAME_ORDER_2M), 0);
+	CHECK_EQ(test_cmd("bench dma %u 2M 1", a), 0);
+	p = strstr(test_con_buf, " hpa=0x");
+	CHECK(p && sscanf(p, " hpa=0x%" SCNx64, &hpa) == 1);
+	CHECK_EQ(hpa, x);
+	/* past the free list's link at the start of the (freed again) block */
+	m = phys_to_virt(x);
+	for (uint64_t i = 64; i < (2u << 20); i++)
+		clean &= m[i] == 0;
+	CHECK(clean);
+	CHECK_EQ(frame_free(keep, FRAME_ORDER_2M), 0);
+	rm(a);
+}
+
 TEST(pin_limit_or_memory_exact)
 {
 	unsigned a = mk();

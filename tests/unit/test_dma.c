@@ -3,6 +3,7 @@
  * tests/unit/test_dma.c — the dma layer's rules, one test per rule, on the
  * fake IOMMU with frames from host memory.
  */
+#include "dma/dma_priv.h" /* the owner's guest (no guest owners yet) */
 #include "tests/unit/dma_testlib.h"
 
 #define K4 0x1000ull
@@ -86,7 +87,12 @@ TEST(map_source_eperm)
 	CHECK_EQ(dma_unmap_all(s, NULL), 0);
 	tl_user_free(two, 1);
 	CHECK_EQ(dma_map(s, 0x1000, K4, DMA_SRC_HPA, user, RW, &hpa), 0);
+	/* Guest RAM only into its guest's spaces (hpa_other_owners_frames_refused). */
+	frame_set_holder(guest, 0, 3);
+	CHECK_EQ(dma_map(s, 0x2000, K4, DMA_SRC_HPA, guest, RW, &hpa), -EPERM);
+	s->owner->guest = 3;
 	CHECK_EQ(dma_map(s, 0x2000, K4, DMA_SRC_HPA, guest, RW, &hpa), 0);
+	s->owner->guest = 0;
 	CHECK_EQ(frame_get(user)->pins, 1);
 	/* A pinned frame can't be freed (mem free -> EBUSY). */
 	CHECK_EQ(frame_free(user, 0), -EBUSY);
@@ -1348,4 +1354,173 @@ TEST(group_quiesce_callback)
 	CHECK_EQ(qz.calls, 6);
 	tl_user_free(pa, 0);
 	fake_iommu_unit_free(u);
+}
+
+/* hpa: maps only frames the space's owner may use: the console user's
+ * memory, its own owner's alloc blocks (share= spaces: one owner), and
+ * guest RAM only into that guest's spaces. */
+TEST(hpa_other_owners_frames_refused)
+{
+	struct dma_space *a = mk(), *b = NULL, *c = NULL;
+	struct dma_owner_stat oa, oc;
+	const struct dma_why *w;
+	uint64_t apa, hpa, un, gpa, upa = tl_user(0);
+
+	CHECK_EQ(dma_space_create(a, &b), 0);	 /* a's owner */
+	CHECK_EQ(dma_space_create(NULL, &c), 0); /* another */
+	dma_owner_stat(a, &oa);
+	dma_owner_stat(c, &oc);
+	CHECK_EQ(dma_map(a, 0x10000, 2 * K4, DMA_SRC_ALLOC, 0, RW, &apa), 0);
+	CHECK_EQ(frame_get(apa)->holder, oa.id);
+	/* another owner: refused, the first frame and whose it is named */
+	CHECK_EQ(dma_map(c, 0x10000, 2 * K4, DMA_SRC_HPA, apa, RW, &hpa), -EPERM);
+	w = why_is(c, DMA_WHY_OTHER_OWNER, -EPERM);
+	CHECK_EQ(w->a, apa);
+	CHECK_EQ(w->b, oa.id);
+	CHECK_EQ(w->c, FRAME_DMA);
+	CHECK_EQ(w->id, oc.id);
+	CHECK_EQ(frame_get(apa)->pins, 1);
+	CHECK_EQ(dma_pin_register(c, apa, 2 * K4), -EPERM);
+	why_is(c, DMA_WHY_OTHER_OWNER, -EPERM);
+	/* mixed: the console user's page, then a's block */
+	CHECK_EQ(dma_map(c, 0x20000, K4, DMA_SRC_HPA, upa, RW, &hpa), 0);
+	/* the same owner (share=): allowed, VFIO's one process, two containers */
+	CHECK_EQ(dma_map(b, 0x10000, 2 * K4, DMA_SRC_HPA, apa, RW, &hpa), 0);
+	CHECK_EQ(frame_get(apa)->pins, 2);
+	CHECK_EQ(dma_unmap(b, 0x10000, 2 * K4, &un), 0);
+	CHECK_EQ(dma_unmap(a, 0x10000, 2 * K4, &un), 0);
+
+	/* guest RAM: only into that guest's spaces */
+	gpa = frame_alloc(0, FRAME_GUEST);
+	CHECK(gpa != 0);
+	frame_set_holder(gpa, 0, 7);
+	CHECK_EQ(dma_map(c, 0x30000, K4, DMA_SRC_HPA, gpa, RW, &hpa), -EPERM);
+	w = why_is(c, DMA_WHY_OTHER_OWNER, -EPERM);
+	CHECK_EQ(w->b, 7);
+	CHECK_EQ(w->c, FRAME_GUEST);
+	c->owner->guest = 8;
+	CHECK_EQ(dma_map(c, 0x30000, K4, DMA_SRC_HPA, gpa, RW, &hpa), -EPERM);
+	/* a guest's space takes no console-user memory */
+	CHECK_EQ(dma_map(c, 0x40000, K4, DMA_SRC_HPA, upa, RW, &hpa), -EPERM);
+	w = why_is(c, DMA_WHY_OTHER_OWNER, -EPERM);
+	CHECK_EQ(w->c, FRAME_USER);
+	c->owner->guest = 7;
+	CHECK_EQ(dma_map(c, 0x30000, K4, DMA_SRC_HPA, gpa, RW, &hpa), 0);
+	CHECK_EQ(dma_unmap(c, 0x30000, K4, &un), 0);
+	c->owner->guest = 0;
+	CHECK_EQ(frame_free(gpa, 0), 0);
+	rm(c);
+	rm(b);
+	rm(a);
+	tl_user_free(upa, 0);
+}
+
+/* The last group leaves but its domain cannot be torn down (unmap fails,
+ * and so does the retry): the group has left all the same, so what was set
+ * up for it (its interrupt routes: the release callback) goes too, once. */
+TEST(detach_failed_teardown_still_releases)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u = tl_unit(PGSIZE_4K);
+	struct dma_group g;
+	struct dma_stats st0, st1;
+	struct iommu_domain *d;
+	uint64_t hpa;
+
+	tl_group(&g, u, 1);
+	dma_group_on_release(&g, count_release, (void *)3);
+	released[3] = 0;
+	CHECK_EQ(dma_attach(s, &g), 0);
+	CHECK_EQ(dma_map(s, 0x10000, K4, DMA_SRC_ALLOC, 0, RW, &hpa), 0);
+	d = fake_iommu_rid_domain(u, 1);
+	dma_stats(&st0);
+	fake_iommu_fail_from(FAKE_UNMAP, 1, -EIO);
+	CHECK_EQ(dma_detach(s, &g), -EIO);
+	fake_iommu_fail(FAKE_UNMAP, 0, 0);
+	dma_stats(&st1);
+	CHECK_EQ(st1.leaked_domains, st0.leaked_domains + 1);
+	CHECK(g.space == NULL);
+	CHECK_EQ(released[3], 1);
+	CHECK_EQ(dma_detach(s, &g), -ENOENT);
+	CHECK_EQ(released[3], 1);
+	dma_group_on_release(&g, NULL, NULL);
+	rm(s);
+	d->unit->ops->domain_free(d); /* the leaked domain, for the leak checker */
+	fake_iommu_unit_free(u);
+}
+
+/* Two domains; the second refuses the map and the first one's unwinding
+ * unmap fails too: that domain is dirty, the pages stay pinned and the
+ * IOVA stays taken (no map over it, dma_free_iova skips it). */
+TEST(unwind_unmap_failure_quarantines_the_range)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u1 = tl_unit(PGSIZE_4K), *u2 = tl_unit(PGSIZE_4K);
+	struct dma_group g1, g2;
+	struct dma_stats st0, st1;
+	struct dma_space_info si;
+	const struct dma_why *w;
+	uint64_t pa = tl_user(1), hpa, at = 0;
+
+	tl_group(&g1, u1, 1);
+	tl_group(&g2, u2, 1);
+	CHECK_EQ(dma_attach(s, &g1), 0);
+	CHECK_EQ(dma_attach(s, &g2), 0);
+	dma_stats(&st0);
+	fake_iommu_fail(FAKE_MAP, 2, -EIO);
+	fake_iommu_fail(FAKE_UNMAP, 1, -EIO);
+	CHECK_EQ(dma_map(s, 0x10000, 2 * K4, DMA_SRC_HPA, pa, RW, &hpa), -EIO);
+	fake_iommu_reset();
+	CHECK(s->doms->dirty);
+	CHECK(!s->doms->next->dirty);
+	CHECK_EQ(frame_get(pa)->pins, 1); /* a device may still reach it */
+	CHECK_EQ(frame_get(pa + K4)->pins, 1);
+	dma_stats(&st1);
+	CHECK_EQ(st1.quarantined, st0.quarantined + 2 * K4);
+	dma_space_info(s, &si);
+	CHECK_EQ(si.nmaps, 0);
+	/* the range stays taken: a map over it names it */
+	CHECK_EQ(dma_map(s, 0x11000, K4, DMA_SRC_ALLOC, 0, RW, &hpa), -EINVAL);
+	w = why_is(s, DMA_WHY_QUARANTINED, -EINVAL);
+	CHECK_EQ(w->a, 0x10000);
+	CHECK_EQ(w->b, 0x11fff);
+	CHECK_EQ(dma_free_iova(s, &(struct dma_iova_req){.size = K4, .align = K4, .lo = 0x10000,
+							   .last = UINT64_MAX},
+			       &at),
+		 0);
+	CHECK_EQ(at, 0x12000);
+	CHECK_EQ(dma_map(s, 0x12000, K4, DMA_SRC_ALLOC, 0, RW, &hpa), 0);
+	rm(s);
+	CHECK_EQ(frame_get(pa)->pins, 1); /* quarantined for ever */
+	fake_iommu_unit_free(u1);
+	fake_iommu_unit_free(u2);
+}
+
+/* Unhint: the second domain refuses the pieces and the first one's
+ * unwinding unmap fails: the pieces stay pinned (the first domain may still
+ * map them) and that domain is dirty. */
+TEST(unhint_unwind_unmap_failure_keeps_pins)
+{
+	struct dma_space *s = mk();
+	struct iommu_unit *u1 = tl_unit(PGSIZE_4K), *u2 = tl_unit(PGSIZE_4K);
+	struct dma_group g1, g2;
+	uint64_t pa = tl_user(1), hpa;
+
+	tl_group(&g1, u1, 1);
+	tl_group(&g2, u2, 1);
+	CHECK_EQ(dma_attach(s, &g1), 0);
+	CHECK_EQ(dma_attach(s, &g2), 0);
+	CHECK_EQ(dma_map(s, 0x10000, 2 * K4, DMA_SRC_HPA, pa, RW, &hpa), 0);
+	CHECK_EQ(dma_hint(s, 0x10000, 2 * K4), 0);
+	CHECK_EQ(frame_get(pa)->pins, 0);
+	fake_iommu_fail(FAKE_MAP, 2, -EIO);
+	fake_iommu_fail(FAKE_UNMAP, 1, -EIO);
+	CHECK_EQ(dma_unhint(s, 0x10000, 2 * K4), -EIO);
+	fake_iommu_reset();
+	CHECK(s->doms->dirty);
+	CHECK_EQ(frame_get(pa)->pins, 1);
+	CHECK_EQ(frame_get(pa + K4)->pins, 1);
+	rm(s);
+	fake_iommu_unit_free(u1);
+	fake_iommu_unit_free(u2);
 }

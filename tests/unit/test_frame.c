@@ -80,7 +80,7 @@ static struct expect expect_of(uint64_t base, uint64_t size)
 	e.start = (base + 4 * KiB - 1) / (4 * KiB) * (4 * KiB);
 	e.end = (base + size) / (4 * KiB) * (4 * KiB);
 	n = (e.end - e.start) / (4 * KiB);
-	e.nmeta = (n * 8 + 4 * KiB - 1) / (4 * KiB);
+	e.nmeta = (n + 4 * KiB / sizeof(struct frame) - 1) / (4 * KiB / sizeof(struct frame));
 	return e;
 }
 
