@@ -124,13 +124,15 @@ static void pci_step(void)
 		klog("pci: enumeration failed (%s)", err_name(rc));
 		return;
 	}
-	/* Firmware drivers were disconnected before ExitBootServices; any
-	 * endpoint still mastering is stopped here too (drivers re-enable it
-	 * when they own the device).  Bridges keep forwarding. */
+	/* The loader cleared Bus Master on every function right after the
+	 * firmware drivers were disconnected; anything still mastering
+	 * (nodisconnect, a function the loader did not see) is stopped here
+	 * too, bridges included: a driver that owns a device turns it and its
+	 * upstream bridges back on. */
 	unsigned stopped = 0;
 	for (unsigned i = 0; i < pci_count(); i++) {
 		struct pci_dev *d = pci_at(i);
-		if (!d->is_bridge && (pci_read(d, 0x04, 2) & 0x4)) {
+		if (pci_read(d, 0x04, 2) & 0x4) {
 			pci_set_bus_master(d, false);
 			stopped++;
 		}
