@@ -392,6 +392,9 @@ static void iommu_step(void)
 	if (!vtd_fault_storm_halflife_ns)
 		vtd_fault_storm_halflife_ns = 1000000;
 	rc = vtd_init_all(drhds, nup, &cfg, up);
+	for (unsigned k = 0; k < vtd_failed_count(); k++)
+		if (!vtd_failed_at(k)->blocking)
+			boot_state.unisolated++;
 	for (unsigned k = 0; k < nup; k++)
 		drhd_unit[which[k]] = up[k];
 	free(drhds);

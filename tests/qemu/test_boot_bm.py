@@ -15,6 +15,7 @@ BOOT = dict(mem="1G", devices=[
 def test_loader_cleared_bus_master(s):
     rec = s.ok("boot")[0]
     assert int(rec["bm_cleared"]) > 0, rec  # OVMF leaves BM on bridges at least
+    assert rec["unisolated_units"] == "0", rec  # the unit came up
     m = re.search(r"pci: \d+ functions, \d+ groups, bus master cleared on (\d+)", s.buf)
     assert m and int(m.group(1)) == 0, m and m.group(0)
 
