@@ -42,7 +42,9 @@ struct boot_info {
 	uint32_t nregions;
 	uint32_t disconnected; /* PCI controllers whose firmware drivers were stopped */
 	uint32_t exit_retries; /* ExitBootServices retries (map key changed) */
-	uint32_t pad;
+	/* PCI functions (bridges included) whose Bus Master Enable the loader
+	 * cleared right after the disconnect, before ExitBootServices. */
+	uint32_t bm_cleared;
 	/* Boot arguments: the load options, then sluice.cfg (lines joined with
 	 * blanks; '#' comments dropped), NUL-terminated. */
 	char args[BOOT_ARGS_MAX];

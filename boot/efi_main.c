@@ -172,6 +172,48 @@ static UINT32 stop_firmware_dma(void)
 	return done;
 }
 
+/* PCI 3.0 6.2.2: the command register's Bus Master Enable bit. */
+#define PCI_CMD_REG 0x04
+#define PCI_CMD_BME 0x0004
+
+/* Bus Master off on every function the firmware enumerated, bridges
+ * included (a bridge forwards its secondary side's DMA only with it set):
+ * the kernel reuses boot-services memory as soon as it starts, and a
+ * device the firmware left mastering (or a driver that did not stop)
+ * would write into it before sluice's own IOMMU tables exist. */
+static UINT32 stop_bus_masters(void)
+{
+	EFI_HANDLE *handles = NULL;
+	UINTN n = 0;
+	UINT32 done = 0;
+	EFI_STATUS st;
+
+	st = uefi_call_wrapper(BS->LocateHandleBuffer, 5, ByProtocol, &PciIoProtocol, NULL, &n,
+			       &handles);
+	if (EFI_ERROR(st))
+		return 0;
+	for (UINTN i = 0; i < n; i++) {
+		EFI_PCI_IO_PROTOCOL *io = NULL;
+		UINT16 cmd = 0;
+
+		st = uefi_call_wrapper(BS->HandleProtocol, 3, handles[i], &PciIoProtocol,
+				       (void **)&io);
+		if (EFI_ERROR(st) || !io)
+			continue;
+		st = uefi_call_wrapper(io->Pci.Read, 5, io, EfiPciIoWidthUint16, PCI_CMD_REG, 1,
+				       &cmd);
+		if (EFI_ERROR(st) || cmd == 0xffff || !(cmd & PCI_CMD_BME))
+			continue;
+		cmd &= (UINT16)~PCI_CMD_BME;
+		st = uefi_call_wrapper(io->Pci.Write, 5, io, EfiPciIoWidthUint16, PCI_CMD_REG, 1,
+				       &cmd);
+		if (!EFI_ERROR(st))
+			done++;
+	}
+	FreePool(handles);
+	return done;
+}
+
 /* UEFI 2.5 type 14; the gnu-efi headers' enum stops at EfiPalCode. */
 #define EFI_PERSISTENT_MEMORY 14
 
@@ -226,13 +268,14 @@ static void jump_to_kernel(struct boot_info *bi)
 {
 	UINT64 top = (bi->stack_base + bi->stack_size) & ~0xfull;
 
+	/* bi goes in %rdi through the constraint: an "r" operand may be given
+	 * %rbp, which the xor below would zero before kmain got it. */
 	__asm__ volatile("mov %0, %%rsp\n\t"
 			 "xor %%ebp, %%ebp\n\t"
-			 "mov %1, %%rdi\n\t"
 			 "call kmain\n\t"
 			 "1: cli; hlt; jmp 1b"
 			 :
-			 : "r"(top), "r"(bi)
+			 : "r"(top), "D"(bi)
 			 : "memory");
 	__builtin_unreachable();
 }
@@ -299,8 +342,12 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 		return st;
 	}
 
-	if (!has_word(bi->args, "nodisconnect"))
+	/* nodisconnect keeps the firmware drivers running, and their DMA with
+	 * them: Bus Master stays as they need it (the kernel clears it). */
+	if (!has_word(bi->args, "nodisconnect")) {
 		bi->disconnected = stop_firmware_dma();
+		bi->bm_cleared = stop_bus_masters();
+	}
 
 	for (unsigned tries = 0;; tries++) {
 		map_size = map_cap;

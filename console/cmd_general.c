@@ -34,9 +34,11 @@ static int cmd_boot(int argc, char **argv)
 
 	if (argc != 1)
 		return cmd_fail(-EINVAL, "usage: boot");
-	con_printf("boot_ms=%llu regions=%u disconnected=%u exit_retries=%u tsc_hz=%llu\n",
+	con_printf("boot_ms=%llu regions=%u disconnected=%u exit_retries=%u tsc_hz=%llu "
+		   "bm_cleared=%u unisolated_units=%u\n",
 		   (unsigned long long)boot_state.boot_ms, bi->nregions, bi->disconnected,
-		   bi->exit_retries, (unsigned long long)tsc_hz);
+		   bi->exit_retries, (unsigned long long)tsc_hz, bi->bm_cleared,
+		   boot_state.unisolated);
 	/* one record per boot argument (values have no blanks) */
 	for (const char *a = bi->args; *a;) {
 		size_t n = strcspn(a, " ");

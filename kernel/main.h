@@ -9,6 +9,7 @@
 struct boot_state {
 	struct boot_info *bi;
 	uint64_t boot_ms; /* efi_main to prompt, TSC-derived */
+	unsigned unisolated; /* IOMMU units that failed bring-up and do not block DMA */
 };
 extern struct boot_state boot_state;
 

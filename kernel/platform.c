@@ -124,13 +124,15 @@ static void pci_step(void)
 		klog("pci: enumeration failed (%s)", err_name(rc));
 		return;
 	}
-	/* Firmware drivers were disconnected before ExitBootServices; any
-	 * endpoint still mastering is stopped here too (drivers re-enable it
-	 * when they own the device).  Bridges keep forwarding. */
+	/* The loader cleared Bus Master on every function right after the
+	 * firmware drivers were disconnected; anything still mastering
+	 * (nodisconnect, a function the loader did not see) is stopped here
+	 * too, bridges included: a driver that owns a device turns it and its
+	 * upstream bridges back on. */
 	unsigned stopped = 0;
 	for (unsigned i = 0; i < pci_count(); i++) {
 		struct pci_dev *d = pci_at(i);
-		if (!d->is_bridge && (pci_read(d, 0x04, 2) & 0x4)) {
+		if (pci_read(d, 0x04, 2) & 0x4) {
 			pci_set_bus_master(d, false);
 			stopped++;
 		}
@@ -390,6 +392,9 @@ static void iommu_step(void)
 	if (!vtd_fault_storm_halflife_ns)
 		vtd_fault_storm_halflife_ns = 1000000;
 	rc = vtd_init_all(drhds, nup, &cfg, up);
+	for (unsigned k = 0; k < vtd_failed_count(); k++)
+		if (!vtd_failed_at(k)->blocking)
+			boot_state.unisolated++;
 	for (unsigned k = 0; k < nup; k++)
 		drhd_unit[which[k]] = up[k];
 	free(drhds);

@@ -202,7 +202,33 @@ static void clear_fault_records(struct vtd_unit *u)
 		     VTD_FSTS_ITE);
 }
 
-/* 11.4.4: firmware may leave IR, QI, TE on; IR goes first (it needs QI), then QI, then TE. */
+/* RTADDR = sluice's root table (every context entry not present: every
+ * device blocked), SRTP, then (6.6, unless CAP.ESRTPS) global context-cache
+ * and IOTLB invalidation, through QI when it is on, registers otherwise. */
+static int set_root(struct vtd_unit *u)
+{
+	int rc;
+
+	mmio_write64(u->base + VTD_RTADDR_REG, u->root_pa /* TTM=00: legacy */);
+	u->root_set = true; /* hardware may hold it from now on: never freed */
+	u->root_ok = false;
+	rc = vtd_gcmd(u, VTD_GCMD_SRTP, true);
+	if (rc)
+		return rc;
+	if (!(u->cap & VTD_CAP_ESRTPS)) {
+		struct qi_desc d[2] = {qi_cc_global(), qi_iotlb_global(u->drd, u->dwd)};
+
+		rc = vtd_invalidate(u, d, 2);
+		if (rc)
+			return rc;
+	}
+	u->root_ok = true;
+	return 0;
+}
+
+/* 11.4.4: firmware may leave IR, QI, TE on; IR goes first (it needs QI), then
+ * QI.  TE stays on: the blocking root table replaces firmware's while the unit
+ * translates, so no DMA passes untranslated during the switch. */
 static int takeover(struct vtd_unit *u)
 {
 	uint32_t sts = rd32(u, VTD_GSTS_REG);
@@ -224,10 +250,12 @@ static int takeover(struct vtd_unit *u)
 			return rc;
 	}
 	if (sts & VTD_GSTS_TES) {
-		klog("vtd%u: translation was on, turning it off", u->iu.index);
-		rc = vtd_gcmd(u, VTD_GCMD_TE, false);
+		klog("vtd%u: translation was on, kept on: firmware's root table replaced by a "
+		     "blocking one", u->iu.index);
+		rc = set_root(u);
 		if (rc)
 			return rc;
+		u->te_on = true;
 	}
 	clear_fault_records(u);
 	return 0;
@@ -300,6 +328,87 @@ static void unit_free(struct vtd_unit *u)
 	free(u);
 }
 
+static struct vtd_failed_unit failed[VTD_MAX_FAILED];
+static struct vtd_unit *failed_kept[VTD_MAX_FAILED]; /* memory the hardware may hold */
+static unsigned nfailed;
+
+void vtd_failed_reset(void)
+{
+	for (unsigned i = 0; i < nfailed; i++)
+		if (failed_kept[i])
+			unit_free(failed_kept[i]);
+	memset(failed_kept, 0, sizeof(failed_kept));
+	nfailed = 0;
+}
+
+unsigned vtd_failed_count(void) { return nfailed; }
+const struct vtd_failed_unit *vtd_failed_at(unsigned i) { return i < nfailed ? &failed[i] : NULL; }
+
+static void record_failed(const struct vtd_unit *u, int why, bool blocking)
+{
+	if (nfailed < VTD_MAX_FAILED)
+		failed[nfailed++] = (struct vtd_failed_unit){
+			.index = u->iu.index, .base = u->base, .rc = why, .blocking = blocking};
+}
+
+/* TE on with the blocking root table, whatever state bring-up stopped in. */
+static int block_all(struct vtd_unit *u)
+{
+	int rc;
+
+	if (u->te_on && u->root_ok)
+		return 0; /* already blocking: the failure came later */
+	if (!u->root_pa)
+		u->root_pa = table_alloc(u);
+	if (!u->root_pa)
+		return -ENOMEM;
+	/* A queue that failed cannot carry the invalidations: registers then. */
+	if (u->qi_on && qi_disable(u))
+		return -EIO;
+	rc = set_root(u);
+	if (rc)
+		return rc;
+	if (!u->te_on) {
+		rc = vtd_gcmd(u, VTD_GCMD_TE, true);
+		if (rc)
+			return rc;
+		u->te_on = true;
+	}
+	return 0;
+}
+
+/* A unit whose bring-up failed is left blocking every device where it can be
+ * driven at all; otherwise its devices are not isolated, and said so.  It is
+ * never registered, so none of its devices can be attached.  Its memory stays
+ * allocated: the hardware may point at it. */
+static void fail_closed(struct vtd_unit *u, int why)
+{
+	int rc = block_all(u);
+
+	wr32(u, VTD_FECTL_REG, VTD_FECTL_IM);
+	if (u->fault_vector >= 0) {
+		irq_free_vector((unsigned)u->fault_vector);
+		u->fault_vector = -1;
+	}
+	record_failed(u, why, rc == 0);
+	if (rc == 0 || u->root_set || u->te_on || u->qi_on) {
+		/* Hardware still points at our memory: kept rather than freed. */
+		if (nfailed && nfailed <= VTD_MAX_FAILED)
+			failed_kept[nfailed - 1] = u;
+	}
+	if (rc == 0) {
+		klog("vtd%u: bring-up failed (%s): left blocking: its devices cannot do DMA and "
+		     "cannot be assigned",
+		     u->iu.index, err_name(why));
+		return;
+	}
+	kevent("vtd%u: bring-up failed (%s) and the unit cannot be made blocking (%s): its "
+	       "devices are NOT isolated (DMA unchecked) and cannot be assigned",
+	       u->iu.index, err_name(why), err_name(rc));
+	if (!u->root_set && !u->te_on && !u->qi_on)
+		unit_free(u);
+}
+
 int vtd_unit_init(uint64_t reg_base, uint16_t segment, unsigned index,
 		  const struct vtd_unit_cfg *cfg, struct vtd_unit **out)
 {
@@ -337,17 +446,18 @@ int vtd_unit_init(uint64_t reg_base, uint16_t segment, unsigned index,
 	rc = decode_caps(u);
 	if (rc)
 		goto fail;
-	rc = takeover(u);
-	if (rc)
-		goto fail;
-
+	/* Root table (9.1) before anything is written: take-over switches to it. */
+	u->root_pa = table_alloc(u);
 	u->did_map = calloc(u->ndids / 64 + 1, sizeof(uint64_t));
-	if (!u->did_map) {
+	if (!u->did_map || !u->root_pa) {
 		rc = -ENOMEM;
-		goto fail;
+		goto fail_off;
 	}
 	/* 6.1: caching mode caches non-present entries under DID 0: never handed out, any unit. */
 	u->did_map[0] = 1;
+	rc = takeover(u);
+	if (rc)
+		goto fail_off;
 
 	fault_msi_setup(u, !cfg->no_fault_irq);
 
@@ -358,28 +468,17 @@ int vtd_unit_init(uint64_t reg_base, uint16_t segment, unsigned index,
 			goto fail_off;
 	}
 
-	/* Root table (9.1), then SRTP (10.4.6 / 11.4.5 RTPS). */
-	u->root_pa = table_alloc(u);
-	if (!u->root_pa) {
-		rc = -ENOMEM;
-		goto fail_off;
-	}
-	mmio_write64(reg_base + VTD_RTADDR_REG, u->root_pa /* TTM=00: legacy */);
-	rc = vtd_gcmd(u, VTD_GCMD_SRTP, true);
-	if (rc)
-		goto fail_off;
-	/* 6.6: after SRTP, global context-cache then IOTLB invalidation, unless CAP.ESRTPS. */
-	if (!(u->cap & VTD_CAP_ESRTPS)) {
-		struct qi_desc d[2] = {qi_cc_global(), qi_iotlb_global(u->drd, u->dwd)};
-
-		rc = vtd_invalidate(u, d, 2);
+	/* Translation off until now (take-over keeps it on): SRTP (10.4.6 /
+	 * 11.4.5 RTPS) with the blocking root table, invalidate, then TE. */
+	if (!u->te_on) {
+		rc = set_root(u);
 		if (rc)
 			goto fail_off;
+		rc = vtd_gcmd(u, VTD_GCMD_TE, true);
+		if (rc)
+			goto fail_off;
+		u->te_on = true;
 	}
-	rc = vtd_gcmd(u, VTD_GCMD_TE, true);
-	if (rc)
-		goto fail_off;
-	u->te_on = true;
 	rc = pmr_off(u);
 	if (rc)
 		goto fail_off;
@@ -407,19 +506,14 @@ int vtd_unit_init(uint64_t reg_base, uint16_t segment, unsigned index,
 	return 0;
 
 fail_off:
-	if (u->te_on && vtd_gcmd(u, VTD_GCMD_TE, false) == 0)
-		u->te_on = false;
-	if (u->qi_on && qi_disable(u) == 0)
-		u->qi_on = false;
-	if (u->te_on || u->qi_on) {
-		/* Hardware still points at our memory: leak it rather than free. */
-		klog("vtd%u: bring-up failed (%s) and the unit could not be turned off", index,
-		     err_name(rc));
-		return rc;
-	}
-	wr32(u, VTD_FECTL_REG, VTD_FECTL_IM);
+	fail_closed(u, rc);
+	return rc;
 fail:
-	klog("vtd%u: bring-up failed: %s", index, err_name(rc));
+	/* Nothing was written to a unit that is absent or cannot be decoded. */
+	record_failed(u, rc, false);
+	kevent("vtd%u: bring-up failed (%s): its devices are NOT isolated (DMA unchecked) and "
+	       "cannot be assigned",
+	       index, err_name(rc));
 	unit_free(u);
 	return rc;
 }

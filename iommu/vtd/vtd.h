@@ -53,6 +53,21 @@ struct vtd_drhd_info {
 int vtd_init_all(const struct vtd_drhd_info *drhds, unsigned n, const struct vtd_unit_cfg *cfg,
 		 struct vtd_unit **units) MUST_CHECK;
 
+/* A unit whose bring-up failed (never registered: none of its devices can
+ * be attached).  blocking: translation is on with a root table that blocks
+ * every device; otherwise its devices' DMA is not isolated. */
+struct vtd_failed_unit {
+	unsigned index;
+	uint64_t base;
+	int rc; /* why bring-up failed */
+	bool blocking;
+};
+#define VTD_MAX_FAILED 16
+unsigned vtd_failed_count(void);
+const struct vtd_failed_unit *vtd_failed_at(unsigned i); /* NULL beyond the count */
+/* Forgets the failed units and frees what they kept (host tests: the model is reset). */
+void vtd_failed_reset(void);
+
 /* What the IOMMU core (and so the dma layer and the console) sees of u. */
 struct iommu_unit *vtd_iommu_unit(struct vtd_unit *u);
 

@@ -45,6 +45,8 @@ struct vtd_unit {
 
 	/* state */
 	bool te_on, qi_on;
+	bool root_set; /* RTADDR was given root_pa: the hardware may hold it */
+	bool root_ok;  /* ... latched by SRTP and the caches invalidated (6.6) */
 	uint64_t root_pa;	     /* root table (one page, 256 x 128-bit) */
 	uint64_t *did_map;	     /* bitmap of allocated domain ids */
 	struct vtd_domain *domains;  /* list of live domains */

@@ -106,8 +106,21 @@ TEST(takeover_from_firmware)
 	CHECK(u != NULL);
 	int ire_off = gcmd_index(VTD_GCMD_IRE, false, 0);
 	int qie_off = gcmd_index(VTD_GCMD_QIE, false, 0);
-	int te_off = gcmd_index(VTD_GCMD_TE, false, 0);
-	CHECK(ire_off == 0 && qie_off > ire_off && te_off > qie_off);
+	CHECK(ire_off == 0 && qie_off > ire_off);
+	/* TE never off: every GCMD write keeps it, the root switches under it */
+	CHECK_EQ(gcmd_index(VTD_GCMD_TE, false, 0), -1);
+	for (unsigned i = 0; i < m.ngcmd; i++)
+		CHECK(m.gcmd_log[i] & VTD_GCMD_TE);
+	int srtp = -1;
+	for (unsigned i = 0; i < m.ngcmd && srtp < 0; i++)
+		if (m.gcmd_log[i] & VTD_GCMD_SRTP)
+			srtp = (int)i;
+	int qie_on = gcmd_index(VTD_GCMD_QIE, true, 0);
+	CHECK(srtp > qie_off && qie_on > srtp); /* firmware's queue off, ours after */
+	CHECK_EQ(m.srtp, 1);
+	CHECK_EQ(m.rtaddr_latched, u->root_pa);
+	CHECK(m.reg_cc >= 1 && m.reg_iotlb >= 1); /* 6.6, by registers: no queue yet */
+	CHECK(strstr(test_con_buf, "translation was on, kept on") != NULL);
 	CHECK_EQ(m.gcmd_multibit, 0);
 	CHECK_EQ(m.irta & (1ull << 11), 0); /* EIME cleared with IR off */
 	CHECK_EQ(m.frcd_hi[0] & VTD_FRCD_HI_F, 0);
@@ -132,14 +145,68 @@ TEST(gsts_timeouts)
 		CHECK_EQ(vtd_test_bringup(&m, NULL, &u), -ETIMEDOUT);
 		CHECK(u == (void *)1);
 		CHECK(strstr(test_con_buf, "timed out") != NULL);
-		CHECK_EQ(iommu_unit_count(), 0);
+		CHECK_EQ(iommu_unit_count(), 0); /* never registered: nothing attaches */
 		CHECK_EQ(vtd_unit_count(), 0);
-		CHECK_EQ(vtd_test_iopt_bytes(), 0);
-		CHECK_EQ(m.gsts & (VTD_GSTS_TES | VTD_GSTS_QIES), 0); /* left off */
+		CHECK_EQ(m.gsts & VTD_GSTS_QIES, 0);
+		CHECK_EQ(vtd_failed_count(), 1);
+		CHECK_EQ(vtd_failed_at(0)->rc, -ETIMEDOUT);
+		if (stuck[k] == VTD_GCMD_QIE) {
+			/* fail closed: TE on with the blocking root, by register invalidation */
+			CHECK(m.gsts & VTD_GSTS_TES);
+			CHECK(m.rtaddr_latched != 0);
+			CHECK_EQ(m.rtaddr_at_te, m.rtaddr_latched);
+			CHECK(vtd_failed_at(0)->blocking);
+			CHECK(strstr(test_con_buf, "left blocking") != NULL);
+		} else {
+			/* TE or SRTP cannot be driven: said loudly, not isolated */
+			CHECK(!vtd_failed_at(0)->blocking);
+			CHECK(strstr(test_con_buf, "! vtd0: bring-up failed") != NULL);
+			CHECK(strstr(test_con_buf, "NOT isolated") != NULL);
+		}
 		CHECK_EQ(vtd_test_irq_freed, freed + 1);
 		CHECK_EQ(vtd_finish_init(), -ENODEV);
 		vtd_test_teardown();
+		CHECK_EQ(vtd_test_iopt_bytes(), 0); /* what the failed unit kept is released */
 	}
+}
+
+/* Fail closed: a queue that never completes the post-SRTP invalidation is
+ * turned off and the blocking root is set up by registers, TE on; if the
+ * queue cannot even be turned off the unit is reported not isolated. */
+TEST(qi_failure_leaves_unit_blocking)
+{
+	struct vtd_unit *u = NULL;
+
+	vtd_model_init(&m, VTD_TEST_BASE);
+	m.qi_hang = true;
+	m.qie_off_pending = true;
+	test_con_reset();
+	vtd_test_frames();
+	CHECK_EQ(vtd_test_bringup(&m, NULL, &u), -ETIMEDOUT);
+	CHECK(u == NULL);
+	CHECK_EQ(iommu_unit_count(), 0);
+	CHECK_EQ(m.gsts & VTD_GSTS_QIES, 0);
+	CHECK(m.gsts & VTD_GSTS_TES);
+	CHECK(m.rtaddr_latched != 0);
+	CHECK_EQ(m.rtaddr_at_te, m.rtaddr_latched);
+	CHECK(m.reg_cc >= 1 && m.reg_iotlb >= 1);
+	CHECK_EQ(vtd_failed_count(), 1);
+	CHECK(vtd_failed_at(0)->blocking);
+	CHECK(strstr(test_con_buf, "left blocking") != NULL);
+	CHECK(strstr(test_con_buf, "NOT isolated") == NULL);
+	vtd_test_teardown();
+
+	vtd_model_init(&m, VTD_TEST_BASE);
+	m.qi_hang = true; /* and QIE cannot be turned off with the queue busy */
+	test_con_reset();
+	vtd_test_frames();
+	CHECK_EQ(vtd_test_bringup(&m, NULL, &u), -ETIMEDOUT);
+	CHECK_EQ(m.gsts & VTD_GSTS_TES, 0);
+	CHECK_EQ(vtd_failed_count(), 1);
+	CHECK(!vtd_failed_at(0)->blocking);
+	CHECK(strstr(test_con_buf, "! vtd0: bring-up failed") != NULL);
+	CHECK_EQ(iommu_unit_count(), 0);
+	vtd_test_teardown();
 }
 
 TEST(pmr_disabled_after_te)
@@ -160,7 +227,10 @@ TEST(pmr_disabled_after_te)
 	m.pmr_stuck = true;
 	vtd_test_frames();
 	CHECK_EQ(vtd_test_bringup(&m, NULL, &u), -ETIMEDOUT);
-	CHECK_EQ(m.gsts & VTD_GSTS_TES, 0);
+	CHECK(m.gsts & VTD_GSTS_TES); /* fail closed: left blocking */
+	CHECK_EQ(vtd_failed_count(), 1);
+	CHECK(vtd_failed_at(0)->blocking);
+	CHECK_EQ(iommu_unit_count(), 0);
 	vtd_test_teardown();
 }
 

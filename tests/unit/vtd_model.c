@@ -580,6 +580,7 @@ int vtd_test_bringup(struct vtd_model *m, const struct vtd_unit_cfg *cfg, struct
 void vtd_test_teardown(void)
 {
 	vtd_reset_all();
+	vtd_failed_reset();
 	vtd_fault_reset();
 	memset(&vtd_stats, 0, sizeof(vtd_stats));
 	memset(vtd_test_bm_off, 0, sizeof(vtd_test_bm_off));
