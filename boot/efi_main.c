@@ -149,10 +149,10 @@ static UINT64 find_rsdp(EFI_SYSTEM_TABLE *st)
 	return v1;
 }
 
-/* Every PCI controller is disconnected from its UEFI driver: the drivers stop
- * their DMA (rings, buffers) when they are stopped.  Done last, just before
- * ExitBootServices, since firmware consoles and disks go with it. */
-static UINT32 stop_firmware_dma(void)
+/* Calls fn on the handle of every PCI function the firmware enumerated
+ * (bridges and buses sluice does not scan included); returns how many
+ * calls returned true. */
+static UINT32 for_each_pci_io(BOOLEAN (*fn)(EFI_HANDLE h))
 {
 	EFI_HANDLE *handles = NULL;
 	UINTN n = 0;
@@ -163,13 +163,19 @@ static UINT32 stop_firmware_dma(void)
 			       &handles);
 	if (EFI_ERROR(st))
 		return 0;
-	for (UINTN i = 0; i < n; i++) {
-		st = uefi_call_wrapper(BS->DisconnectController, 3, handles[i], NULL, NULL);
-		if (!EFI_ERROR(st))
+	for (UINTN i = 0; i < n; i++)
+		if (fn(handles[i]))
 			done++;
-	}
 	FreePool(handles);
 	return done;
+}
+
+/* Every PCI controller is disconnected from its UEFI driver: the drivers stop
+ * their DMA (rings, buffers) when they are stopped.  Done last, just before
+ * ExitBootServices, since firmware consoles and disks go with it. */
+static BOOLEAN disconnect_one(EFI_HANDLE h)
+{
+	return !EFI_ERROR(uefi_call_wrapper(BS->DisconnectController, 3, h, NULL, NULL));
 }
 
 /* PCI 3.0 6.2.2: the command register's Bus Master Enable bit. */
@@ -181,37 +187,21 @@ static UINT32 stop_firmware_dma(void)
  * the kernel reuses boot-services memory as soon as it starts, and a
  * device the firmware left mastering (or a driver that did not stop)
  * would write into it before sluice's own IOMMU tables exist. */
-static UINT32 stop_bus_masters(void)
+static BOOLEAN bus_master_off(EFI_HANDLE h)
 {
-	EFI_HANDLE *handles = NULL;
-	UINTN n = 0;
-	UINT32 done = 0;
+	EFI_PCI_IO_PROTOCOL *io = NULL;
+	UINT16 cmd = 0;
 	EFI_STATUS st;
 
-	st = uefi_call_wrapper(BS->LocateHandleBuffer, 5, ByProtocol, &PciIoProtocol, NULL, &n,
-			       &handles);
-	if (EFI_ERROR(st))
-		return 0;
-	for (UINTN i = 0; i < n; i++) {
-		EFI_PCI_IO_PROTOCOL *io = NULL;
-		UINT16 cmd = 0;
-
-		st = uefi_call_wrapper(BS->HandleProtocol, 3, handles[i], &PciIoProtocol,
-				       (void **)&io);
-		if (EFI_ERROR(st) || !io)
-			continue;
-		st = uefi_call_wrapper(io->Pci.Read, 5, io, EfiPciIoWidthUint16, PCI_CMD_REG, 1,
-				       &cmd);
-		if (EFI_ERROR(st) || cmd == 0xffff || !(cmd & PCI_CMD_BME))
-			continue;
-		cmd &= (UINT16)~PCI_CMD_BME;
-		st = uefi_call_wrapper(io->Pci.Write, 5, io, EfiPciIoWidthUint16, PCI_CMD_REG, 1,
-				       &cmd);
-		if (!EFI_ERROR(st))
-			done++;
-	}
-	FreePool(handles);
-	return done;
+	st = uefi_call_wrapper(BS->HandleProtocol, 3, h, &PciIoProtocol, (void **)&io);
+	if (EFI_ERROR(st) || !io)
+		return FALSE;
+	st = uefi_call_wrapper(io->Pci.Read, 5, io, EfiPciIoWidthUint16, PCI_CMD_REG, 1, &cmd);
+	if (EFI_ERROR(st) || cmd == 0xffff || !(cmd & PCI_CMD_BME))
+		return FALSE;
+	cmd &= (UINT16)~PCI_CMD_BME;
+	st = uefi_call_wrapper(io->Pci.Write, 5, io, EfiPciIoWidthUint16, PCI_CMD_REG, 1, &cmd);
+	return !EFI_ERROR(st);
 }
 
 /* UEFI 2.5 type 14; the gnu-efi headers' enum stops at EfiPalCode. */
@@ -345,8 +335,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	/* nodisconnect keeps the firmware drivers running, and their DMA with
 	 * them: Bus Master stays as they need it (the kernel clears it). */
 	if (!has_word(bi->args, "nodisconnect")) {
-		bi->disconnected = stop_firmware_dma();
-		bi->bm_cleared = stop_bus_masters();
+		bi->disconnected = for_each_pci_io(disconnect_one);
+		bi->bm_cleared = for_each_pci_io(bus_master_off);
 	}
 
 	for (unsigned tries = 0;; tries++) {
