@@ -20,6 +20,21 @@ static int hpa_check(struct dma_space *s, uint64_t hpa, uint64_t size, uint64_t 
 	return 0;
 }
 
+/* The checked range [hpa, *last] and the first registration overlapping
+ * it (*x, NULL if none); the reason record is cleared first. */
+static int reg_lookup(struct dma_space *s, uint64_t hpa, uint64_t size, uint64_t *last,
+		      struct itree_node **x)
+{
+	int err;
+
+	why_clear(s);
+	err = hpa_check(s, hpa, size, last);
+	if (err)
+		return err;
+	*x = itree_first(&s->regs, hpa, *last);
+	return 0;
+}
+
 int dma_pin_register(struct dma_space *s, uint64_t hpa, uint64_t size)
 {
 	struct itree_node *x;
@@ -27,11 +42,9 @@ int dma_pin_register(struct dma_space *s, uint64_t hpa, uint64_t size)
 	uint64_t last, need, bad;
 	int err;
 
-	why_clear(s);
-	err = hpa_check(s, hpa, size, &last);
+	err = reg_lookup(s, hpa, size, &last, &x);
 	if (err)
 		return err;
-	x = itree_first(&s->regs, hpa, last);
 	/* One registration per range: a second one is EBUSY, not a second
 	 * reference (docs/dma.md, "Pre-registration"). */
 	if (x && x->start == hpa && x->last == last)
@@ -67,11 +80,9 @@ int dma_pin_unregister(struct dma_space *s, uint64_t hpa, uint64_t size)
 	uint64_t last;
 	int err;
 
-	why_clear(s);
-	err = hpa_check(s, hpa, size, &last);
+	err = reg_lookup(s, hpa, size, &last, &x);
 	if (err)
 		return err;
-	x = itree_first(&s->regs, hpa, last);
 	if (!x || x->start != hpa || x->last != last)
 		return why(s, -ENOENT, DMA_WHY_REG_NONE, hpa, size);
 	r = REG_OF(x);
