@@ -527,11 +527,15 @@ static int cmd_as_list(int argc, char **argv)
 			}
 			used += (unsigned)w;
 		}
+		char owner[16];
+		/* A VM's space says whose it is (CONSOLE.md: owner=vm<id>). */
+		snprintf(owner, sizeof(owner), si.guest ? "vm%u" : "%u",
+			 si.guest ? si.guest : si.owner);
 		con_printf(
-			"as=%u devices=%s mappings=%llu bytes=%llu domains=%u owner=%u pgsize=%llu "
+			"as=%u devices=%s mappings=%llu bytes=%llu domains=%u owner=%s pgsize=%llu "
 			"map_limit=%llu hinted=%llu\n",
 			si.id, used ? devs : "-", (ull)si.nmaps, (ull)si.bytes, si.ndomains,
-			si.owner, (ull)si.pgsize, (ull)si.map_limit, (ull)si.hinted);
+			owner, (ull)si.pgsize, (ull)si.map_limit, (ull)si.hinted);
 	}
 	return 0;
 }

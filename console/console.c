@@ -24,7 +24,7 @@
 #define PROMPT "sluice> "
 #define MAX_WORDS 32
 #define EVQ_LEN 64
-#define EV_MAX 200
+#define EV_MAX 204 /* 200 characters of text after a "! " prefix */
 
 extern const struct command __start_sluice_cmds[], __stop_sluice_cmds[];
 
@@ -67,7 +67,8 @@ void con_printf(const char *fmt, ...)
 	va_end(ap);
 }
 
-static void ev_queue(const char *fmt, va_list ap)
+/* Queued lines carry their prefix ("! " for events, none for a guest's). */
+static void ev_queue(const char *prefix, const char *fmt, va_list ap)
 {
 	bool was = irq_save_disable();
 	unsigned t = ev_tail;
@@ -75,7 +76,9 @@ static void ev_queue(const char *fmt, va_list ap)
 	if (t - ev_head >= EVQ_LEN) {
 		ev_dropped++;
 	} else {
-		vsnprintf(evq[t % EVQ_LEN], EV_MAX, fmt, ap);
+		size_t pl = strlen(prefix);
+		memcpy(evq[t % EVQ_LEN], prefix, pl);
+		vsnprintf(evq[t % EVQ_LEN] + pl, EV_MAX - pl, fmt, ap);
 		ev_tail = t + 1;
 	}
 	irq_restore(was);
@@ -86,8 +89,8 @@ static void ev_drain(void)
 {
 	while (ev_head != ev_tail) {
 		unsigned h = ev_head;
-		char line[EV_MAX + 4];
-		int n = snprintf(line, sizeof(line), "! %s\n", evq[h % EVQ_LEN]);
+		char line[EV_MAX + 2];
+		int n = snprintf(line, sizeof(line), "%s\n", evq[h % EVQ_LEN]);
 		ev_head = h + 1;
 		out(line, (size_t)n);
 	}
@@ -100,23 +103,24 @@ static void ev_drain(void)
 	}
 }
 
-/* An event line, or during boot (as_event false) a plain log line; queued
- * when it cannot go out at a line boundary now. */
-static void emit(bool as_event, const char *fmt, va_list ap)
+/* A line with its prefix ("! " for an event, "" for a plain log line or a
+ * guest's line); queued when it cannot go out at a line boundary now. */
+static void emit(const char *prefix, const char *fmt, va_list ap)
 {
 	if (irq_nesting || !at_line_start) {
-		ev_queue(fmt, ap);
+		ev_queue(prefix, fmt, ap);
 		return;
 	}
-	if (as_event)
-		out("! ", 2);
+	out(prefix, strlen(prefix));
 	vout(fmt, ap);
 	out("\n", 1);
 }
 
-static void log_emit(bool event, const char *fmt, va_list ap)
+static void log_emit(enum log_kind kind, const char *fmt, va_list ap)
 {
-	emit(event || ready, fmt, ap); /* after boot, log lines are events */
+	/* After boot, log lines are events. */
+	bool event = kind == LOG_EVENT || (kind == LOG_LINE && ready);
+	emit(event ? "! " : "", fmt, ap);
 }
 
 const struct log_sink console_log_sink = {.emit = log_emit, .raw = uart_write_raw};
@@ -252,6 +256,10 @@ void console_add_idle(void (*fn)(void))
 	}
 }
 
+static bool (*runner)(void);
+
+void console_set_runner(bool (*fn)(void)) { runner = fn; }
+
 void console_run(void)
 {
 	ready = true;
@@ -274,6 +282,10 @@ void console_run(void)
 				if (le.len)
 					out(le.buf, le.len);
 			}
+			/* Guests run while the console is idle; a slice ends at
+			 * the next host interrupt (the tick at the latest). */
+			if (runner && runner())
+				continue;
 			/* Sleep until the next interrupt: the serial receive
 			 * interrupt or the timer tick (10 ms at most).  STI;HLT
 			 * has no window: an interrupt pending after STI wakes it. */

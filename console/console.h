@@ -19,6 +19,7 @@
 #define SLUICE_CONSOLE_CONSOLE_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 #include "kernel/log.h"
 
@@ -49,5 +50,9 @@ void console_exec(char *line);
 void console_run(void) __attribute__((noreturn));
 /* fn runs whenever the console is idle (e.g. polling for IOMMU faults). */
 void console_add_idle(void (*fn)(void));
+/* fn runs instead of sleeping when the console is idle: it runs one time
+ * slice of a guest and returns true, or false when no guest wants to run
+ * (the console then sleeps until the next interrupt). */
+void console_set_runner(bool (*fn)(void));
 
 #endif

@@ -20,8 +20,8 @@
 struct dma_owner {
 	uint16_t id;
 	/* The guest whose spaces these are, 0: the console user's.  Guest RAM
-	 * (FRAME_GUEST, holder = guest id) maps only into its guest's spaces;
-	 * nothing creates guest owners yet (the hook for guest memory). */
+	 * (FRAME_GUEST, holder = guest id) maps only into its guest's spaces
+	 * (dma_space_create_guest). */
 	uint16_t guest;
 	unsigned refs;	     /* spaces using it */
 	uint64_t limit;	     /* bytes; UINT64_MAX = unlimited */

@@ -175,6 +175,9 @@ extern bool dma_allow_unsafe_interrupts;
 
 /* Spaces.  share_with NULL: the new space is its own accounting owner. */
 int dma_space_create(struct dma_space *share_with, struct dma_space **out) MUST_CHECK;
+/* A space with its own owner that belongs to guest (non-zero): guest RAM
+ * (FRAME_GUEST frames whose holder is guest) maps only into such spaces. */
+int dma_space_create_guest(uint16_t guest, struct dma_space **out) MUST_CHECK;
 /* Unmaps and unpins everything, detaches every group, drops registrations. */
 int dma_space_destroy(struct dma_space *s) MUST_CHECK;
 struct dma_space *dma_space_get(unsigned id);
@@ -186,6 +189,7 @@ struct dma_group *dma_space_group_at(struct dma_space *s, unsigned i);
 
 struct dma_space_info {
 	unsigned id, owner;
+	unsigned guest; /* the guest the owner belongs to, 0 = none */
 	uint64_t nmaps, bytes; /* mappings and their total size */
 	uint64_t map_limit;
 	unsigned ndomains, ngroups, nregs;

@@ -217,6 +217,16 @@ int dma_free_iova(struct dma_space *s, const struct dma_iova_req *r, uint64_t *o
 	return why(s, -ENOSPC, DMA_WHY_NO_IOVA, r->size, r->align);
 }
 
+int dma_space_create_guest(uint16_t guest, struct dma_space **out)
+{
+	if (!guest)
+		return -EINVAL;
+	int err = dma_space_create(NULL, out);
+	if (!err)
+		(*out)->owner->guest = guest;
+	return err;
+}
+
 int dma_space_create(struct dma_space *share_with, struct dma_space **out)
 {
 	struct dma_space *s, **pp;
@@ -318,6 +328,7 @@ void dma_space_info(struct dma_space *s, struct dma_space_info *out)
 	memset(out, 0, sizeof(*out));
 	out->id = s->id;
 	out->owner = s->owner->id;
+	out->guest = s->owner->guest;
 	out->nmaps = s->maps.count;
 	out->bytes = s->bytes;
 	out->map_limit = s->map_limit;

@@ -7,10 +7,10 @@ static const struct log_sink *sink;
 
 void log_set_sink(const struct log_sink *s) { sink = s; }
 
-static void emit(bool event, const char *fmt, va_list ap)
+static void emit(enum log_kind kind, const char *fmt, va_list ap)
 {
 	if (sink && sink->emit)
-		sink->emit(event, fmt, ap);
+		sink->emit(kind, fmt, ap);
 }
 
 void klog(const char *fmt, ...)
@@ -18,7 +18,7 @@ void klog(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	emit(false, fmt, ap);
+	emit(LOG_LINE, fmt, ap);
 	va_end(ap);
 }
 
@@ -27,7 +27,16 @@ void kevent(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	emit(true, fmt, ap);
+	emit(LOG_EVENT, fmt, ap);
+	va_end(ap);
+}
+
+void kline(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit(LOG_ASYNC, fmt, ap);
 	va_end(ap);
 }
 

@@ -9,7 +9,10 @@
  *  kevent() an asynchronous event, always "! <text>" on a line of its own
  *           (a DMA fault, a fault storm).  The wire format of both is
  *           ../shared/CONSOLE.md.
- * Both take the text without "! " and without a newline, and may be called
+ *  kline()  an asynchronous line printed as given, on a line of its own
+ *           (a guest's serial output, which carries its own `[vm<id>] `
+ *           prefix).
+ * All take the text without "! " and without a newline, and may be called
  * from interrupt handlers.
  */
 #ifndef SLUICE_KERNEL_LOG_H
@@ -21,15 +24,20 @@
 
 void klog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void kevent(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void kline(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Bytes straight to the output device, polled, no line discipline (panic,
  * exception dumps, newlib's stdout). */
 void log_raw(const char *s, size_t n);
 
+enum log_kind {
+	LOG_LINE,  /* klog: the sink decides how it looks once the prompt is up */
+	LOG_EVENT, /* kevent */
+	LOG_ASYNC, /* kline */
+};
+
 struct log_sink {
-	/* event: an event line; else a log line (the sink decides how a log
-	 * line looks once the prompt is up). */
-	void (*emit)(bool event, const char *fmt, va_list ap);
+	void (*emit)(enum log_kind kind, const char *fmt, va_list ap);
 	void (*raw)(const char *s, size_t n);
 };
 

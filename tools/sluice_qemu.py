@@ -253,6 +253,64 @@ class Sluice:
             raise SluiceError("%r: expected one record, got %r" % (line, recs))
         return recs[0]
 
+    gpos = 0  # where wait_guest looks next (independent of the command parser)
+
+    def mark(self):
+        """A position in the output, for since= below."""
+        with self.lock:
+            return len(self.buf)
+
+    def guest_lines(self, vm=None, since=0):
+        """Every '[vmN] text' line printed (after since), as (N, text)."""
+        with self.lock:
+            buf = self.buf
+        out = [(int(m.group(1)), m.group(2))
+               for m in re.compile(r"^\[vm(\d+)\] ?([^\r\n]*)\r?$", re.M).finditer(buf, since)]
+        return [x for x in out if vm is None or x[0] == int(vm)]
+
+    def wait_guest(self, vm, pattern, timeout=60, since=None):
+        """Waits for a '[vm<vm>] ...' line whose text matches pattern
+        (searched from since, else from the previous wait_guest's match on);
+        returns the match.  Commands may run meanwhile: this keeps its own
+        position."""
+        if since is not None:
+            self.gpos = since
+        rx = re.compile(r"^\[vm%d\] ?(?P<text>[^\r\n]*?%s[^\r\n]*)\r?$" % (int(vm), pattern),
+                        re.M)
+        end = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                m = rx.search(self.buf, self.gpos)
+                if m:
+                    self.gpos = m.end()
+                    return m
+                if self.eof:
+                    raise SluiceError("QEMU exited waiting for vm%s %r; tail:\n%s"
+                                      % (vm, pattern, self.tail()))
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise SluiceError("timeout waiting for vm%s %r; tail:\n%s"
+                                      % (vm, pattern, self.tail()))
+                self.lock.wait(min(left, 0.5))
+
+    def wait_event(self, pattern, timeout=60, since=0):
+        """Waits for a '! ...' event line matching pattern in the output
+        after since; returns the match."""
+        rx = re.compile(r"^! (?P<text>[^\r\n]*%s[^\r\n]*)\r?$" % pattern, re.M)
+        end = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                m = rx.search(self.buf, since)
+                if m:
+                    return m
+                if self.eof:
+                    raise SluiceError("QEMU exited waiting for event %r" % pattern)
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise SluiceError("timeout waiting for event %r; tail:\n%s"
+                                      % (pattern, self.tail()))
+                self.lock.wait(min(left, 0.5))
+
     def drain_events(self, seconds=0.3):
         """Lets pending '! ' events arrive; returns the new ones."""
         time.sleep(seconds)
