@@ -40,12 +40,7 @@ struct pci_dev *edu_pci(const struct edu *e) { return e->pci; }
 
 static void enable(struct pci_dev *d)
 {
-	uint16_t cmd = (uint16_t)pci_read(d, PCI_COMMAND, 2);
-	uint16_t want = cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-
-	/* 16-bit write: the status register beside it has RW1C bits. */
-	if (want != cmd)
-		pci_write(d, PCI_COMMAND, 2, want);
+	pci_command_update(d, 0, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	/* A bridge forwards its secondary side's requests upstream only with
 	 * its own Bus Master Enable set (PCI-to-PCI Bridge spec 3.2.2.3.1). */
 	for (struct pci_dev *p = d->parent; p; p = p->parent)

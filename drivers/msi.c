@@ -43,13 +43,7 @@ static int route_new(struct pci_dev *d, struct iommu_unit *u, irq_handler_fn fn,
 	return iommu_irq_route_alloc(u, &src, fn, ctx, out);
 }
 
-static void intx_off(struct pci_dev *d)
-{
-	uint32_t cmd = pci_read(d, PCI_COMMAND, 2);
-
-	if (!(cmd & PCI_COMMAND_INTX_DISABLE))
-		pci_write(d, PCI_COMMAND, 2, cmd | PCI_COMMAND_INTX_DISABLE);
-}
+static void intx_off(struct pci_dev *d) { pci_command_update(d, 0, PCI_COMMAND_INTX_DISABLE); }
 
 /* ------------------------------------------------------------ MSI */
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86/irq.h"
 #include "drivers/pci_regs.h"
 #include "hw/hw.h"
 #include "kernel/log.h"
@@ -255,7 +256,7 @@ static void size_bars(struct pci_dev *d)
 	if (!nbars)
 		return;
 	if (off)
-		pci_write(d, PCI_COMMAND, 2, cmd & ~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
+		pci_command_update(d, PCI_COMMAND_IO | PCI_COMMAND_MEMORY, 0);
 	for (unsigned i = 0; i < nbars; i++) {
 		unsigned reg = PCI_BASE_ADDRESS_0 + 4 * i;
 		uint32_t orig = pci_read(d, reg, 4), sz;
@@ -297,8 +298,10 @@ static void size_bars(struct pci_dev *d)
 		bar->base = base;
 		bar->size = lowest_bit(mask);
 	}
+	/* Decode back as it was; Bus Master is not part of the restore, so a
+	 * concurrent clear of it stays. */
 	if (off)
-		pci_write(d, PCI_COMMAND, 2, cmd);
+		pci_command_update(d, 0, cmd & (PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
 }
 
 static bool makes_conventional_bus(const struct pci_dev *br)
@@ -719,14 +722,27 @@ int pci_group_members(int group, struct pci_dev **out, unsigned max)
 	return (int)n;
 }
 
-void pci_set_bus_master(struct pci_dev *d, bool on)
+void pci_command_update(struct pci_dev *d, uint16_t clear, uint16_t set)
 {
+	/* Interrupts off between the read and the write: the fault-storm
+	 * handler clears Bus Master from interrupt context, and a write of a
+	 * value read before it would turn Bus Master back on. */
+	bool was = irq_save_disable();
 	uint16_t cmd = (uint16_t)pci_read(d, PCI_COMMAND, 2);
-	uint16_t n = on ? (cmd | PCI_COMMAND_MASTER) : (cmd & ~PCI_COMMAND_MASTER);
+	uint16_t n = (uint16_t)((cmd & ~clear) | set);
 
 	/* A 16-bit write: the status register beside it has RW1C bits. */
 	if (n != cmd)
 		pci_write(d, PCI_COMMAND, 2, n);
+	irq_restore(was);
+}
+
+void pci_set_bus_master(struct pci_dev *d, bool on)
+{
+	if (on)
+		pci_command_update(d, 0, PCI_COMMAND_MASTER);
+	else
+		pci_command_update(d, PCI_COMMAND_MASTER, 0);
 }
 
 /* ------------------------------------------------------------ quiesce */
@@ -799,8 +815,10 @@ static void cfg_save(const struct pci_dev *d, struct cfg_saved *sv)
 }
 
 /* BARs before the command register: decoding comes back on only once the
- * addresses are valid again.  Bus Master stays off (the next owner's driver
- * turns it on). */
+ * addresses are valid again.  The saved command is written whole but with
+ * Bus Master off (the next owner's driver turns it on), through
+ * pci_command_update: a restore never sets Bus Master, so it cannot undo a
+ * fault-storm clear that arrived since cfg_save. */
 static void cfg_restore(struct pci_dev *d, const struct cfg_saved *sv)
 {
 	for (unsigned i = 0; i < sv->nbars; i++)
@@ -808,7 +826,7 @@ static void cfg_restore(struct pci_dev *d, const struct cfg_saved *sv)
 	pci_write(d, PCI_INTERRUPT_LINE, 1, sv->intline);
 	if (d->cap_pcie)
 		pci_write(d, d->cap_pcie + PCI_EXP_DEVCTL, 2, sv->devctl & ~PCI_EXP_DEVCTL_BCR_FLR);
-	pci_write(d, PCI_COMMAND, 2, sv->cmd & ~PCI_COMMAND_MASTER);
+	pci_command_update(d, 0xffff, sv->cmd & ~PCI_COMMAND_MASTER);
 }
 
 static bool cfg_answers(const struct pci_dev *d)

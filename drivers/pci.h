@@ -87,7 +87,12 @@ void pci_write(struct pci_dev *d, unsigned off, unsigned size, uint32_t val);
 int pci_group_members(int group, struct pci_dev **out, unsigned max);
 int pci_group_count(void); /* groups are numbered 0 .. count-1 */
 
-void pci_set_bus_master(struct pci_dev *d, bool on);
+/* The one writer of the command register (PCI_COMMAND): new = (old &
+ * ~clear) | set, read and written with interrupts off, so that the
+ * fault-storm handler's Bus Master clear (interrupt context) is never lost
+ * to a read-modify-write it interrupted.  No write when nothing changes. */
+void pci_command_update(struct pci_dev *d, uint16_t clear, uint16_t set);
+void pci_set_bus_master(struct pci_dev *d, bool on); /* pci_command_update */
 
 /* Quiescing a function that leaves its owner (docs/pci.md "Quiesce on
  * detach"): the function-level reset it offers, if any. */

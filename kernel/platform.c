@@ -256,7 +256,10 @@ static void rmrr_step(void)
 			struct vtd_unit *u = platform_unit_for(rm->segment, rid);
 			if (!u)
 				continue;
-			int rc = vtd_rmrr_identity(u, rid, rm->base, rm->limit);
+			/* One identity domain per isolation group: an RMRR
+			 * device reaches its own group's RMRRs only. */
+			struct pci_dev *d = pci_find(rm->segment, bus, devfn >> 3, devfn & 7);
+			int rc = vtd_rmrr_identity(u, rid, d ? d->group : -1, rm->base, rm->limit);
 			klog("vtd: RMRR 0x%llx-0x%llx identity-mapped for %02x:%02x.%u: %s",
 			     (unsigned long long)rm->base, (unsigned long long)rm->limit, bus,
 			     devfn >> 3, devfn & 7, rc ? err_name(rc) : "ok");

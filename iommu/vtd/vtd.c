@@ -39,6 +39,7 @@ static bool allow_rmrr_reassign;
 struct vtd_rmrr {
 	uint16_t rid;
 	uint64_t base, end;
+	struct vtd_domain *dom; /* the rid's RMRR group's identity domain */
 	struct vtd_rmrr *next;
 };
 
@@ -685,8 +686,6 @@ static void vtd_domain_free(struct iommu_domain *d)
 			*pp = vd->next;
 			break;
 		}
-	if (u->identity == vd)
-		u->identity = NULL;
 	vtd_pt_destroy(vd->pt);
 	free(vd->pt);
 	did_free(u, vd->did);
@@ -1027,10 +1026,39 @@ bool vtd_rid_has_rmrr(uint16_t seg, uint16_t rid)
 	return false;
 }
 
-int vtd_rmrr_identity(struct vtd_unit *u, uint16_t rid, uint64_t base, uint64_t end)
+/* The identity domain of the RMRR group key names, NULL if none yet. */
+static struct vtd_domain *identity_of(struct vtd_unit *u, int key)
 {
+	for (struct vtd_domain *d = u->domains; d; d = d->next)
+		if (d->identity && d->rmrr_key == key)
+			return d;
+	return NULL;
+}
+
+/* Is [base, end] already in vd's identity map? -EINVAL if it partially
+ * overlaps an RMRR already accepted on u (for any group): the 1:1 maps of
+ * two such RMRRs would disagree on the shared pages' owner. */
+static int rmrr_mapped(const struct vtd_unit *u, const struct vtd_domain *vd, uint64_t base,
+		       uint64_t end, bool *mapped)
+{
+	*mapped = false;
+	for (const struct vtd_rmrr *r = u->rmrrs; r; r = r->next) {
+		if (r->base == base && r->end == end)
+			*mapped |= r->dom == vd; /* shared RMRR: already in this map */
+		else if (base <= r->end && r->base <= end)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int vtd_rmrr_identity(struct vtd_unit *u, uint16_t rid, int group, uint64_t base, uint64_t end)
+{
+	/* Devices of one isolation group reach each other anyway; a rid of
+	 * no group is a group of its own (keys below 0, never a group's). */
+	int key = group >= 0 ? group : -1 - (int)rid;
+	struct vtd_domain *vd = identity_of(u, key);
 	struct iommu_gather g;
-	bool mapped = false;
+	bool mapped;
 	int rc;
 
 	/* 8.4: an RMRR is 4 KiB aligned with an inclusive limit; refuse anything else. */
@@ -1039,36 +1067,33 @@ int vtd_rmrr_identity(struct vtd_unit *u, uint16_t rid, uint64_t base, uint64_t 
 		     (unsigned long long)end);
 		return -EINVAL;
 	}
-	if (!u->identity) {
+	rc = rmrr_mapped(u, vd, base, end, &mapped);
+	if (rc)
+		return rc;
+	if (!vd) {
 		struct iommu_domain *d;
 
 		rc = vtd_domain_alloc(&u->iu, &d);
 		if (rc)
 			return rc;
-		u->identity = vdom(d);
-		u->identity->identity = true;
-	}
-	for (struct vtd_rmrr *r = u->rmrrs; r; r = r->next) {
-		if (r->base == base && r->end == end)
-			mapped = true; /* shared RMRR: already in the identity map */
-		else if (base <= r->end && r->base <= end)
-			return -EINVAL; /* partial overlap with another RMRR */
+		vd = vdom(d);
+		vd->identity = true;
+		vd->rmrr_key = key;
 	}
 	struct vtd_rmrr *rec = calloc(1, sizeof(*rec));
 	if (!rec)
 		return -ENOMEM;
 	if (!mapped) {
 		iommu_gather_init(&g);
-		rc = vtd_pt_map(u->identity->pt, base, base, end - base + 1,
-				IOMMU_READ | IOMMU_WRITE, &g);
+		rc = vtd_pt_map(vd->pt, base, base, end - base + 1, IOMMU_READ | IOMMU_WRITE, &g);
 		if (!rc)
-			rc = vtd_flush(&u->identity->dom, &g);
+			rc = vtd_flush(&vd->dom, &g);
 		if (rc) {
 			free(rec);
 			return rc;
 		}
 	}
-	rc = vtd_attach(&u->identity->dom, rid);
+	rc = vtd_attach(&vd->dom, rid);
 	if (rc) {
 		free(rec);
 		return rc;
@@ -1076,6 +1101,7 @@ int vtd_rmrr_identity(struct vtd_unit *u, uint16_t rid, uint64_t base, uint64_t 
 	rec->rid = rid;
 	rec->base = base;
 	rec->end = end;
+	rec->dom = vd;
 	rec->next = u->rmrrs;
 	u->rmrrs = rec;
 	char bdf[24];

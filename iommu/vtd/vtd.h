@@ -12,7 +12,7 @@
  *       (a unit that fails is logged and left off; the others go on)
  *   iommu_set_scope_fn(...)               which unit translates which rid
  *   for each RMRR and each of its scope devices:
- *       vtd_rmrr_identity(unit, rid, rmrr->base, rmrr->end);
+ *       vtd_rmrr_identity(unit, rid, group, rmrr->base, rmrr->end);
  *   console loop: iommu_fault_poll() now and then.
  *
  * Devices not attached to any domain have no context entry: their DMA is
@@ -71,10 +71,15 @@ void vtd_failed_reset(void);
 /* What the IOMMU core (and so the dma layer and the console) sees of u. */
 struct iommu_unit *vtd_iommu_unit(struct vtd_unit *u);
 
-/* RMRR: put rid in the unit's identity domain with [base, end] (end
- * inclusive, as the DMAR states it) mapped 1:1.  Called for every RMRR scope
- * device before anything else attaches devices. */
-int vtd_rmrr_identity(struct vtd_unit *u, uint16_t rid, uint64_t base, uint64_t end) MUST_CHECK;
+/* RMRR: put rid in its RMRR group's identity domain with [base, end] (end
+ * inclusive, as the DMAR states it) mapped 1:1.  The group is rid's PCI
+ * isolation group (< 0: none known, the rid is a group of its own): one
+ * identity domain per group on the unit, mapping only the RMRRs that name
+ * the group's devices, so no RMRR device reaches another group's RMRR.
+ * Called for every RMRR scope device before anything else attaches
+ * devices. */
+int vtd_rmrr_identity(struct vtd_unit *u, uint16_t rid, int group, uint64_t base,
+		      uint64_t end) MUST_CHECK;
 /* Boot argument allow_rmrr_reassign: attaching an RMRR device elsewhere is
  * then allowed (and logged loudly); otherwise attach gives -EBUSY. */
 void vtd_set_allow_rmrr_reassign(bool allow);

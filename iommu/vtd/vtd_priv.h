@@ -49,9 +49,8 @@ struct vtd_unit {
 	bool root_ok;  /* ... latched by SRTP and the caches invalidated (6.6) */
 	uint64_t root_pa;	     /* root table (one page, 256 x 128-bit) */
 	uint64_t *did_map;	     /* bitmap of allocated domain ids */
-	struct vtd_domain *domains;  /* list of live domains */
-	struct vtd_domain *identity; /* RMRR identity domain, if any */
-	struct vtd_rmrr *rmrrs;
+	struct vtd_domain *domains;  /* list of live domains (RMRR identity ones too) */
+	struct vtd_rmrr *rmrrs;	     /* (rid, RMRR) pairs identity-mapped, with their domain */
 	/* Per bus, allocated with its context table: per devfn the DID whose
 	 * context entry was cleared but whose invalidation has not completed
 	 * (0 = none).  Such a rid stays counted on that domain (vtd.c). */
@@ -79,7 +78,8 @@ struct vtd_domain {
 	struct iommu_domain dom; /* first member */
 	struct vtd_unit *unit;
 	uint16_t did;
-	bool identity; /* the RMRR identity domain */
+	bool identity; /* an RMRR identity domain ... */
+	int rmrr_key;  /* ... of this RMRR group (vtd_rmrr_identity) */
 	void *pt;      /* struct vtd_pt (iommu/pgtable_vtd.h) */
 	struct vtd_domain *next;
 };

@@ -1,5 +1,6 @@
 /* tests/unit/fake_hw.c — hw/hw.h for host tests: register models, flush log;
- * and interrupt masking (arch/x86/irq.h), a no-op on the host. */
+ * and interrupt masking (arch/x86/irq.h) as a flag that holds back
+ * fake_irq_raise's interrupts while it is off. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -78,8 +79,44 @@ void outl(uint16_t p, uint32_t v)
 }
 void cpu_mfence(void) { __sync_synchronize(); }
 void cpu_pause(void) {}
-bool irq_save_disable(void) { return false; }
-void irq_restore(bool was_enabled) {}
+bool fake_irq_enabled = true;
+static void (*irq_pending_fn)(void *);
+static void *irq_pending_ctx;
+
+bool irq_save_disable(void)
+{
+	bool was = fake_irq_enabled;
+
+	fake_irq_enabled = false;
+	return was;
+}
+
+void irq_restore(bool was_enabled)
+{
+	fake_irq_enabled = was_enabled;
+	if (was_enabled && irq_pending_fn) {
+		void (*fn)(void *) = irq_pending_fn;
+
+		irq_pending_fn = NULL;
+		fake_irq_raise(fn, irq_pending_ctx);
+	}
+}
+
+bool fake_irq_raise(void (*fn)(void *), void *ctx)
+{
+	if (!fake_irq_enabled) {
+		if (irq_pending_fn)
+			abort(); /* one pending interrupt is all the tests model */
+		irq_pending_fn = fn;
+		irq_pending_ctx = ctx;
+		return false;
+	}
+	/* A handler runs with interrupts off (arch/x86/irq.h). */
+	fake_irq_enabled = false;
+	fn(ctx);
+	fake_irq_enabled = true;
+	return true;
+}
 uint64_t rdtsc(void) { return fake_tsc += fake_tsc_step; }
 
 void cpu_clflush_range(const void *p, size_t len)

@@ -6,6 +6,7 @@
 #ifndef SLUICE_TESTS_UNIT_FAKE_HW_H
 #define SLUICE_TESTS_UNIT_FAKE_HW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,5 +40,13 @@ void fake_flush_reset(void);
 /* rdtsc() in host tests: a counter the test can advance (each call adds
  * fake_tsc_step). */
 extern uint64_t fake_tsc, fake_tsc_step;
+
+/* Interrupt masking: irq_save_disable/irq_restore clear and restore this
+ * flag (on at start).  fake_irq_raise runs fn as an interrupt handler at
+ * once (with the flag off) and returns true if interrupts are enabled;
+ * otherwise it holds fn back until irq_restore enables them again and
+ * returns false. */
+extern bool fake_irq_enabled;
+bool fake_irq_raise(void (*fn)(void *), void *ctx);
 
 #endif

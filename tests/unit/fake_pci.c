@@ -87,7 +87,25 @@ static uint32_t cfg_read(struct fake_pci *p, uint64_t addr, unsigned size)
 		return size == 4 ? 0xffffffffu : size == 2 ? 0xffff : 0xff;
 	for (unsigned i = 0; i < size; i++)
 		v |= (uint32_t)f->cfg[reg + i] << (8 * i);
-	return v | pending_bit(f, reg, size);
+	v |= pending_bit(f, reg, size);
+	if (f->cmd_irq_fn && reg <= PCI_COMMAND + 1 && reg + size > PCI_COMMAND &&
+	    !(f->cmd_irq_skip && f->cmd_irq_skip--)) {
+		void (*fn)(void *) = f->cmd_irq_fn;
+
+		f->cmd_irq_fn = NULL;
+		if (fake_irq_raise(fn, f->cmd_irq_ctx))
+			f->cmd_irq_taken++;
+		else
+			f->cmd_irq_masked++;
+	}
+	return v;
+}
+
+void fake_pci_irq_on_cmd_read(struct fake_pci_fn *f, void (*fn)(void *), void *ctx)
+{
+	f->cmd_irq_fn = fn;
+	f->cmd_irq_ctx = ctx;
+	f->cmd_irq_skip = 0;
 }
 
 static bool in_bar(const struct fake_pci_fn *f, unsigned reg)

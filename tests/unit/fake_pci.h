@@ -27,11 +27,18 @@ struct fake_pci_fn {
 	unsigned bar_allones;	  /* all-ones BAR writes */
 	unsigned dword_writes, word_writes, byte_writes;
 	/* Function level reset (fake_pci_flr_pcie, fake_pci_cap_af) */
-	uint8_t pcie, af;	 /* capability offsets, 0 = absent */
-	unsigned flrs;		 /* FLRs done */
-	unsigned flr_master_on;	 /* ... initiated with Bus Master Enable on */
-	unsigned flr_pending;	 /* ... initiated with Transactions Pending set */
-	unsigned pending_reads;	 /* Transactions Pending reads set this many more times */
+	uint8_t pcie, af;	/* capability offsets, 0 = absent */
+	unsigned flrs;		/* FLRs done */
+	unsigned flr_master_on; /* ... initiated with Bus Master Enable on */
+	unsigned flr_pending;	/* ... initiated with Transactions Pending set */
+	unsigned pending_reads; /* Transactions Pending reads set this many more times */
+	/* An interrupt raised by the next read of the command register
+	 * (fake_pci_irq_on_cmd_read) */
+	void (*cmd_irq_fn)(void *);
+	void *cmd_irq_ctx;
+	unsigned cmd_irq_skip;	 /* ... not by the next this many reads, after them */
+	unsigned cmd_irq_masked; /* ... raised while interrupts were off: held back */
+	unsigned cmd_irq_taken;	 /* ... raised with interrupts on: ran at the read */
 };
 
 struct fake_pci;
@@ -75,6 +82,12 @@ void fake_pci_ecap(struct fake_pci_fn *f, uint16_t pos, uint16_t id);
 /* Appends an ACS capability at pos: Capability Register cap, the Control
  * Register's bits in ctrl_wmask writable. */
 void fake_pci_ecap_acs(struct fake_pci_fn *f, uint16_t pos, uint16_t cap, uint16_t ctrl_wmask);
+
+/* The next read touching f's command register raises fn(ctx) as an
+ * interrupt (fake_irq_raise): it runs right after the read, before the
+ * driver's next access, if interrupts are on, else when they come back on.
+ * Once: the hook disarms itself. */
+void fake_pci_irq_on_cmd_read(struct fake_pci_fn *f, void (*fn)(void *), void *ctx);
 
 /* Raw access to the model, bypassing masks (tests set up and inspect). */
 void fake_pci_set8(struct fake_pci_fn *f, unsigned off, uint8_t v);

@@ -233,6 +233,29 @@ TEST(msi_64bit_edu_like)
 	teardown();
 }
 
+/* The fault-storm handler's Bus Master clear (interrupt context). */
+static void storm(void *ctx) { pci_set_bus_master(ctx, false); }
+
+/* A storm interrupt raised by the INTx-off read of the command register
+ * waits until its write is done: the clear is not written back over. */
+TEST(msi_intx_off_keeps_storm_bus_master_clear)
+{
+	struct iommu_irq_route *s;
+
+	setup();
+	struct pci_dev *d = pci_find(0, 0, 2, 0);
+
+	fake_pci_set16(f_edu, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	fake_pci_irq_on_cmd_read(f_edu, storm, d);
+	CHECK_EQ(msi_enable_remapped(d, &unit.iu, h, NULL, &s), 0);
+	CHECK_EQ(f_edu->cmd_irq_masked, 1);
+	CHECK_EQ(f_edu->cmd_irq_taken, 0);
+	CHECK(fake_irq_enabled);
+	CHECK_EQ(fake_pci_get16(f_edu, PCI_COMMAND), PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_DISABLE);
+	msi_disable_remapped(s);
+	teardown();
+}
+
 TEST(msi_32bit_with_mask_bits)
 {
 	struct iommu_irq_route *s;

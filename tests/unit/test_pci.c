@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86/irq.h"
 #include "drivers/pci.h"
 #include "drivers/pci_regs.h"
 #include "fake_hw.h"
@@ -1090,4 +1091,102 @@ TEST(quiesce_af_flr)
 	fake_pci_set8(f, 0x50 + PCI_AF_CAP, PCI_AF_CAP_FLR);
 	CHECK_EQ(pci_init(wins, 3), 0);
 	CHECK_EQ(pci_flr_kind(dev_at(0, 2, 1, 0)), PCI_FLR_NONE);
+}
+
+/* ------------------------------------------- command register vs. storm */
+
+#define INTX_DISABLE 0x0400u /* command register bit 10 (PCI 3.0 6.2.2) */
+
+/* What the fault-storm handler does to a function from interrupt context. */
+static void storm(void *ctx) { pci_set_bus_master(ctx, false); }
+
+/* Before the function is a struct pci_dev: the same clear, by raw access
+ * (nothing interrupts an interrupt handler's read-modify-write). */
+static void storm_raw_01(void *ctx)
+{
+	uint32_t cmd = pci_cfg_read(0, 0, 1, 0, PCI_COMMAND, 2);
+
+	pci_cfg_write(0, 0, 1, 0, PCI_COMMAND, 2, cmd & ~PCI_COMMAND_MASTER);
+}
+
+/* The helper: the storm interrupt raised by its read waits until the write
+ * is done (interrupts are off in between), then runs: its Bus Master clear
+ * survives, the helper's INTx Disable too; interrupts are back on after. */
+TEST(command_update_masks_interrupts)
+{
+	build();
+	struct fake_pci_fn *f = fake_pci_fn_at(f0, 0, 1, 0);
+
+	f->wmask[PCI_COMMAND + 1] = INTX_DISABLE >> 8;
+	CHECK_EQ(pci_init(wins, 3), 0);
+	struct pci_dev *d = dev_at(0, 0, 1, 0);
+
+	fake_pci_set16(f, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	fake_pci_irq_on_cmd_read(f, storm, d);
+	CHECK(fake_irq_enabled);
+	pci_command_update(d, 0, INTX_DISABLE);
+	CHECK_EQ(f->cmd_irq_masked, 1);
+	CHECK_EQ(f->cmd_irq_taken, 0);
+	CHECK(fake_irq_enabled);
+	CHECK_EQ(fake_pci_get16(f, PCI_COMMAND), PCI_COMMAND_MEMORY | INTX_DISABLE);
+	/* clear and set: the bits named change, the others stay */
+	pci_command_update(d, INTX_DISABLE, PCI_COMMAND_IO);
+	CHECK_EQ(fake_pci_get16(f, PCI_COMMAND), PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+	/* nothing to change: no write */
+	unsigned w = f->cmd_writes;
+	pci_command_update(d, PCI_COMMAND_MASTER, PCI_COMMAND_IO);
+	CHECK_EQ(f->cmd_writes, w);
+	/* called with interrupts already off (from a handler): they stay off */
+	bool was = irq_save_disable();
+	pci_set_bus_master(d, true);
+	CHECK(!fake_irq_enabled);
+	irq_restore(was);
+	CHECK(fake_irq_enabled);
+}
+
+/* BAR sizing's decode-off/decode-back pair at enumeration: a storm clear
+ * that arrives after its read of the command register stays (the restore
+ * puts back only the decode bits). */
+TEST(size_bars_keeps_storm_bus_master_clear)
+{
+	build();
+	struct fake_pci_fn *f = fake_pci_fn_at(f0, 0, 1, 0);
+
+	fake_pci_irq_on_cmd_read(f, storm_raw_01, NULL);
+	CHECK_EQ(pci_init(wins, 3), 0);
+	CHECK_EQ(f->cmd_irq_taken + f->cmd_irq_masked, 1);
+	CHECK(fake_irq_enabled);
+	CHECK_EQ(fake_pci_get16(f, PCI_COMMAND), PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+	CHECK_EQ(dev_at(0, 0, 1, 0)->bar[0].size, 0x100000);
+}
+
+/* The restore after an FLR writes the saved command whole, but never with
+ * Bus Master: a storm clear arriving during the quiesce stays, whether it
+ * interrupts the Bus Master clear (held back until its write is done) or
+ * cfg_save's read (the saved value then holds Bus Master). */
+TEST(quiesce_restore_keeps_storm_bus_master_clear)
+{
+	build();
+	struct fake_pci_fn *f = fake_pci_fn_at(f0, 1, 0, 0);
+
+	fake_pci_flr_pcie(f);
+	CHECK_EQ(pci_init(wins, 3), 0);
+	struct pci_dev *d = dev_at(0, 1, 0, 0);
+	bool did_flr = false;
+
+	fake_pci_set16(f, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	fake_pci_irq_on_cmd_read(f, storm, d);
+	CHECK_EQ(pci_quiesce(d, &did_flr), 0);
+	CHECK(did_flr);
+	CHECK_EQ(f->cmd_irq_masked, 1);
+	CHECK_EQ(fake_pci_get16(f, PCI_COMMAND), PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+	/* at cfg_save's read (the second), with the restore still to come */
+	fake_pci_set16(f, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	fake_pci_irq_on_cmd_read(f, storm, d);
+	f->cmd_irq_skip = 1;
+	CHECK_EQ(pci_quiesce(d, &did_flr), 0);
+	CHECK_EQ(f->cmd_irq_masked + f->cmd_irq_taken, 2);
+	CHECK_EQ(f->flr_master_on, 0);
+	CHECK_EQ(fake_pci_get16(f, PCI_COMMAND), PCI_COMMAND_MEMORY);
+	CHECK(fake_irq_enabled);
 }

@@ -553,6 +553,27 @@ TEST(coherent_unit_does_not_flush)
 	vtd_test_teardown();
 }
 
+/* The domain rid's context entry points at (its DID), NULL if none. */
+static struct vtd_domain *ctx_domain(struct vtd_unit *u, uint16_t rid)
+{
+	struct ctx_entry_view *ce = ctx_of(u, rid);
+
+	if (!ce || !(ce->lo & 1))
+		return NULL;
+	for (struct vtd_domain *d = u->domains; d; d = d->next)
+		if (d->did == (uint16_t)(ce->hi >> 8))
+			return d;
+	return NULL;
+}
+
+/* Does a DMA from rid to addr reach addr 1:1 (the model's table walk)? */
+static bool reaches(uint16_t rid, uint64_t addr)
+{
+	uint64_t pa = 0;
+
+	return vtd_model_translate(&m, rid, addr, true, &pa) == 0 && pa == addr;
+}
+
 TEST(rmrr_identity)
 {
 	vtd_model_init(&m, VTD_TEST_BASE);
@@ -563,25 +584,30 @@ TEST(rmrr_identity)
 	unsigned level, prot;
 
 	test_con_reset();
-	CHECK_EQ(vtd_rmrr_identity(u, 0x00a0, 0x100000, 0x10ffff), 0);
+	CHECK_EQ(vtd_rmrr_identity(u, 0x00a0, 3, 0x100000, 0x10ffff), 0);
 	CHECK(vtd_rid_has_rmrr(0, 0x00a0));
 	CHECK(!vtd_rid_has_rmrr(0, 0x00a1));
 	CHECK(!vtd_rid_has_rmrr(1, 0x00a0));
-	CHECK(u->identity != NULL);
-	CHECK_EQ(ops->iova_to_phys(&u->identity->dom, 0x10f000, &pa, &level, &prot), 0);
+	struct vtd_domain *id = ctx_domain(u, 0x00a0);
+	CHECK(id != NULL && id->identity);
+	CHECK_EQ(ops->iova_to_phys(&id->dom, 0x10f000, &pa, &level, &prot), 0);
 	CHECK_EQ(pa, 0x10f000);
-	CHECK_EQ(ctx_of(u, 0x00a0)->hi >> 8, u->identity->did);
-	/* a second device sharing the same RMRR joins the identity domain */
-	CHECK_EQ(vtd_rmrr_identity(u, 0x00a1, 0x100000, 0x10ffff), 0);
-	CHECK_EQ(u->identity->dom.ndevices, 2);
+	CHECK(reaches(0x00a0, 0x10f000));
+	/* a second device of the same group sharing the RMRR joins its domain */
+	CHECK_EQ(vtd_rmrr_identity(u, 0x00a1, 3, 0x100000, 0x10ffff), 0);
+	CHECK(ctx_domain(u, 0x00a1) == id);
+	CHECK_EQ(id->dom.ndevices, 2);
+	CHECK_EQ(u->iu.ndomains, 1);
 	/* bad ranges */
-	CHECK_EQ(vtd_rmrr_identity(u, 0x00a2, 0x100800, 0x10ffff), -EINVAL);
-	CHECK_EQ(vtd_rmrr_identity(u, 0x00a2, 0x200000, 0x1fffff), -EINVAL);
-	CHECK_EQ(vtd_rmrr_identity(u, 0x00a2, 0x108000, 0x117fff), -EINVAL); /* partial overlap */
+	CHECK_EQ(vtd_rmrr_identity(u, 0x00a2, 4, 0x100800, 0x10ffff), -EINVAL);
+	CHECK_EQ(vtd_rmrr_identity(u, 0x00a2, 4, 0x200000, 0x1fffff), -EINVAL);
+	CHECK_EQ(vtd_rmrr_identity(u, 0x00a2, 4, 0x108000, 0x117fff),
+		 -EINVAL); /* partial overlap */
+	CHECK(ctx_domain(u, 0x00a2) == NULL);
 	/* attaching elsewhere is refused ... */
 	CHECK_EQ(ops->domain_alloc(&u->iu, &d), 0);
 	CHECK_EQ(ops->attach(d, 0x00a0), -EBUSY);
-	CHECK_EQ(ctx_of(u, 0x00a0)->hi >> 8, u->identity->did);
+	CHECK(ctx_domain(u, 0x00a0) == id);
 	CHECK(strstr(test_con_buf, "allow_rmrr_reassign") != NULL);
 	/* ... unless the boot argument allows it, loudly */
 	vtd_set_allow_rmrr_reassign(true);
@@ -591,6 +617,69 @@ TEST(rmrr_identity)
 	CHECK_EQ(ctx_of(u, 0x00a0)->hi >> 8, vtd_domain_did(d));
 	CHECK_EQ(ops->detach(d, 0x00a0), 0);
 	ops->domain_free(d);
+	vtd_test_teardown();
+}
+
+/* Two RMRRs naming two devices of different groups on one unit: each
+ * device's context entry points at an identity domain of its own that maps
+ * its own RMRR only; neither reaches the other's region, and a device no
+ * RMRR names has no context entry at all. */
+TEST(rmrr_identity_domain_per_group)
+{
+	vtd_model_init(&m, VTD_TEST_BASE);
+	struct vtd_unit *u = up();
+	const struct iommu_ops *ops = u->iu.ops;
+	uint64_t pa;
+	unsigned level, prot;
+
+	CHECK_EQ(vtd_rmrr_identity(u, 0x00a0, 1, 0x100000, 0x10ffff), 0);
+	CHECK_EQ(vtd_rmrr_identity(u, 0x00f8, 2, 0x200000, 0x203fff), 0);
+	struct vtd_domain *a = ctx_domain(u, 0x00a0), *b = ctx_domain(u, 0x00f8);
+	CHECK(a && b && a != b && a->identity && b->identity);
+	CHECK(a->did != b->did);
+	CHECK_EQ(u->iu.ndomains, 2);
+	CHECK(reaches(0x00a0, 0x100000) && reaches(0x00a0, 0x10ffff & ~0xfffull));
+	CHECK(reaches(0x00f8, 0x200000) && reaches(0x00f8, 0x203000));
+	CHECK(!reaches(0x00a0, 0x200000));
+	CHECK(!reaches(0x00a0, 0x203000));
+	CHECK(!reaches(0x00f8, 0x100000));
+	CHECK(!reaches(0x00f8, 0x10f000));
+	CHECK(ops->iova_to_phys(&a->dom, 0x200000, &pa, &level, &prot) != 0);
+	CHECK(ops->iova_to_phys(&b->dom, 0x100000, &pa, &level, &prot) != 0);
+	CHECK(ctx_of(u, 0x00a8) == NULL || !(ctx_of(u, 0x00a8)->lo & 1));
+	CHECK(!reaches(0x00a8, 0x100000) && !reaches(0x00a8, 0x200000));
+	/* a rid of no known group is a group of its own */
+	CHECK_EQ(vtd_rmrr_identity(u, 0x00b0, -1, 0x300000, 0x300fff), 0);
+	CHECK_EQ(vtd_rmrr_identity(u, 0x00b1, -1, 0x300000, 0x300fff), 0);
+	CHECK(ctx_domain(u, 0x00b0) != ctx_domain(u, 0x00b1));
+	CHECK(reaches(0x00b0, 0x300000) && reaches(0x00b1, 0x300000));
+	CHECK(!reaches(0x00b0, 0x100000) && !reaches(0x00b1, 0x200000));
+	CHECK_EQ(u->iu.ndomains, 4);
+	vtd_test_teardown();
+}
+
+/* One RMRR naming two devices of different groups: both reach it, each
+ * through its own group's domain; a second RMRR of one of them stays that
+ * group's alone, and a device of the same group shares the group's domain
+ * (both RMRRs). */
+TEST(rmrr_shared_by_two_groups)
+{
+	vtd_model_init(&m, VTD_TEST_BASE);
+	struct vtd_unit *u = up();
+
+	CHECK_EQ(vtd_rmrr_identity(u, 0x00a0, 1, 0x100000, 0x10ffff), 0);
+	CHECK_EQ(vtd_rmrr_identity(u, 0x00f8, 2, 0x100000, 0x10ffff), 0);
+	CHECK(ctx_domain(u, 0x00a0) != ctx_domain(u, 0x00f8));
+	CHECK(reaches(0x00a0, 0x100000) && reaches(0x00f8, 0x100000));
+	CHECK(reaches(0x00a0, 0x108000) && reaches(0x00f8, 0x108000));
+	CHECK_EQ(vtd_rmrr_identity(u, 0x00f8, 2, 0x400000, 0x400fff), 0);
+	CHECK(reaches(0x00f8, 0x400000));
+	CHECK(!reaches(0x00a0, 0x400000));
+	CHECK_EQ(vtd_rmrr_identity(u, 0x00f9, 2, 0x400000, 0x400fff), 0);
+	CHECK(ctx_domain(u, 0x00f9) == ctx_domain(u, 0x00f8));
+	CHECK_EQ(ctx_domain(u, 0x00f8)->dom.ndevices, 2);
+	CHECK(reaches(0x00f9, 0x100000) && reaches(0x00f9, 0x400000));
+	CHECK_EQ(u->iu.ndomains, 2);
 	vtd_test_teardown();
 }
 
@@ -690,8 +779,8 @@ TEST(detach_failed_context_invalidation_is_reissued)
 	CHECK_EQ(ops->attach(a, rid), 0);
 	m.cc_hang = true;
 	CHECK_EQ(ops->detach(a, rid), -ETIMEDOUT);
-	CHECK_EQ(ctx_of(u, rid)->lo, 0); /* blocked */
-	CHECK_EQ(a->ndevices, 1);	 /* but not detached: still counted */
+	CHECK_EQ(ctx_of(u, rid)->lo, 0);	   /* blocked */
+	CHECK_EQ(a->ndevices, 1);		   /* but not detached: still counted */
 	CHECK_EQ(ops->detach(a, rid), -ETIMEDOUT); /* a retry while it hangs */
 	CHECK_EQ(a->ndevices, 1);
 	/* the domain (and its DID) is not free while the rid is pending */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fake_hw.h"
+#include "hw/hw.h"
 #include "iommu/vtd/regs.h"
 
 static struct vtd_model *current;
@@ -466,6 +467,43 @@ static void model_write(void *ctx, uint64_t off, uint64_t val, unsigned size)
 		return;
 	default: *reg32(m, off) = (uint32_t)val; return;
 	}
+}
+
+/* The legacy-mode walk (VT-d 3.4.2, 9.1, 9.3, 9.8): root entry by bus,
+ * context entry by devfn (P, AW, SLPTPTR), then AW+2 levels of second-level
+ * entries (R bit 0, W bit 1, PS bit 7 at levels 2 and 3). */
+int vtd_model_translate(const struct vtd_model *m, uint16_t rid, uint64_t iova, bool write,
+			uint64_t *pa)
+{
+	const uint64_t addr_mask = 0x000ffffffffff000ull;
+	if (!(m->gsts & VTD_GSTS_TES) || !(m->rtaddr_latched & addr_mask))
+		return -1;
+	const uint64_t *root = phys_to_virt(m->rtaddr_latched & addr_mask);
+	uint64_t re = root[(rid >> 8) * 2];
+
+	if (!(re & 1))
+		return -1;
+	const uint64_t *ce = (const uint64_t *)phys_to_virt(re & addr_mask) + (rid & 0xff) * 2;
+	if (!(ce[0] & 1))
+		return -1;
+	unsigned levels = (unsigned)(ce[1] & 7) + 2;
+	uint64_t table = ce[0] & addr_mask;
+
+	for (unsigned l = levels; l >= 1; l--) {
+		unsigned shift = 12 + 9 * (l - 1);
+		uint64_t e = ((const uint64_t *)phys_to_virt(table))[(iova >> shift) & 511];
+
+		if (!(e & (write ? 2 : 1)))
+			return -1;
+		if (l == 1 || (e & 0x80)) {
+			uint64_t page = (1ull << shift) - 1;
+
+			*pa = (e & addr_mask & ~page) | (iova & page);
+			return 0;
+		}
+		table = e & addr_mask;
+	}
+	return -1;
 }
 
 void vtd_model_install(struct vtd_model *m)

@@ -84,6 +84,12 @@ void vtd_model_init(struct vtd_model *m, uint64_t base);
 /* Installs m as the MMIO model for [base, base+0x1000) and makes it the
  * model vtd_model_inject_fault() acts on. */
 void vtd_model_install(struct vtd_model *m);
+/* What the unit does with a DMA request from rid to iova, walking the root
+ * table it latched (SRTP) and the tables below as the hardware would: 0 and
+ * *pa if translation is on and the request (a write if write) is allowed,
+ * -1 if it faults. */
+int vtd_model_translate(const struct vtd_model *m, uint16_t rid, uint64_t iova, bool write,
+			uint64_t *pa);
 /* Records a DMA (or IR, reason >= 0x20) fault as QEMU's vtd_record_frcd. */
 void vtd_model_inject_fault(uint16_t sid, uint64_t addr, uint8_t reason, bool is_read);
 void vtd_model_inject_fault_on(struct vtd_model *m, uint16_t sid, uint64_t addr, uint8_t reason,
