@@ -448,6 +448,29 @@ TEST(bar_not_mapped_where_it_cannot_be)
 	CHECK_EQ(x.f.writes, 0);
 }
 
+TEST(bar_page_size_boundary)
+{
+	static const uint64_t sizes[] = {2048, 4096};
+	struct fx x;
+
+	for (unsigned k = 0; k < 2; k++) {
+		memset(&x, 0, sizeof(x));
+		fake_device(&x.f, false, false);
+		x.d.phys = &x.f;
+		x.d.ops = &fake_ops;
+		x.d.hooks = &hooks;
+		x.d.ctx = &x.r;
+		x.d.bar[4] =
+			(struct vpci_bar_info){BAR4_HPA & ~0xfffull, sizes[k], false, false, false};
+		CHECK_EQ(vpci_dev_init(&x.d), 0);
+		wr(&x, 0x20, 4, 0xc0001000);
+		wr(&x, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+		CHECK_EQ(rd(&x, 0x20, 4), 0xc0001000);
+		CHECK_EQ(x.d.bar_mapped[4], k == 1); /* 4 KiB is the smallest mapped */
+		CHECK_EQ(x.r.n, k);
+	}
+}
+
 TEST(bar_hook_failures)
 {
 	struct fx x;
