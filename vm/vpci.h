@@ -57,7 +57,8 @@ struct vpci_hooks {
 		       uint64_t size);
 	int (*bar_unmap)(void *ctx, struct vpci_dev *d, unsigned bar, uint64_t gpa,
 			 uint64_t size);
-	/* The guest set (on) or cleared the MSI enable bit. */
+	/* The guest set (on) or cleared the MSI enable bit; off only follows a
+	 * successful on (the hook sees balanced pairs). */
 	int (*msi)(void *ctx, struct vpci_dev *d, bool on);
 	void (*bus_master)(void *ctx, struct vpci_dev *d, bool on);
 };
@@ -78,6 +79,7 @@ struct vpci_dev {
 
 	/* the guest's view (private to vpci.c; read-only for others) */
 	uint16_t cmd;
+	uint8_t cache_line, latency, int_line; /* shadowed; never reach the device */
 	uint64_t bar_gpa[6];  /* guest-programmed address of each memory BAR */
 	bool bar_mapped[6];   /* mapped in the NPT at bar_gpa */
 	uint32_t bar_lo_shadow[6]; /* raw dwords the guest sees */
@@ -99,7 +101,9 @@ int vpci_dev_init(struct vpci_dev *d) MUST_CHECK;
 /* Unmaps mapped BARs and turns MSI off through the hooks (for unassign). */
 void vpci_dev_reset(struct vpci_dev *d);
 
-/* Configuration access at off (0..4095), size 1, 2, 4, aligned. */
+/* Configuration access at off (0..4095), size 1, 2, 4, inside one dword
+ * (0xCFD as a word is bytes 1-2); anything else reads all ones and a write
+ * is dropped. */
 uint32_t vpci_cfg_read(struct vpci_dev *d, unsigned off, unsigned size);
 void vpci_cfg_write(struct vpci_dev *d, unsigned off, unsigned size, uint32_t val);
 
@@ -115,7 +119,8 @@ struct vpci_bus {
 	uint32_t cf8;
 };
 void vpci_bus_init(struct vpci_bus *b);
-/* A free slot (from 1; slot 0 stays empty) or -ENOSPC. */
+/* A free slot (from 1; slot 0 stays empty) or -ENOSPC; -EEXIST if d is
+ * already on the bus. */
 int vpci_bus_add(struct vpci_bus *b, struct vpci_dev *d) MUST_CHECK;
 void vpci_bus_remove(struct vpci_bus *b, struct vpci_dev *d);
 /* True if port is 0xCF8 (size 4) or in 0xCFC..0xCFF: the access was
