@@ -3,6 +3,8 @@
  * stubs, a handler table, and the default handler that reports an
  * unexpected vector and exits.
  */
+#include <stdbool.h>
+
 #include "guests/lib/rt.h"
 
 #define IDT_VECTORS 256
@@ -31,6 +33,7 @@ extern const char rt_isr_stubs[];
 
 static struct idt_gate idt[IDT_VECTORS] __attribute__((aligned(16)));
 static trap_handler_fn handlers[IDT_VECTORS];
+static volatile bool in_report;
 
 void rt_idt_init(void)
 {
@@ -72,6 +75,12 @@ void rt_trap(struct trap_frame *f)
 		fn(f);
 		return;
 	}
+	/* A fault while reporting one (e.g. HC_EXIT itself faults): stop with
+	 * interrupts off instead of recursing down the stack. */
+	if (in_report)
+		for (;;)
+			__asm__ volatile("cli; hlt");
+	in_report = true;
 	rt_printf("guest: unexpected vector=%llu error=0x%llx rip=0x%llx",
 		  (unsigned long long)f->vector, (unsigned long long)f->error,
 		  (unsigned long long)f->rip);
