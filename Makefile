@@ -23,11 +23,15 @@ HOSTCC := gcc
 CLANG := clang
 
 # The hypervisor's own code, compiled against newlib (not the host libc).
-KDIRS := arch kernel drivers iommu dma console lib
-KSRC := $(shell find $(KDIRS) -name '*.c' 2>/dev/null | sort)
-KASM := $(shell find $(KDIRS) -name '*.S' 2>/dev/null | sort)
+# In guests/ only the top level (guests.c, images.S) is sluice's: the
+# folders below it (guests/lib/, guests/<name>/) are the freestanding guest
+# programs, built by the guest rules further down, never with KCFLAGS.
+KDIRS := arch kernel drivers iommu dma vm guests console lib
+kfind = $(shell find $(1) \( -path 'guests/*' -type d \) -prune -o -name '$(2)' -print 2>/dev/null | sort)
+KSRC := $(call kfind,$(KDIRS),*.c)
+KASM := $(call kfind,$(KDIRS),*.S)
 BOOTSRC := $(wildcard boot/*.c)
-HEADERS := $(shell find $(KDIRS) boot hw -name '*.h' 2>/dev/null)
+HEADERS := $(call kfind,$(KDIRS) boot hw,*.h)
 
 KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wvla -Wno-unused-parameter \
 	-ffreestanding -fpic -fno-stack-protector -fno-stack-check \
@@ -46,7 +50,7 @@ BOBJ := $(patsubst %.c,$(B)/k/%.o,$(BOOTSRC))
 # machine without gcc yet (setup installs it) gets no error and a right path.
 LIBGCC = $(shell $(CC) -print-libgcc-file-name)
 
-.PHONY: all run test unit fuzz fuzz-brief qemu-test bench format lint clean setup esp.img newlib fresh-test
+.PHONY: all guests run test unit fuzz fuzz-brief qemu-test bench format lint clean setup esp.img newlib fresh-test
 
 all: $(B)/sluice.efi
 
@@ -69,6 +73,57 @@ $(B)/k/%.o: %.c $(HEADERS) | $(NEWLIB)/lib/libc.a
 $(B)/k/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(KCFLAGS) -c $< -o $@
+
+# ---------------------------------------------------------------- guests
+# Built-in guests: build/guests/<name>.bin from guests/<name>/*.c and the
+# runtime guests/lib/ (start.S first), flat binaries linked at GUEST_LOAD
+# with the entry at their first byte (guests/abi.h), embedded in sluice by
+# guests/images.S.  A binary larger than GUEST_IMAGE_MAX, or whose entry or
+# extent is not what the ABI says, fails the build.
+abi_const = $(shell sed -n 's/^\#define $(1) \(0x[0-9a-fA-F]*\).*/\1/p' guests/abi.h)
+GUEST_LOAD := $(call abi_const,GUEST_LOAD)
+GUEST_IMAGE_MAX := $(call abi_const,GUEST_IMAGE_MAX)
+GUEST_NAMES := $(sort $(filter-out lib,$(notdir $(patsubst %/,%,$(dir $(wildcard guests/*/*.c))))))
+GUEST_BINS := $(patsubst %,$(B)/guests/%.bin,$(GUEST_NAMES))
+GUEST_LIB_OBJ := $(patsubst guests/%.S,$(B)/guests/%.o,$(wildcard guests/lib/*.S)) \
+	$(patsubst guests/%.c,$(B)/guests/%.o,$(wildcard guests/lib/*.c))
+GUEST_HDRS := guests/abi.h $(wildcard guests/lib/*.h)
+GCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wvla \
+	-ffreestanding -nostdlib -fno-pic -fno-pie -mcmodel=small -mno-red-zone \
+	-mgeneral-regs-only -fno-stack-protector -fno-stack-check -fcf-protection=none \
+	-fno-asynchronous-unwind-tables -fno-unwind-tables -fno-common \
+	-fno-delete-null-pointer-checks -fno-tree-loop-distribute-patterns -I.
+
+guests: $(GUEST_BINS)
+
+$(B)/guests/%.o: guests/%.c $(GUEST_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(GCFLAGS) -c $< -o $@
+
+$(B)/guests/%.o: guests/%.S $(GUEST_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(GCFLAGS) -c $< -o $@
+
+define guest_rule
+$(B)/guests/$(1).elf: $(patsubst guests/%.c,$(B)/guests/%.o,$(wildcard guests/$(1)/*.c)) $(GUEST_LIB_OBJ) guests/lib/guest.lds
+	ld -nostdlib -static --build-id=none -z noexecstack -z max-page-size=4096 --no-warn-rwx-segments \
+		-T guests/lib/guest.lds --defsym=GUEST_LOAD_ADDR=$(GUEST_LOAD) \
+		-o $$@ $$(filter %.o,$$^)
+endef
+$(foreach g,$(GUEST_NAMES),$(eval $(call guest_rule,$(g))))
+
+guest_sym = $$(nm $(1) | awk '$$3 == "$(2)" { print "0x" $$1 }')
+$(B)/guests/%.bin: $(B)/guests/%.elf
+	objcopy -O binary $< $@
+	@size=$$(stat -c %s $@); start=$(call guest_sym,$<,_start); end=$(call guest_sym,$<,__image_end); \
+	err=""; \
+	[ "$$((start))" -eq "$$(($(GUEST_LOAD)))" ] || err="entry $$start is not GUEST_LOAD"; \
+	[ "$$size" -eq "$$((end - $(GUEST_LOAD)))" ] || err="$$size bytes, image ends at $$end"; \
+	[ "$$size" -gt 0 ] && [ "$$size" -le "$$(($(GUEST_IMAGE_MAX)))" ] || \
+		err="$$size bytes, GUEST_IMAGE_MAX is $(GUEST_IMAGE_MAX)"; \
+	if [ -n "$$err" ]; then echo "$@: $$err" >&2; rm -f $@; exit 1; fi
+
+$(B)/k/guests/images.o: $(GUEST_BINS)
 
 # The commit id changes without any source changing.
 $(B)/k/kernel/version.o: FORCE
@@ -117,6 +172,8 @@ $(B)/unit/$(basename $(notdir $(1))): $(1) $(call srcs_of,$(1)) $(UNIT_COMMON) $
 	$(HOSTCC) $(UNIT_CFLAGS) -o $$@ $(1) $(filter-out $(UNIT_COMMON),$(call srcs_of,$(1))) $(UNIT_COMMON) -lm
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
+# guests/images.S embeds the guest binaries.
+$(B)/unit/test_guests: $(GUEST_BINS)
 
 unit: $(UNIT_BINS)
 	@python3 tools/run_tests.py unit $(UNIT_BINS)
@@ -179,4 +236,4 @@ lint:
 	python3 tools/check_layers.py
 
 clean:
-	rm -rf $(B)/k $(B)/unit $(B)/fuzz $(B)/bench $(B)/sluice.* $(B)/esp.img
+	rm -rf $(B)/k $(B)/guests $(B)/unit $(B)/fuzz $(B)/bench $(B)/sluice.* $(B)/esp.img
