@@ -143,6 +143,14 @@ enum dma_why_kind {
 	DMA_WHY_IOMMU,		   /* the driver refused (err is its errno): a = enum dma_why_op,
 				    * b = the IOVA (map, unmap, flush) or requester ID (attach,
 				    * detach), id = unit index */
+	DMA_WHY_NOT_HINTED,	   /* EINVAL hint_rebind: a = the first IOVA of the range that is
+				    * not hinted, in the mapping involved */
+	DMA_WHY_SPANS_MAPPINGS,	   /* EINVAL hint_rebind: the range runs past the end of the
+				    * mapping involved (where it starts); a = its first IOVA
+				    * outside it */
+	DMA_WHY_MAPPING_KIND,	   /* EINVAL hint_rebind: the mapping involved is not the caller's
+				    * own hpa memory: a = its enum dma_src, b = 1 backed by a
+				    * pre-registration, c = 1 the hypervisor's (dma_map_hyp) */
 };
 #define DMA_WHY_UNMANAGED 0xffu
 
@@ -238,6 +246,20 @@ int dma_translate(struct dma_space *s, uint64_t iova, uint64_t *hpa, unsigned *l
  * covered by mappings (it may bisect them). */
 int dma_hint(struct dma_space *s, uint64_t iova, uint64_t size) MUST_CHECK;
 int dma_unhint(struct dma_space *s, uint64_t iova, uint64_t size) MUST_CHECK;
+/* The owner of hinted hpa memory gave it back (a VM frees a guest's hinted
+ * frames) and has new memory for it: [iova, iova+size), aligned to the
+ * space's page size and entirely hinted, inside one mapping whose source is
+ * DMA_SRC_HPA (not backed by a pre-registration, not dma_map_hyp's), is
+ * backed from now on by [hpa, hpa+size) (contiguous, aligned alike): the
+ * mapping's segments are edited, and nothing else.  No domain changes (the
+ * range is in none while hinted) and nothing is pinned or charged: a later
+ * dma_unhint checks, pins, charges and maps the new memory as usual (EPERM
+ * if the space's owner may not map it), and dma_unmap releases the new
+ * frames of what is live.  -EINVAL (why GAP: nothing mapped at iova;
+ * NOT_HINTED; SPANS_MAPPINGS; MAPPING_KIND; the alignment kinds),
+ * -EOVERFLOW (IOVA_WRAPS, HPA_WRAPS), -ENOMEM (the segment list) with
+ * nothing changed. */
+int dma_hint_rebind(struct dma_space *s, uint64_t iova, uint64_t size, uint64_t hpa) MUST_CHECK;
 
 /* Pre-registration of host memory [hpa, hpa+size). */
 int dma_pin_register(struct dma_space *s, uint64_t hpa, uint64_t size) MUST_CHECK;

@@ -1,7 +1,8 @@
 /*
  * dma/hint.c — free-page hinting: hint unmaps the live pieces of a range
  * from every domain, flushes, then unpins them; unhint re-pins the same
- * frames and maps them back (see docs/dma.md, "Hinting").
+ * frames and maps them back; rebind points a hinted range of an hpa
+ * mapping at new memory before its unhint (see docs/dma.md, "Hinting").
  */
 #include <stdlib.h>
 #include <string.h>
@@ -516,4 +517,120 @@ int dma_unhint(struct dma_space *s, uint64_t iova, uint64_t size)
 		plan_commit(s, &p);
 	plan_free(&p);
 	return err;
+}
+
+/* ---------------------------------------------------------------- rebind */
+
+/* The mapping that holds all of [iova, last] with its source the caller's
+ * own hpa memory, [iova, last] entirely hinted in it; -EINVAL with the
+ * reason otherwise. */
+static int rebind_target(struct dma_space *s, uint64_t iova, uint64_t last,
+			 struct dma_mapping **out)
+{
+	struct itree_node *x = itree_first(&s->maps, iova, iova);
+	struct dma_mapping *m;
+	uint64_t cur = iova;
+
+	if (!x)
+		return why(s, -EINVAL, DMA_WHY_GAP, iova, 0);
+	m = MAP_OF(x);
+	if (x->last < last)
+		return why_map(s, -EINVAL, DMA_WHY_SPANS_MAPPINGS, x, x->last + 1, 0, -1);
+	if (m->src != DMA_SRC_HPA || m->reg || m->hyp) {
+		why_map(s, -EINVAL, DMA_WHY_MAPPING_KIND, x, m->src, m->reg != NULL, -1);
+		s->why.c = m->hyp;
+		return -EINVAL;
+	}
+	/* Hinted intervals are disjoint and never adjacent: one holds it all. */
+	for (uint32_t i = 0; i < m->nhint && cur <= last; i++)
+		if (m->hint[i].s <= cur && m->hint[i].e > cur)
+			cur = m->hint[i].e;
+	if (cur <= last)
+		return why_map(s, -EINVAL, DMA_WHY_NOT_HINTED, x, cur, 0, -1);
+	*out = m;
+	return 0;
+}
+
+/* Appends sg to v[*n], merged with the segment before it when the two are
+ * physically contiguous (walk_runs would join them anyway). */
+static void seg_push(struct seg *v, uint32_t *n, struct seg sg)
+{
+	struct seg *p = *n ? &v[*n - 1] : NULL;
+
+	if (!sg.size)
+		return;
+	if (p && p->pa + p->size == sg.pa) {
+		p->size += sg.size;
+		return;
+	}
+	v[(*n)++] = sg;
+}
+
+/* m's segments with offsets [a, b) backed by pa instead: at most two more
+ * than before (the segments the edges cut in two). */
+static void seg_replace(const struct dma_mapping *m, uint64_t a, uint64_t b, uint64_t pa,
+			struct seg *v, uint32_t *n)
+{
+	bool placed = false;
+
+	*n = 0;
+	for (uint32_t i = 0; i < m->nseg; i++) {
+		struct seg sg = m->segs[i];
+		uint64_t e = sg.off + sg.size;
+
+		if (e <= a || sg.off >= b) {
+			if (sg.off >= b && !placed) {
+				seg_push(v, n, (struct seg){a, pa, b - a});
+				placed = true;
+			}
+			seg_push(v, n, sg);
+			continue;
+		}
+		if (sg.off < a)
+			seg_push(v, n, (struct seg){sg.off, sg.pa, a - sg.off});
+		if (!placed) {
+			seg_push(v, n, (struct seg){a, pa, b - a});
+			placed = true;
+		}
+		if (e > b)
+			seg_push(v, n, (struct seg){b, sg.pa + (b - sg.off), e - b});
+	}
+}
+
+int dma_hint_rebind(struct dma_space *s, uint64_t iova, uint64_t size, uint64_t hpa)
+{
+	uint64_t pg = pgsize_of(space_pgsizes(s)), last, hlast;
+	struct dma_mapping *m = NULL;
+	struct seg *v;
+	uint32_t n;
+	int err;
+
+	why_clear(s);
+	err = range_check(s, iova, size, pg, &last);
+	if (err)
+		return err;
+	if (!last_of(hpa, size, &hlast))
+		return why(s, -EOVERFLOW, DMA_WHY_HPA_WRAPS, hpa, size);
+	if (hpa & (pg - 1))
+		return why(s, -EINVAL, DMA_WHY_HPA_ALIGN, hpa, pg);
+	err = rebind_target(s, iova, last, &m);
+	if (err)
+		return err;
+	v = dma_zalloc((m->nseg + 2) * sizeof(*v));
+	if (!v)
+		return why_nomem(s, (m->nseg + 2) * sizeof(*v), DMA_MEM_TRACKING);
+	seg_replace(m, iova - m_start(m), last + 1 - m_start(m), hpa, v, &n);
+	/* Hinted memory is in no domain and holds no pin: only the record
+	 * changes.  One segment again (rebound to the old memory) is seg0. */
+	if (m->segs != &m->seg0)
+		free(m->segs);
+	if (n == 1) {
+		m->seg0 = v[0];
+		m->segs = &m->seg0;
+		free(v);
+	} else {
+		m->segs = v;
+	}
+	m->nseg = n;
+	return 0;
 }

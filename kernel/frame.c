@@ -139,6 +139,17 @@ static void free_block(struct range *r, uint64_t pfn, unsigned order)
 	list_push(order, pfn);
 }
 
+/* The largest order of a naturally aligned block at pfn that ends at or
+ * before end (pfn < end). */
+static unsigned fit_order(uint64_t pfn, uint64_t end)
+{
+	unsigned order = FRAME_MAX_ORDER;
+
+	while ((pfn & ((1ull << order) - 1)) || pfn + (1ull << order) > end)
+		order--;
+	return order;
+}
+
 void frame_init(void)
 {
 	nranges = 0;
@@ -151,7 +162,7 @@ void frame_init(void)
 int frame_add_range(uint64_t base, uint64_t size)
 {
 	uint64_t start, end, pfn, npages, nmeta, p;
-	unsigned pos;
+	unsigned pos, order;
 	struct range *r;
 
 	if (size == 0)
@@ -205,14 +216,9 @@ int frame_add_range(uint64_t base, uint64_t size)
 	/* Greedy cover of the rest with the largest aligned blocks that fit;
 	 * free_block() merges with nothing here (neighbours are not free
 	 * buddies of the same order), but going through it keeps one path. */
-	p = pfn + nmeta;
-	while (p < pfn + npages) {
-		unsigned order = FRAME_MAX_ORDER;
-
-		while ((p & ((1ull << order) - 1)) || p + (1ull << order) > pfn + npages)
-			order--;
+	for (p = pfn + nmeta; p < pfn + npages; p += 1ull << order) {
+		order = fit_order(p, pfn + npages);
 		free_block(r, p, order);
-		p += 1ull << order;
 	}
 
 	stats.total += npages << FRAME_SHIFT;
@@ -489,6 +495,84 @@ bool frame_range_tagged(uint64_t pa, uint64_t size, enum frame_tag tag)
 	first = pa >> FRAME_SHIFT;
 	last = (pa + size - 1) >> FRAME_SHIFT;
 	return for_each_run(first, last - first + 1, tag_check, &t) == 0;
+}
+
+/* Makes [pfn, end) of range r, interior frames of one allocated block,
+ * allocated blocks of their own: the largest naturally aligned ones that
+ * fit, so each keeps the biggest page a later map may use.  Only the order
+ * fields change; tag, holder, charge owner and pins stay per frame. */
+static void carve(struct range *r, uint64_t pfn, uint64_t end)
+{
+	for (uint64_t p = pfn; p < end; p += 1ull << rec_of(r, p)->order)
+		rec_of(r, p)->order = (uint8_t)fit_order(p, end);
+}
+
+int frame_free_range(uint64_t block, unsigned order, uint64_t pa, uint64_t size)
+{
+	uint64_t bpfn = block >> FRAME_SHIFT, bend, pfn, count, end, i;
+	struct range *r;
+	struct frame *f;
+	unsigned k;
+	uint8_t tag;
+
+	if (order > FRAME_MAX_ORDER || (block & (FRAME_SIZE - 1)) || size == 0 ||
+	    !frame_span(pa, size, &pfn, &count))
+		return -EINVAL;
+	r = range_of(bpfn);
+	if (!r)
+		return -EINVAL;
+	f = rec_of(r, bpfn);
+	/* Only the first frame of an allocated block carries its order. */
+	if (f->order != order || f->tag == FRAME_FREE)
+		return -EINVAL;
+	bend = bpfn + (1ull << order);
+	end = pfn + count;
+	if (pfn < bpfn || end > bend)
+		return -EINVAL;
+	for (i = pfn; i < end; i++)
+		if (f[i - bpfn].pins)
+			return -EBUSY;
+
+	tag = f->tag;
+	f->order = ORDER_NONE;
+	carve(r, bpfn, pfn);
+	carve(r, end, bend);
+	for (i = pfn; i < end; i++)
+		f[i - bpfn] = (struct frame){.tag = FRAME_FREE, .order = ORDER_NONE};
+	/* The freed part as aligned blocks; free_block merges them with free
+	 * buddies (outside the old block only when all of it was freed). */
+	for (i = pfn; i < end; i += 1ull << k) {
+		k = fit_order(i, end);
+		free_block(r, i, k);
+	}
+	if (tag == FRAME_IOPT)
+		stats.iopt -= size;
+	stats.free += size;
+	return 0;
+}
+
+int frame_block_of(uint64_t pa, uint64_t *block, unsigned *order)
+{
+	uint64_t pfn = pa >> FRAME_SHIFT;
+	struct range *r = range_of(pfn);
+
+	if (!r || rec_of(r, pfn)->tag == FRAME_FREE)
+		return -EINVAL;
+	/* Blocks are naturally aligned: the head of the one holding pfn is pfn
+	 * rounded down to its order, the one k whose head says order k (a
+	 * smaller k's candidate is an interior frame or a head of another order). */
+	for (unsigned k = 0; k <= FRAME_MAX_ORDER; k++) {
+		uint64_t head = pfn & ~((1ull << k) - 1);
+
+		if (head < r->pfn)
+			break;
+		if (rec_of(r, head)->order == k) {
+			*block = head << FRAME_SHIFT;
+			*order = k;
+			return 0;
+		}
+	}
+	return -EINVAL; /* record frames belong to no block */
 }
 
 void frame_stats(struct frame_stats *out) { *out = stats; }

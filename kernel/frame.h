@@ -76,6 +76,19 @@ void frame_set_holder(uint64_t pa, unsigned order, uint16_t holder);
  * that order, -EBUSY (and nothing freed) if any frame in it is pinned. */
 int frame_free(uint64_t pa, unsigned order) MUST_CHECK;
 
+/* Returns part of an allocated block: [pa, pa+size) (page aligned, not
+ * empty, inside the block [block, block + 2^order frames)) goes back to the
+ * allocator; the rest of the block stays allocated, with its tag, holders,
+ * charge owners and pins, as naturally aligned blocks as large as their
+ * alignment allows (so each can be freed with frame_free, or found with
+ * frame_block_of).  -EINVAL if block is not the start of an allocated
+ * block of that order or the range is not inside it; -EBUSY (and nothing
+ * changed) if a frame of the range is pinned. */
+int frame_free_range(uint64_t block, unsigned order, uint64_t pa, uint64_t size) MUST_CHECK;
+/* The allocated block holding pa: its first address and order.  -EINVAL
+ * if pa is free, unmanaged or one of the allocator's own record frames. */
+int frame_block_of(uint64_t pa, uint64_t *block, unsigned *order) MUST_CHECK;
+
 /* The record of the frame holding pa, or NULL if pa is not managed RAM. */
 struct frame *frame_get(uint64_t pa);
 

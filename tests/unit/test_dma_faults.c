@@ -3,7 +3,7 @@
  * tests/unit/test_dma_faults.c — fault-injection sweeps: for every n, the
  * n-th allocation (heap or frame) and, separately, the n-th driver call
  * fails inside map, unmap, attach (replay), detach, register, unregister,
- * hint and unhint (also over several pieces of one mapping).  A failed call
+ * hint, unhint (also over several pieces of one mapping) and rebind.  A failed call
  * must leave every observable thing as it was (records, page tables, pins,
  * charges, free memory); after teardown nothing may leak.
  */
@@ -74,6 +74,9 @@ static void build(void)
 		dma_hint(w.a, 0x102000, 0x8000),
 		dma_hint(w.a, 4 * M2 + 0x1000, K4),
 		dma_hint(w.a, 4 * M2 + 0x3000, K4),
+		/* The second hole backed by other memory: the 2M hpa mapping has
+		 * three segments for every op below (replay, unhint, unmap). */
+		dma_hint_rebind(w.a, 4 * M2 + 0x3000, K4, w.user + 7 * M2),
 	};
 	for (unsigned i = 0; i < sizeof(e) / sizeof(e[0]); i++)
 		if (e[i]) {
@@ -163,6 +166,10 @@ static int op_unhint(void) { return dma_unhint(w.a, 0x100000, 0xc000); }
  * after the first piece must undo exactly the pieces done. */
 static int op_hint_holes(void) { return dma_hint(w.a, 4 * M2, 0x5000); }
 static int op_unhint_holes(void) { return dma_unhint(w.a, 4 * M2, 0x5000); }
+static int op_rebind(void)
+{
+	return dma_hint_rebind(w.a, 4 * M2 + 0x1000, K4, w.user + 7 * M2 + K4);
+}
 static int op_unhint_reg(void)
 {
 	int e = dma_hint(w.a, 16 * M2, 0x4000);
@@ -193,6 +200,7 @@ static const struct {
 	{"hint_holes", op_hint_holes},
 	{"unhint_holes", op_unhint_holes},
 	{"unhint_reg", op_unhint_reg},
+	{"rebind", op_rebind},
 };
 
 static void sweep(bool driver)

@@ -1,7 +1,7 @@
 // SOURCES: dma/space.c dma/walk.c dma/map.c dma/hint.c dma/attach.c dma/prereg.c dma/acct.c lib/itree.c kernel/frame.c tests/unit/fake_iommu.c
 /*
  * tests/unit/test_dma_model.c — random operations (map, unmap, unmap all,
- * attach, detach, register, unregister, hint, unhint, free) against a
+ * attach, detach, register, unregister, hint, unhint, rebind, free) against a
  * simple reference model.  After every step the space records, every
  * attached domain's page table (walked through the fake driver), every
  * frame's pin count and every owner's charge must agree with the model.
@@ -542,6 +542,36 @@ static void op_hint(struct msp *x, bool add)
 	}
 }
 
+/* A hinted range of an hpa mapping moved to other user memory (pool pages
+ * or one single frame): only the records change, so the model's frames of
+ * those pages do; unhint, unmap and the pin checks then follow them. */
+static void op_rebind(struct msp *x)
+{
+	unsigned a = rn(NIOVA), n = 1 + rn(3), first = rn(NPOOL - 3);
+	bool sing = rn(4) == 0;
+	struct mmap_ *m = map_at(x, a);
+	uint64_t to = sing ? single[rn(NSING)] : pool + first * K4;
+	int expect = 0, e;
+
+	if (sing)
+		n = 1;
+	if (a + n > NIOVA)
+		n = NIOVA - a;
+	if (!m || a + n > m->iova + m->n || m->alloc || m->reg >= 0)
+		expect = -EINVAL;
+	for (unsigned p = a; p < a + n && !expect; p++)
+		if (!m->hinted[p - m->iova])
+			expect = -EINVAL;
+	e = dma_hint_rebind(x->s, IOVA0 + a * K4, n * K4, to);
+	if (e && injected && !expect)
+		return;
+	CHECK_EQ(e, expect);
+	if (e)
+		return;
+	for (unsigned p = a; p < a + n; p++)
+		m->pa[p - m->iova] = to + (p - a) * K4;
+}
+
 static void op_free(void)
 {
 	unsigned i = rn(NSING);
@@ -622,6 +652,8 @@ TEST(model_random_ops)
 			op_hint(x, true);
 		else if (op < 93)
 			op_hint(x, false);
+		else if (op < 97)
+			op_rebind(x);
 		else
 			op_free();
 		dma_test_fail_nth(0);
