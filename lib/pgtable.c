@@ -66,10 +66,7 @@ static inline uint64_t pte_addr(const struct pgt *pt, uint64_t e) { return e & p
 /* The only way an entry is written: one aligned 64-bit store. */
 static inline void pte_set(uint64_t *p, uint64_t v) { *(volatile uint64_t *)p = v; }
 
-static inline uint64_t table_pte(const struct pgt *pt, uint64_t pa)
-{
-	return pa | pt->fmt->table;
-}
+static inline uint64_t table_pte(const struct pgt *pt, uint64_t pa) { return pa | pt->fmt->table; }
 
 /* A leaf of `level` at pa with the format's attribute bits attr. */
 static inline uint64_t leaf_pte(const struct pgt *pt, uint64_t pa, uint64_t attr, unsigned level)
@@ -180,10 +177,7 @@ static uint64_t pool_take(struct pool *p)
 
 /* ------------------------------------------------------------ init */
 
-uint64_t pgt_aperture_end(const struct pgt *pt)
-{
-	return (1ull << (12u + 9u * pt->levels)) - 1;
-}
+uint64_t pgt_aperture_end(const struct pgt *pt) { return (1ull << (12u + 9u * pt->levels)) - 1; }
 
 int pgt_init(struct pgt *pt, const struct pgt_fmt *fmt, unsigned levels, uint64_t pgsizes,
 	     bool coherent, const struct pgt_alloc *a)
@@ -273,8 +267,7 @@ static int check_range(const struct pgt *pt, uint64_t va, uint64_t size)
 
 /* ------------------------------------------------------------ walk */
 
-int pgt_walk(const struct pgt *pt, uint64_t va, uint64_t *pa, unsigned *level,
-	     uint64_t *entry)
+int pgt_walk(const struct pgt *pt, uint64_t va, uint64_t *pa, unsigned *level, uint64_t *entry)
 {
 	const uint64_t *t = table_va(pt->root);
 
@@ -306,8 +299,7 @@ int pgt_walk(const struct pgt *pt, uint64_t va, uint64_t *pa, unsigned *level,
 /* The leaf choice: the largest allowed size that va and pa are both
  * aligned to and that the rest of the range covers.  Evaluated per level
  * while descending, so the largest fitting level is the first that says yes. */
-static inline bool leaf_fits(bool allowed, unsigned level, uint64_t va, uint64_t pa,
-			     uint64_t end)
+static inline bool leaf_fits(bool allowed, unsigned level, uint64_t va, uint64_t pa, uint64_t end)
 {
 	uint64_t sz = LEVEL_SIZE(level);
 
@@ -363,8 +355,8 @@ static int map_scan(const struct pgt *pt, const uint64_t *t, unsigned level, uin
 
 /* The real map, after map_scan said yes: cannot fail.  Entries written in
  * one table are consecutive; they are flushed as one span at the end. */
-static void map_fill(struct pgt *pt, struct pool *pool, uint64_t *t, unsigned level,
-		     uint64_t *va, uint64_t *pa, uint64_t end, uint64_t attr)
+static void map_fill(struct pgt *pt, struct pool *pool, uint64_t *t, unsigned level, uint64_t *va,
+		     uint64_t *pa, uint64_t end, uint64_t attr)
 {
 	unsigned idx = pt_index(*va, level);
 	int lo = PGT_ENTRIES, hi = -1;

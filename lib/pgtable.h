@@ -81,15 +81,15 @@ static inline void pgt_gather_init(struct pgt_gather *g)
  * struct npt) can spell them out as its public fields in an anonymous
  * struct overlaid on a struct pgt (a union: the same members in the same
  * order, so the same layout). */
-#define PGT_FIELDS                                                                              \
-	uint64_t root;	      /* physical address of the top table */                           \
-	unsigned levels;      /* levels of tables: the root is level `levels`, leaves 1..3 */  \
-	uint64_t pgsizes;     /* PGT_4K | PGT_2M | PGT_1G allowed as leaves */                  \
-	bool coherent;	      /* false: clflush every entry write and every fresh table */      \
-	uint64_t table_pages; /* pages held, root included (and pages waiting in a gather) */   \
-	struct pgt_alloc alloc;                                                                 \
-	unsigned stash_max, nstash;                                                             \
-	uint64_t stash;		    /* linked through their first 8 bytes */                    \
+#define PGT_FIELDS                                                                            \
+	uint64_t root;	      /* physical address of the top table */                         \
+	unsigned levels;      /* levels of tables: the root is level `levels`, leaves 1..3 */ \
+	uint64_t pgsizes;     /* PGT_4K | PGT_2M | PGT_1G allowed as leaves */                \
+	bool coherent;	      /* false: clflush every entry write and every fresh table */    \
+	uint64_t table_pages; /* pages held, root included (and pages waiting in a gather) */ \
+	struct pgt_alloc alloc;                                                               \
+	unsigned stash_max, nstash;                                                           \
+	uint64_t stash;		  /* linked through their first 8 bytes */                    \
 	const struct pgt_fmt *fmt /* the entry format */
 
 struct pgt {
