@@ -1,4 +1,4 @@
-// SOURCES: dma/space.c dma/walk.c dma/map.c dma/hint.c dma/attach.c dma/prereg.c dma/acct.c lib/itree.c kernel/frame.c tests/unit/fake_iommu.c iommu/pgtable_vtd.c
+// SOURCES: dma/space.c dma/walk.c dma/map.c dma/hint.c dma/attach.c dma/prereg.c dma/acct.c lib/itree.c kernel/frame.c tests/unit/fake_iommu.c iommu/pgtable_vtd.c lib/pgtable.c
 /*
  * bench/host_dma.c — host-native figures for the dma layer, one JSON object
  * per line, on two drivers: the fake IOMMU (tests/unit/fake_iommu.c; leaves

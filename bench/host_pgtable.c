@@ -1,4 +1,4 @@
-// SOURCES: iommu/pgtable_vtd.c
+// SOURCES: iommu/pgtable_vtd.c lib/pgtable.c
 /*
  * bench/host_pgtable.c — host-native figures for the VT-d second-level page
  * table code alone (no IOMMU, no invalidation): 4K map+unmap pairs per

@@ -2,7 +2,8 @@
  * iommu/pgtable_vtd.h — VT-d second-level page tables as pure functions over
  * memory (VT-d spec 9.8, "Second-Level Paging Entries").  No registers, no
  * invalidation: the VT-d driver owns those and calls these functions; host
- * unit tests run them unchanged.
+ * unit tests run them unchanged.  The engine is lib/pgtable.h's, shared with
+ * every other format; this is the VT-d entry format and the VT-d API on it.
  *
  * Contract (see iommu/iommu.h for the gather):
  *  - vtd_pt_map() maps all of [iova, iova+size) or nothing.  It checks the
@@ -24,6 +25,7 @@
 
 #include "iommu/iommu.h"
 #include "lib/err.h"
+#include "lib/pgtable.h"
 
 /* Second-level paging entry bits (VT-d 9.8). */
 #define VTD_SL_R (1ull << 0)		  /* read */
@@ -32,7 +34,7 @@
 #define VTD_SL_SNP (1ull << 11)		  /* snoop (needs ECAP.SC) */
 #define VTD_SL_ADDR 0x000ffffffffff000ull /* address bits 51:12 */
 
-#define VTD_PT_ENTRIES 512u
+#define VTD_PT_ENTRIES PGT_ENTRIES
 
 struct vtd_pt_alloc {			   /* where table pages come from */
 	uint64_t (*alloc_page)(void *ctx); /* a zeroed 4 KiB page (physical address), 0 = none */
@@ -43,21 +45,29 @@ struct vtd_pt_alloc {			   /* where table pages come from */
 /* Emptied table pages a VT-d domain keeps for reuse (4 levels deep x 2). */
 #define VTD_PT_STASH 8
 
+/*
+ * The engine's fields (lib/pgtable.h PGT_FIELDS), readable by name:
+ *   root         physical address of the top table
+ *   levels       3 (39-bit) or 4 (48-bit)
+ *   pgsizes      PGSIZE_4K | PGSIZE_2M | PGSIZE_1G allowed as leaves
+ *   coherent     false: clflush every entry write and every fresh table (ECAP.C=0)
+ *   table_pages  pages held, root included (and pages waiting in a gather)
+ *   alloc        the page source given to vtd_pt_init
+ *   stash_max, nstash, stash
+ *                up to stash_max emptied table pages are kept for reuse
+ *                instead of going back to the allocator: they are already
+ *                zero and were released only after the flush that covered
+ *                them, so a map reuses them without allocating and zeroing.
+ *                0 (the default) keeps none; vtd_pt_destroy frees them.
+ */
 struct vtd_pt {
-	uint64_t root;	  /* physical address of the top table */
-	unsigned levels;  /* 3 (39-bit) or 4 (48-bit) */
-	uint64_t pgsizes; /* PGSIZE_4K | PGSIZE_2M | PGSIZE_1G allowed as leaves */
-	bool coherent;	  /* false: clflush every entry write and every fresh table (ECAP.C=0) */
-	bool snoop;	  /* set SNP (bit 11) in leaves */
-	uint64_t table_pages; /* pages held, root included (and pages waiting in a gather) */
-	struct vtd_pt_alloc alloc;
-	/* Up to stash_max emptied table pages are kept for reuse instead of
-	 * going back to the allocator: they are already zero (every entry was
-	 * cleared before they were unlinked) and were released only after the
-	 * flush that covered them, so a map reuses them without allocating and
-	 * zeroing.  0 (the default) keeps none; vtd_pt_destroy frees them. */
-	unsigned stash_max, nstash;
-	uint64_t stash; /* linked through their first 8 bytes */
+	union {
+		struct pgt pgt; /* what the engine is handed */
+		struct {
+			PGT_FIELDS;
+		};
+	};
+	bool snoop; /* set SNP (bit 11) in leaves */
 };
 
 /* levels 3 or 4; pgsizes must hold PGSIZE_4K and nothing but 4K/2M/1G.

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "lib/err.h"
+#include "lib/pgtable.h"
 
 #define NPT_R 0x1u    /* readable (present) */
 #define NPT_W 0x2u    /* writable */
@@ -33,16 +34,25 @@ struct npt_alloc {			   /* where table pages come from */
 	void *ctx;
 };
 
+/*
+ * The engine's fields (lib/pgtable.h PGT_FIELDS), readable by name:
+ *   root         physical address of the PML4 (nCR3)
+ *   pgsizes      PGT_4K | PGT_2M | PGT_1G allowed (the values of iommu.h's PGSIZE_*)
+ *   table_pages  pages held, root included
+ *   alloc        the page source given to npt_init
+ * The others (levels, coherent, stash*, fmt) are the engine's.
+ */
 struct npt {
-	uint64_t root;	      /* physical address of the PML4 */
-	uint64_t pgsizes;     /* PGSIZE_4K | PGSIZE_2M | PGSIZE_1G (iommu.h's bits) allowed */
-	uint64_t table_pages; /* pages held, root included */
-	struct npt_alloc alloc;
-	/* private to the engine */
-	void *priv;
+	union {
+		struct pgt pgt; /* what the engine is handed */
+		struct {
+			PGT_FIELDS;
+		};
+	};
 };
 
-/* 48-bit guest-physical space (4 levels).  pgsizes must hold 4K. */
+/* 48-bit guest-physical space (4 levels).  pgsizes must hold 4K and nothing
+ * but 4K/2M/1G (-EINVAL); -ENOMEM if the root cannot be allocated. */
 int npt_init(struct npt *n, uint64_t pgsizes, const struct npt_alloc *a) MUST_CHECK;
 void npt_destroy(struct npt *n);
 /* prot: NPT_R required; W, X, MMIO optional.  -EINVAL (bad prot, zero size,
@@ -50,7 +60,8 @@ void npt_destroy(struct npt *n);
 int npt_map(struct npt *n, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned prot) MUST_CHECK;
 /* -EINVAL, -EOVERFLOW as for map; -ENOMEM if a split cannot allocate. */
 int npt_unmap(struct npt *n, uint64_t gpa, uint64_t size) MUST_CHECK;
-/* level: 1 = 4K leaf, 2 = 2M, 3 = 1G.  Out pointers may be NULL.  -ENOENT. */
+/* level: 1 = 4K leaf, 2 = 2M, 3 = 1G.  Out pointers may be NULL.  -ENOENT
+ * if not mapped, -EINVAL beyond 48 bits. */
 int npt_walk(const struct npt *n, uint64_t gpa, uint64_t *hpa, unsigned *level,
 	     unsigned *prot) MUST_CHECK;
 

@@ -1,4 +1,4 @@
-// SOURCES: drivers/ioapic.c iommu/irq_route.c iommu/vtd/ir.c iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c kernel/frame.c console/cmd_iommu.c lib/parse.c tests/unit/vtd_model.c lib/bdf.c
+// SOURCES: drivers/ioapic.c iommu/irq_route.c iommu/vtd/ir.c iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c lib/pgtable.c kernel/frame.c console/cmd_iommu.c lib/parse.c tests/unit/vtd_model.c lib/bdf.c
 /* tests/unit/test_ioapic.c — drivers/ioapic.c against a fake IOAPIC
  * (IOREGSEL at +0, IOWIN at +0x10) and the VT-d register model: masking at
  * boot, remappable RTE encoding, ISA routing through overrides, the

@@ -1,4 +1,4 @@
-// SOURCES: iommu/vtd/ir.c iommu/irq_route.c iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c kernel/frame.c console/cmd_iommu.c console/cmd_irq.c lib/parse.c tests/unit/vtd_model.c lib/bdf.c
+// SOURCES: iommu/vtd/ir.c iommu/irq_route.c iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c lib/pgtable.c kernel/frame.c console/cmd_iommu.c console/cmd_irq.c lib/parse.c tests/unit/vtd_model.c lib/bdf.c
 /* tests/unit/test_ir.c — VT-d interrupt remapping (iommu/vtd/ir.c), the
  * IOMMU core's interrupt routes on top of it (iommu/irq_route.c) and the
  * `irq` command: IRTE encoding, the allocator, bring-up order against the

@@ -1,4 +1,4 @@
-// SOURCES: iommu/pgtable_vtd.c
+// SOURCES: iommu/pgtable_vtd.c lib/pgtable.c
 /*
  * tests/unit/test_pgtable_vtd.c — VT-d second-level page tables: leaf
  * choice, argument checks, all-or-nothing map, split on unmap, deferred

@@ -1,4 +1,4 @@
-// SOURCES: iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c kernel/frame.c console/cmd_iommu.c tests/unit/vtd_model.c lib/bdf.c
+// SOURCES: iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c lib/pgtable.c kernel/frame.c console/cmd_iommu.c tests/unit/vtd_model.c lib/bdf.c
 /* tests/unit/test_qi.c — VT-d invalidation: descriptor builders, the QI
  * ring (one wait per submission, wraparound, batching, IQE/ITE recovery,
  * timeouts), the flush policy (PSI vs DSI, IH, DR/DW) and the

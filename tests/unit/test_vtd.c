@@ -1,4 +1,4 @@
-// SOURCES: iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c kernel/frame.c console/cmd_iommu.c tests/unit/vtd_model.c lib/bdf.c
+// SOURCES: iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c lib/pgtable.c kernel/frame.c console/cmd_iommu.c tests/unit/vtd_model.c lib/bdf.c
 /* tests/unit/test_vtd.c — VT-d bring-up, take-over, capabilities, domain
  * ids, context entries, caching mode, RMRR and the `iommu` command, against
  * the QEMU-like register model (vtd_model.c). */

@@ -1,4 +1,4 @@
-// SOURCES: iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c kernel/frame.c console/cmd_iommu.c tests/unit/vtd_model.c lib/bdf.c
+// SOURCES: iommu/vtd/vtd.c iommu/vtd/qi.c iommu/vtd/fault.c iommu/iommu.c iommu/pgtable_vtd.c lib/pgtable.c kernel/frame.c console/cmd_iommu.c tests/unit/vtd_model.c lib/bdf.c
 /* tests/unit/test_vtd_fault.c — VT-d fault records: reading, clearing,
  * decoding, the log and `iommu faults`, rate limiting, storms (Bus Master
  * off through a pci stub), the interrupt path and PFO. */
