@@ -144,4 +144,11 @@ struct vcpu_stats {
 };
 void vcpu_stats(struct vcpu *v, struct vcpu_stats *out);
 
+/* Runs a built-in guest through every exit kind (CPUID, IN/OUT, VMMCALL,
+ * RDMSR/WRMSR, host interrupts, HLT, injection by EVENTINJ and after a
+ * VINTR exit, NPF, exception, SHUTDOWN, VMEXIT_INVALID) and checks the
+ * ASID pool; each failure is a log line.  0, -ENOTSUP (no vcpu_init),
+ * -ENOMEM, -EIO (a check failed).  Needs host interrupts and the tick. */
+int vcpu_selftest(void) MUST_CHECK;
+
 #endif
