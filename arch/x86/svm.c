@@ -17,9 +17,9 @@
 #define MSR_VM_CR 0xc0010114
 #define VM_CR_SVMDIS (1ull << 4)
 #define MSR_VM_HSAVE_PA 0xc0010117
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
-#define EFER_SVME (1ull << 12)
+#define EFER_LME SVM_EFER_LME
+#define EFER_LMA SVM_EFER_LMA
+#define EFER_SVME SVM_EFER_SVME
 
 #define CPUID_SVM_ECX (1u << 2)	    /* 8000_0001 ECX */
 #define CPUID_NP_EDX (1u << 0)	    /* 8000_000A EDX */
@@ -348,6 +348,18 @@ void vcpu_set_regs(struct vcpu *v, const struct vcpu_regs *r)
 
 uint64_t vcpu_cr3(struct vcpu *v) { return v->vmcb->save.cr3; }
 
+int vcpu_msr_get(struct vcpu *v, uint32_t index, uint64_t *value)
+{
+	return svm_msr_get(v->vmcb, index, value);
+}
+
+int vcpu_msr_set(struct vcpu *v, uint32_t index, uint64_t value)
+{
+	uint64_t ok = SVM_EFER_SCE | SVM_EFER_LME | (cpu_feat.nx ? SVM_EFER_NXE : 0);
+
+	return svm_msr_set(v->vmcb, index, value, ok);
+}
+
 int vcpu_queue_irq(struct vcpu *v, unsigned vector) { return svm_events_queue_irq(&v->ev, vector); }
 
 bool vcpu_irq_pending(struct vcpu *v) { return svm_events_irq_pending(&v->ev); }
@@ -409,10 +421,11 @@ static const uint8_t st_main[] = {
 	0xeb, 0xfe,		      /* 0x29 jmp $ */
 };
 static const uint8_t st_h40[] = {
-	0xe6, 0x80, /* out 0x80, al */
-	0xfb,	    /* sti */
-	0x90,	    /* nop (the STI shadow) */
-	0xf4,	    /* hlt */
+	0x0f, 0x01, 0xf8, /* swapgs */
+	0xe6, 0x80,	  /* out 0x80, al */
+	0xfb,		  /* sti */
+	0x90,		  /* nop (the STI shadow) */
+	0xf4,		  /* hlt */
 	0xeb, 0xfe,
 };
 static const uint8_t st_h41[] = {
@@ -485,7 +498,7 @@ static int st_guest(struct vcpu *v, uint64_t base, int ipi)
 	struct vcpu_exit ex = {0};
 	struct vcpu_regs r;
 	uint8_t bytes[4];
-	uint64_t n;
+	uint64_t n, gs, val;
 	int rc = 0;
 
 	/* The host's tick takes the CPU back from a guest that spins. */
@@ -538,9 +551,17 @@ static int st_guest(struct vcpu *v, uint64_t base, int ipi)
 	ST_EXPECT(vcpu_queue_irq(v, 0x40) == 0);
 	vcpu_skip(v, &ex);
 	ST_EXPECT(vcpu_irq_window(v));
+	/* The handler's swapgs: VMLOAD gave the guest these, VMSAVE took
+	 * them back, and the host's own GS base came back. */
+	ST_EXPECT(vcpu_msr_set(v, 0xc0000101, 0x1111000) == 0);
+	ST_EXPECT(vcpu_msr_set(v, 0xc0000102, 0x2222000) == 0);
+	gs = rdmsr(0xc0000101);
 	st_run(v, &ex);
-	ST_EXPECT(ex.kind == VCPU_EXIT_IO && ex.io.port == 0x80 && ex.rip == code + ST_H40 &&
+	ST_EXPECT(ex.kind == VCPU_EXIT_IO && ex.io.port == 0x80 && ex.rip == code + ST_H40 + 3 &&
 		  !vcpu_irq_pending(v));
+	ST_EXPECT(vcpu_msr_get(v, 0xc0000101, &val) == 0 && val == 0x2222000);
+	ST_EXPECT(vcpu_msr_get(v, 0xc0000102, &val) == 0 && val == 0x1111000);
+	ST_EXPECT(rdmsr(0xc0000101) == gs);
 	/* In the handler IF=0: V_IRQ and the VINTR exit after sti; nop. */
 	ST_EXPECT(!vcpu_irq_window(v));
 	ST_EXPECT(vcpu_queue_irq(v, 0x41) == 0);

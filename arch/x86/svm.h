@@ -228,6 +228,16 @@ int svm_guest_walk(uint64_t cr0, uint64_t cr3, uint64_t cr4, uint64_t gva, vcpu_
 unsigned svm_read_guest_virt(const struct vmcb *vmcb, uint64_t gva, void *buf, unsigned len,
 			     vcpu_gpa_fn fn, void *ctx);
 
+/* vcpu_msr_get/set over the VMCB; efer_ok: the EFER bits the guest may
+ * set (SCE, LME, NXE where the CPU has NX). */
+int svm_msr_get(const struct vmcb *vmcb, uint32_t index, uint64_t *value);
+int svm_msr_set(struct vmcb *vmcb, uint32_t index, uint64_t value, uint64_t efer_ok);
+#define SVM_EFER_SCE (1ull << 0)
+#define SVM_EFER_LME (1ull << 8)
+#define SVM_EFER_LMA (1ull << 10)
+#define SVM_EFER_NXE (1ull << 11)
+#define SVM_EFER_SVME (1ull << 12)
+
 /* arch/x86/svm_entry.S: VMSAVE host_pa, VMLOAD/VMRUN/VMSAVE vmcb_pa with
  * the guest registers in *g, VMLOAD host_pa.  Called with GIF=0 (CLGI). */
 void svm_vmrun(uint64_t vmcb_pa, uint64_t host_pa, struct svm_gprs *g);

@@ -239,3 +239,98 @@ unsigned svm_read_guest_virt(const struct vmcb *vmcb, uint64_t gva, void *buf, u
 	}
 	return done;
 }
+
+#define MSR_SYSENTER_CS 0x174
+#define MSR_SYSENTER_ESP 0x175
+#define MSR_SYSENTER_EIP 0x176
+#define MSR_PAT 0x277
+#define MSR_EFER 0xc0000080
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
+#define MSR_SFMASK 0xc0000084
+#define MSR_FS_BASE 0xc0000100
+#define MSR_GS_BASE 0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
+
+/* The VMCB field of an MSR VMRUN/VMLOAD load, and whether a value must be
+ * a canonical address (writing a non-canonical one is #GP). */
+static uint64_t *msr_field(struct vmcb *vmcb, uint32_t index, bool *canonical)
+{
+	struct vmcb_save *s = &vmcb->save;
+
+	*canonical = true;
+	switch (index) {
+	case MSR_FS_BASE: return &s->fs.base;
+	case MSR_GS_BASE: return &s->gs.base;
+	case MSR_KERNEL_GS_BASE: return &s->kernel_gs_base;
+	case MSR_LSTAR: return &s->lstar;
+	case MSR_CSTAR: return &s->cstar;
+	case MSR_SYSENTER_ESP: return &s->sysenter_esp;
+	case MSR_SYSENTER_EIP: return &s->sysenter_eip;
+	default: break;
+	}
+	*canonical = false;
+	switch (index) {
+	case MSR_STAR: return &s->star;
+	case MSR_SFMASK: return &s->sfmask;
+	case MSR_SYSENTER_CS: return &s->sysenter_cs;
+	case MSR_PAT: return &s->g_pat;
+	case MSR_EFER: return &s->efer;
+	default: return NULL;
+	}
+}
+
+int svm_msr_get(const struct vmcb *vmcb, uint32_t index, uint64_t *value)
+{
+	bool canonical;
+	const uint64_t *f = msr_field((struct vmcb *)vmcb, index, &canonical);
+
+	if (!f)
+		return -ENOENT;
+	/* SVME is the host's requirement (VMRUN refuses a guest without
+	 * it), not the guest's: it does not see it. */
+	*value = index == MSR_EFER ? *f & ~SVM_EFER_SVME : *f;
+	return 0;
+}
+
+static bool pat_valid(uint64_t pat)
+{
+	for (unsigned i = 0; i < 8; i++) {
+		unsigned t = (pat >> (8 * i)) & 0xff;
+		if (t == 2 || t == 3 || t > 7) /* Intel SDM / APM 7.8.1: reserved types */
+			return false;
+	}
+	return true;
+}
+
+static int efer_set(struct vmcb *vmcb, uint64_t value, uint64_t efer_ok)
+{
+	uint64_t cur = vmcb->save.efer;
+
+	/* APM 3.1.7: reserved bits are #GP; LMA is the CPU's (a write
+	 * keeps it); LME cannot change while paging is on. */
+	if (value & ~(efer_ok | SVM_EFER_LMA))
+		return -EINVAL;
+	if ((vmcb->save.cr0 & CR0_PG_BIT) && ((value ^ cur) & SVM_EFER_LME))
+		return -EINVAL;
+	vmcb->save.efer = (value & efer_ok) | (cur & SVM_EFER_LMA) | SVM_EFER_SVME;
+	return 0;
+}
+
+int svm_msr_set(struct vmcb *vmcb, uint32_t index, uint64_t value, uint64_t efer_ok)
+{
+	bool canonical;
+	uint64_t *f = msr_field(vmcb, index, &canonical);
+
+	if (!f)
+		return -ENOENT;
+	if (index == MSR_EFER)
+		return efer_set(vmcb, value, efer_ok);
+	if (index == MSR_PAT && !pat_valid(value))
+		return -EINVAL;
+	if (canonical && (uint64_t)((int64_t)(value << 16) >> 16) != value)
+		return -EINVAL;
+	*f = value;
+	return 0;
+}

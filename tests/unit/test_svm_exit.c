@@ -345,3 +345,62 @@ TEST(svm_walk_guest_tables)
 	free(gmem);
 	free(v);
 }
+
+TEST(svm_msrs_in_vmcb)
+{
+	struct vmcb *v = vmcb_new(0, 0, 0, 0);
+	const uint64_t ok = SVM_EFER_SCE | SVM_EFER_LME | SVM_EFER_NXE;
+	uint64_t val = 0;
+
+	v->save.cr0 = 0x80000011;
+	v->save.efer = SVM_EFER_LME | SVM_EFER_LMA | SVM_EFER_SVME;
+	v->save.g_pat = 0x0007040600070406ull;
+	/* The guest does not see SVME; its writes keep SVME and LMA. */
+	CHECK_EQ(svm_msr_get(v, 0xc0000080, &val), 0);
+	CHECK_EQ(val, SVM_EFER_LME | SVM_EFER_LMA);
+	CHECK_EQ(svm_msr_set(v, 0xc0000080, val | SVM_EFER_SCE | SVM_EFER_NXE, ok), 0);
+	CHECK_EQ(v->save.efer,
+		 SVM_EFER_LME | SVM_EFER_LMA | SVM_EFER_SVME | SVM_EFER_SCE | SVM_EFER_NXE);
+	CHECK_EQ(svm_msr_set(v, 0xc0000080, SVM_EFER_LME | SVM_EFER_SCE, ok), 0); /* LMA kept */
+	CHECK_EQ(v->save.efer, SVM_EFER_LME | SVM_EFER_LMA | SVM_EFER_SVME | SVM_EFER_SCE);
+	/* Reserved bits, SVME itself, NXE without NX, LME off with paging on. */
+	CHECK_EQ(svm_msr_set(v, 0xc0000080, SVM_EFER_LME | (1ull << 1), ok), -EINVAL);
+	CHECK_EQ(svm_msr_set(v, 0xc0000080, SVM_EFER_LME | SVM_EFER_SVME, ok), -EINVAL);
+	CHECK_EQ(svm_msr_set(v, 0xc0000080, SVM_EFER_LME | SVM_EFER_NXE, ok & ~SVM_EFER_NXE),
+		 -EINVAL);
+	CHECK_EQ(svm_msr_set(v, 0xc0000080, SVM_EFER_SCE, ok), -EINVAL);
+	CHECK_EQ(v->save.efer, SVM_EFER_LME | SVM_EFER_LMA | SVM_EFER_SVME | SVM_EFER_SCE);
+
+	/* Bases: canonical only. */
+	CHECK_EQ(svm_msr_set(v, 0xc0000101, 0xffff888000000000ull, ok), 0);
+	CHECK_EQ(v->save.gs.base, 0xffff888000000000ull);
+	CHECK_EQ(svm_msr_set(v, 0xc0000101, 0x0000800000000000ull, ok), -EINVAL);
+	CHECK_EQ(v->save.gs.base, 0xffff888000000000ull);
+	CHECK_EQ(svm_msr_set(v, 0xc0000100, 0x7fffffffffffull, ok), 0);
+	CHECK_EQ(v->save.fs.base, 0x7fffffffffffull);
+	CHECK_EQ(svm_msr_set(v, 0xc0000102, 0x1000, ok), 0);
+	CHECK_EQ(v->save.kernel_gs_base, 0x1000);
+	CHECK_EQ(svm_msr_set(v, 0xc0000082, 0xffffffff81000000ull, ok), 0);
+	CHECK_EQ(v->save.lstar, 0xffffffff81000000ull);
+	CHECK_EQ(svm_msr_set(v, 0xc0000081, 0x0023001000000000ull, ok), 0);
+	CHECK_EQ(v->save.star, 0x0023001000000000ull);
+	CHECK_EQ(svm_msr_set(v, 0xc0000084, 0x47700, ok), 0);
+	CHECK_EQ(v->save.sfmask, 0x47700);
+	CHECK_EQ(svm_msr_set(v, 0x174, 0x10, ok), 0);
+	CHECK_EQ(v->save.sysenter_cs, 0x10);
+	CHECK_EQ(svm_msr_get(v, 0xc0000082, &val), 0);
+	CHECK_EQ(val, 0xffffffff81000000ull);
+
+	/* PAT: memory types 2, 3 and > 7 are reserved. */
+	CHECK_EQ(svm_msr_set(v, 0x277, 0x0007010600070406ull, ok), 0);
+	CHECK_EQ(v->save.g_pat, 0x0007010600070406ull);
+	CHECK_EQ(svm_msr_set(v, 0x277, 0x0007040600070402ull, ok), -EINVAL);
+	CHECK_EQ(svm_msr_set(v, 0x277, 0x0807040600070406ull, ok), -EINVAL);
+	CHECK_EQ(v->save.g_pat, 0x0007010600070406ull);
+
+	/* Everything else is the caller's. */
+	CHECK_EQ(svm_msr_get(v, 0x1b, &val), -ENOENT);
+	CHECK_EQ(svm_msr_set(v, 0x10, 0, ok), -ENOENT);
+	CHECK_EQ(svm_msr_set(v, 0x830, 0, ok), -ENOENT);
+	free(v);
+}
