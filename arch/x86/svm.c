@@ -400,6 +400,7 @@ enum { ST_CODE, ST_DATA, ST_STACK, ST_GPT, ST_NPT = ST_GPT + 6, ST_PAGES = ST_NP
 #define ST_H40 0x100	      /* guest handler of vector 0x40 */
 #define ST_H41 0x180	      /* guest handler of vector 0x41 */
 #define ST_SPIN 0x1c0	      /* jmp $ */
+#define ST_H13 0x1e0	      /* guest handler of #GP */
 #define ST_PTE_PWU 0x7ull     /* present, writable, user (APM 15.25.5: U=1 in the NPT) */
 #define ST_PTE_PS (1ull << 7)
 
@@ -433,6 +434,11 @@ static const uint8_t st_h41[] = {
 	0x48, 0xa1, 0, 0, 0, 0xc0, 0, 0, 0, 0, /* 0x02 mov rax, [ST_HOLE] */
 	0x0f, 0x0b,			       /* 0x0c ud2 */
 	0xeb, 0xfe,
+};
+
+static const uint8_t st_h13[] = {
+	0xe6, 0x82, /* out 0x82, al */
+	0x0f, 0x0b, /* ud2 */
 };
 
 static void st_identity(uint64_t *pml4, uint64_t *pdpt, uint64_t *pd, uint64_t hole)
@@ -498,7 +504,8 @@ static int st_guest(struct vcpu *v, uint64_t base, int ipi)
 	struct vcpu_exit ex = {0};
 	struct vcpu_regs r;
 	uint8_t bytes[4];
-	uint64_t n, gs, val;
+	uint64_t *idt = (uint64_t *)(uintptr_t)(base + ST_DATA * FRAME_SIZE + 2048);
+	uint64_t n, gs, val, rsp, frame[2];
 	int rc = 0;
 
 	/* The host's tick takes the CPU back from a guest that spins. */
@@ -568,6 +575,18 @@ static int st_guest(struct vcpu *v, uint64_t base, int ipi)
 	vcpu_skip(v, &ex);
 	st_run(v, &ex);
 	ST_EXPECT(ex.kind == VCPU_EXIT_VINTR && vcpu_irq_pending(v) && vcpu_irq_window(v));
+	/* A stack the NPT does not map: the delivery of 0x41 is cut by an
+	 * NPF, EXITINTINFO names it and it is pending again. */
+	vcpu_get_regs(v, &r);
+	rsp = r.rsp;
+	r.rsp = ST_HOLE + 0x800;
+	vcpu_set_regs(v, &r);
+	st_run(v, &ex);
+	ST_EXPECT(ex.kind == VCPU_EXIT_NPF && ex.npf.write &&
+		  (ex.npf.gpa >> 21) == (ST_HOLE >> 21) && vcpu_irq_pending(v));
+	vcpu_get_regs(v, &r);
+	r.rsp = rsp;
+	vcpu_set_regs(v, &r);
 	st_run(v, &ex);
 	ST_EXPECT(ex.kind == VCPU_EXIT_IO && ex.io.port == 0x81 && ex.rip == code + ST_H41 &&
 		  !vcpu_irq_pending(v));
@@ -583,7 +602,19 @@ static int st_guest(struct vcpu *v, uint64_t base, int ipi)
 	st_run(v, &ex);
 	ST_EXPECT(ex.kind == VCPU_EXIT_EXCEPTION && ex.exc.vector == 6);
 	v->vmcb->ctl.icpt_exc = 0;
-	/* No #UD, #NP or #DF gate in the guest IDT: a triple fault. */
+	/* An injected #GP(0x18) arrives through the guest's gate 13 with its
+	 * error code on the stack, RIP of the faulting instruction above. */
+	vcpu_inject_exception(v, 13, true, 0x18);
+	st_run(v, &ex);
+	ST_EXPECT(ex.kind == VCPU_EXIT_IO && ex.io.port == 0x82 && ex.rip == code + ST_H13);
+	vcpu_get_regs(v, &r);
+	ST_EXPECT(vcpu_read_guest_virt(v, r.rsp, frame, sizeof(frame), st_gpa, NULL) ==
+		  sizeof(frame));
+	ST_EXPECT(frame[0] == 0x18 && frame[1] == code + ST_H41 + 12);
+	vcpu_skip(v, &ex);
+	/* ud2 again with gate 13 gone: #UD, #GP and #DF find no gate in the
+	 * guest IDT, a triple fault. */
+	idt[13 * 2] = idt[13 * 2 + 1] = 0;
 	st_run(v, &ex);
 	ST_EXPECT(ex.kind == VCPU_EXIT_SHUTDOWN);
 
@@ -607,8 +638,10 @@ static void st_setup(uint64_t base, struct vcpu_config *cfg)
 	code[ST_SPIN + 1] = 0xfe;
 	gdt[SEL_CODE / 8] = 0x00af9a000000ffffull;
 	gdt[SEL_DATA / 8] = 0x00cf92000000ffffull;
-	st_gate(gdt + 256, 0x40, (uint64_t)(uintptr_t)code + ST_H40);
-	st_gate(gdt + 256, 0x41, (uint64_t)(uintptr_t)code + ST_H41);
+	st_gate(gdt + 2048 / 8, 0x40, (uint64_t)(uintptr_t)code + ST_H40);
+	st_gate(gdt + 2048 / 8, 0x41, (uint64_t)(uintptr_t)code + ST_H41);
+	st_gate(gdt + 2048 / 8, 13, (uint64_t)(uintptr_t)code + ST_H13);
+	memcpy(code + ST_H13, st_h13, sizeof(st_h13));
 	st_identity(pg + ST_GPT * 512, pg + (ST_GPT + 1) * 512, pg + (ST_GPT + 2) * 512, ~0ull);
 	st_identity(pg + ST_NPT * 512, pg + (ST_NPT + 1) * 512, pg + (ST_NPT + 2) * 512, ST_HOLE);
 	*cfg = (struct vcpu_config){
