@@ -154,7 +154,8 @@ void vcpu_stats(struct vcpu *v, struct vcpu_stats *out);
  * RDMSR/WRMSR, host interrupts, HLT, injection by EVENTINJ and after a
  * VINTR exit, NPF, exception, SHUTDOWN, VMEXIT_INVALID) and checks the
  * ASID pool; each failure is a log line.  0, -ENOTSUP (no vcpu_init),
- * -ENOMEM, -EIO (a check failed).  Needs host interrupts and the tick. */
+ * -ENOMEM, -ERANGE (its 16 pages landed above 4 GiB), -ENOSPC (no vector
+ * or ASID), -EIO (a check failed).  Needs host interrupts and the tick. */
 int vcpu_selftest(void) MUST_CHECK;
 
 #endif
