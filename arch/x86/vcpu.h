@@ -114,6 +114,12 @@ void vcpu_get_regs(struct vcpu *v, struct vcpu_regs *r);
 void vcpu_set_regs(struct vcpu *v, const struct vcpu_regs *r);
 /* Guest CR3 (guest-physical), for walking the guest's page tables. */
 uint64_t vcpu_cr3(struct vcpu *v);
+/* MSRs whose state the vCPU holds (EFER, PAT, FS/GS/KernelGS base, the
+ * SYSCALL and SYSENTER MSRs): the caller's RDMSR/WRMSR emulation hands
+ * them here.  -ENOENT: not one of them (the caller emulates it); -EINVAL:
+ * a value the CPU would refuse (the caller injects #GP(0)). */
+int vcpu_msr_get(struct vcpu *v, uint32_t index, uint64_t *value) MUST_CHECK;
+int vcpu_msr_set(struct vcpu *v, uint32_t index, uint64_t value) MUST_CHECK;
 
 /* An external interrupt with vector (0x20..0xff) becomes pending: it is
  * delivered at the next run where the guest can take it (RFLAGS.IF and no
@@ -143,5 +149,13 @@ struct vcpu_stats {
 	uint64_t asid;
 };
 void vcpu_stats(struct vcpu *v, struct vcpu_stats *out);
+
+/* Runs a built-in guest through every exit kind (CPUID, IN/OUT, VMMCALL,
+ * RDMSR/WRMSR, host interrupts, HLT, injection by EVENTINJ and after a
+ * VINTR exit, NPF, exception, SHUTDOWN, VMEXIT_INVALID) and checks the
+ * ASID pool; each failure is a log line.  0, -ENOTSUP (no vcpu_init),
+ * -ENOMEM, -ERANGE (its 16 pages landed above 4 GiB), -ENOSPC (no vector
+ * or ASID), -EIO (a check failed).  Needs host interrupts and the tick. */
+int vcpu_selftest(void) MUST_CHECK;
 
 #endif
