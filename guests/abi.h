@@ -34,8 +34,10 @@
 /* Hypercall numbers (RAX). */
 #define HC_PRINT 0  /* (gpa, len): one line of output, len <= 256; no '\n' needed */
 #define HC_EXIT 1   /* (code): the VM exits, reason exit:<code> */
-#define HC_HINT 2   /* (gpa, size): free-page hint, page aligned */
-#define HC_UNHINT 3 /* (gpa, size): take hinted memory back */
+#define HC_HINT 2   /* (gpa, size): free-page hint, page aligned; a CPU access
+		     * to hinted memory brings it back fresh and zeroed, a device
+		     * access is blocked */
+#define HC_UNHINT 3 /* (gpa, size): take hinted memory back: fresh, zeroed */
 
 /* Errno values in RAX (negated). */
 #define HC_EINVAL 22

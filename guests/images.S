@@ -29,6 +29,9 @@ guest_images:
 	GUEST hello, "hello", "prints one line and exits with code 0"
 	GUEST spin, "spin", "prints one line, then spins forever"
 	GUEST edu_test, "edu-test", "edu passthrough checks: BAR, DMA, MSI, outside-RAM DMA, hinting"
+	GUEST misbehave, "misbehave", "does one wrong thing named on its serial input"
+	GUEST vmcall_bench, "vmcall-bench", "100000 hypercalls: the VM exit round trip"
+	GUEST edu_bench, "edu-bench", "10 edu DMAs of 2 KiB: guest-driven DMA through the IOMMU"
 guest_images_end:
 
 	.section .rodata.guest_images, "a"

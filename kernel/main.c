@@ -11,6 +11,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/irq.h"
 #include "arch/x86/paging.h"
+#include "arch/x86/vcpu.h"
 #include "boot/boot_info.h"
 #include "drivers/uart.h"
 #include "hw/hw.h"
@@ -22,6 +23,7 @@
 #include "kernel/main.h"
 #include "kernel/panic.h"
 #include "kernel/time.h"
+#include "vm/vm.h"
 
 struct boot_state boot_state;
 
@@ -124,6 +126,14 @@ void kmain(struct boot_info *bi)
 	     cpu_feat.pdpe1gb, cpu_feat.svm, cpu_feat.phys_bits);
 
 	platform_init();
+
+	/* Guests run in the console's idle time (vm/run.c). */
+	rc = vcpu_init();
+	if (rc)
+		klog("vcpu: no guests: %s", err_name(rc));
+	else
+		klog("vcpu: backend=%s", vcpu_backend());
+	console_set_runner(vm_run_slice);
 
 	boot_state.boot_ms = tsc_to_ns(rdtsc() - bi->tsc_at_entry) / 1000000;
 	klog("boot: efi_to_prompt_ms=%llu", (unsigned long long)boot_state.boot_ms);

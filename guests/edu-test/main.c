@@ -14,30 +14,9 @@
  */
 #include <stdbool.h>
 
+#include "guests/lib/edu.h"
 #include "guests/lib/pci.h"
 #include "guests/lib/rt.h"
-
-#define EDU_VENDOR 0x1234
-#define EDU_DEVICE 0x11e8
-
-/* edu registers (QEMU docs/specs/edu.txt) */
-#define EDU_ID 0x00
-#define EDU_ID_VALUE 0x010000edu
-#define EDU_LIVENESS 0x04 /* reads back the inverse of what was written */
-#define EDU_IRQ_STATUS 0x24
-#define EDU_IRQ_RAISE 0x60
-#define EDU_IRQ_ACK 0x64
-#define EDU_DMA_SRC 0x80
-#define EDU_DMA_DST 0x88
-#define EDU_DMA_COUNT 0x90
-#define EDU_DMA_CMD 0x98
-#define EDU_DMA_START 0x1 /* stays set while the transfer runs */
-#define EDU_DMA_TO_RAM 0x2
-/* The device-side buffer.  QEMU 7.2's range check rejects a transfer whose
- * end reaches 0x41000 (and a count of 0) with hw_error(), which aborts
- * QEMU: at most 4095 bytes, ending below EDU_BUF + EDU_BUF_SIZE. */
-#define EDU_BUF 0x40000u
-#define EDU_BUF_SIZE 0x1000u
 
 #define BAR_GPA 0xe0000000ull	  /* outside RAM, below the 0xFEE00000 window */
 #define OUTSIDE_GPA 0x70000000ull /* DMA target outside RAM and the BAR */
@@ -54,9 +33,7 @@
 #define FILL_B 0xee
 #define FILL_C 0x5a
 
-/* A DMA takes 100 ms of QEMU's virtual clock; the bounds are generous
- * multiples, only there so a dead device cannot hang the guest. */
-#define DMA_POLLS 20000000u
+/* Bounds only there so a dead device cannot hang the guest. */
 #define MSI_WAIT_HLTS 100000u
 #define MSI_SETTLE_SPINS 2000000u
 
@@ -93,23 +70,9 @@ static void fail(const char *check, const char *fmt, ...)
 /* One edu DMA between guest-physical gpa and the device buffer at dev_off;
  * waits for the start bit to clear.  0, -1 (refused: would abort QEMU) or
  * -2 (timed out). */
-static int edu_dma(uint64_t gpa, unsigned dev_off, unsigned len, bool to_ram)
+static int dma(uint64_t gpa, unsigned dev_off, unsigned len, bool to_ram)
 {
-	if (len == 0 || len > EDU_BUF_SIZE - 1 || dev_off + len >= EDU_BUF_SIZE)
-		return -1;
-	barrier();
-	mmio_write64(bar + EDU_DMA_SRC, to_ram ? EDU_BUF + dev_off : gpa);
-	mmio_write64(bar + EDU_DMA_DST, to_ram ? gpa : EDU_BUF + dev_off);
-	mmio_write64(bar + EDU_DMA_COUNT, len);
-	mmio_write64(bar + EDU_DMA_CMD, EDU_DMA_START | (to_ram ? EDU_DMA_TO_RAM : 0));
-	for (unsigned i = 0; i < DMA_POLLS; i++) {
-		if (!(mmio_read64(bar + EDU_DMA_CMD) & EDU_DMA_START)) {
-			barrier();
-			return 0;
-		}
-		cpu_relax();
-	}
-	return -2;
+	return edu_dma(bar, gpa, dev_off, len, to_ram);
 }
 
 static const char *dma_err(int r) { return r == -2 ? "dma timeout" : "dma refused"; }
@@ -196,9 +159,9 @@ static void check_dma(uint64_t a, uint64_t b)
 	memset(pb, FILL_B, PAT_LEN);
 	rt_printf("edu-test: pattern gpa=0x%llx len=%u\n", (unsigned long long)a, PAT_LEN);
 	rt_printf("edu-test: copy gpa=0x%llx len=%u\n", (unsigned long long)b, PAT_LEN);
-	r = edu_dma(a, 0, PAT_LEN, false);
+	r = dma(a, 0, PAT_LEN, false);
 	if (r == 0)
-		r = edu_dma(b, 0, PAT_LEN, true);
+		r = dma(b, 0, PAT_LEN, true);
 	if (r) {
 		fail("dma", "%s", dma_err(r));
 		return;
@@ -319,10 +282,10 @@ static void check_outside(uint64_t ram, uint64_t b, uint64_t d)
 	rt_printf("edu-test: outside gpa=0x%llx len=%u\n", (unsigned long long)out, Q_LEN);
 	for (unsigned i = 0; i < Q_LEN; i++)
 		pd[i] = pat_q(i);
-	r = edu_dma(d, Q_DEV_OFF, Q_LEN, false);
+	r = dma(d, Q_DEV_OFF, Q_LEN, false);
 	memset(pd, 0, Q_LEN);
 	if (r == 0)
-		r = edu_dma(out, Q_DEV_OFF, Q_LEN, true);
+		r = dma(out, Q_DEV_OFF, Q_LEN, true);
 	if (r) {
 		fail("outside", "%s", dma_err(r));
 		return;
@@ -405,7 +368,7 @@ static void check_hint(uint64_t c)
 		fail("hint-dma-blocked", "skipped: hint failed");
 		fail("hint-zeroed", "skipped: hint failed");
 	} else {
-		r = edu_dma(c, 0, PAT_LEN, true);
+		r = dma(c, 0, PAT_LEN, true);
 		bool back = hc_check("unhint", hc_unhint(c, HINT_LEN));
 
 		barrier();
@@ -419,7 +382,7 @@ static void check_hint(uint64_t c)
 			check_hinted_contents(pc);
 		}
 	}
-	r = edu_dma(c, 0, PAT_LEN, true);
+	r = dma(c, 0, PAT_LEN, true);
 	if (r) {
 		fail("unhint-dma", "%s", dma_err(r));
 		return;

@@ -35,6 +35,12 @@ def test_refused_where_compatibility_format_is_open(_):
         # interrupts are still routed through IRTEs; the refusal is about the bypass
         assert s.one("edu %s irq" % bdf)["irte"] != "-"
         assert s.one("edu %s irq compat" % bdf)["delivered"] == "1"
+        # nor can it be passed through to a guest
+        vm = s.one("vm create mem=8M guest=hello")["vm"]
+        st = s.err("vm assign %s %s" % (vm, bdf), "EPERM")
+        assert "allow_unsafe_interrupts" in st, st
+        assert [r for r in s.ok("vm list") if r["vm"] == vm][0]["devices"] == "-"
+        s.ok("vm destroy %s" % vm)
 
 
 def test_allowed_with_boot_argument(_):
