@@ -201,6 +201,50 @@ void vm_mem_free(struct vm *vm)
 	vm->nblocks = 0;
 }
 
+static uint64_t npt_page(void *ctx)
+{
+	(void)ctx;
+	return frame_alloc_zeroed(0, FRAME_SLUICE);
+}
+
+static void npt_page_free(void *ctx, uint64_t pa)
+{
+	(void)ctx;
+	if (frame_free(pa, 0))
+		klog("vm: NPT page 0x%llx not freed", (unsigned long long)pa);
+}
+
+/* Guest RAM into the NPT (RWX) and the DMA space (RW, IOVA = gpa), one
+ * entry per block: leaves as large as the blocks. */
+int vm_mem_map(struct vm *vm)
+{
+	static const struct npt_alloc na = {.alloc_page = npt_page, .free_page = npt_page_free};
+	int rc = npt_init(&vm->npt, PGT_4K | PGT_2M | PGT_1G, &na);
+
+	if (rc) {
+		vm_why_set("no memory for the nested page table");
+		return rc;
+	}
+	for (unsigned i = 0; i < vm->nblocks; i++) {
+		const struct vm_block *b = &vm->blocks[i];
+		uint64_t sz = FRAME_SIZE << b->order;
+		rc = npt_map(&vm->npt, b->gpa, b->hpa, sz, NPT_R | NPT_W | NPT_X);
+		if (rc) {
+			vm_why_set("nested page table: %s at gpa 0x%llx", err_name(rc),
+				   (unsigned long long)b->gpa);
+			return rc;
+		}
+		rc = dma_map(vm->as, b->gpa, sz, DMA_SRC_HPA, b->hpa, DMA_PROT_R | DMA_PROT_W,
+			     NULL);
+		if (rc) {
+			vm_why_set("DMA space: %s mapping gpa 0x%llx", err_name(rc),
+				   (unsigned long long)b->gpa);
+			return rc;
+		}
+	}
+	return 0;
+}
+
 static int check_range(struct vm *vm, uint64_t gpa, uint64_t size)
 {
 	if (!size || (gpa | size) & (PAGE - 1))

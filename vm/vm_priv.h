@@ -73,6 +73,9 @@ bool vm_gpa_hinted(struct vm *vm, uint64_t gpa);
  * whatever backs it now. */
 int vm_mem_init(struct vm *vm) MUST_CHECK;
 void vm_mem_free(struct vm *vm);
+/* Sets up the NPT and maps every block in it (RWX) and in vm->as (RW,
+ * IOVA = gpa): one entry per block, leaves as large as the blocks. */
+int vm_mem_map(struct vm *vm) MUST_CHECK;
 /* Free-page hinting, page aligned: 0, -EINVAL alignment or size 0,
  * -EFAULT outside RAM, -ENOMEM, or what dma_hint/dma_unhint return. */
 int vm_mem_hint(struct vm *vm, uint64_t gpa, uint64_t size) MUST_CHECK;

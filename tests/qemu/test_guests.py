@@ -181,3 +181,60 @@ def test_twenty_cycles_leak_nothing(s):
         s.wait_event(r"vm vm=%d state=exited reason=exit:0" % vm, 60, m)
         s.ok("vm destroy %d" % vm)
     assert baseline(s) == (pinned0, free0, irq0)
+
+
+def misbehave(s, word):
+    """A misbehave VM told to do `word`; returns its vm list record once it
+    has left the running state, and the event line."""
+    vm, m = create(s, "misbehave", "8M")
+    s.ok("vm start %d" % vm)
+    s.wait_guest(vm, "misbehave: ready", 60, m)
+    s.ok("vm console %d %s" % (vm, word))
+    ev = s.wait_event(r"vm vm=%d state=(?:stopped|exited) reason=" % vm, 60, m)
+    rec = vm_rec(s, vm)
+    return vm, rec, ev.group("text")
+
+
+def test_misbehaving_guests_stop_only_themselves(s):
+    pinned0, free0, irq0 = baseline(s)
+    # (word, state, reason) — docs/vm.md "States and events"
+    cases = [
+        ("npf", "stopped", "npf:0xc0000000"),
+        ("port", "stopped", "io-port:0x60"),
+        ("string", "stopped", "io-string:0x3f8"),
+        ("triple", "exited", "shutdown"),
+        ("halt", "exited", "halted"),
+        ("msr", "exited", "exit:%d" % (0x100 + 13)),   # #GP(0) reached the guest's handler
+        ("nonsense", "exited", "exit:1"),
+    ]
+    for word, state, reason in cases:
+        vm, rec, ev = misbehave(s, word)
+        assert (rec["state"], rec["reason"]) == (state, reason), (word, rec, ev)
+        # the hypervisor is fine: it answers and can destroy the VM
+        s.ok("version")
+        s.ok("vm destroy %d" % vm)
+    assert baseline(s) == (pinned0, free0, irq0)
+
+
+def test_cpu_touch_of_hinted_memory_faults_in_zeroed(s):
+    pinned0, free0, irq0 = baseline(s)
+    vm, rec, ev = misbehave(s, "touch")
+    assert (rec["state"], rec["reason"]) == ("exited", "exit:0"), (rec, ev)
+    assert any("fresh and zeroed" in t for _, t in s.guest_lines(vm)), s.guest_lines(vm)
+    s.ok("vm destroy %d" % vm)
+    assert baseline(s) == (pinned0, free0, irq0)
+
+
+def test_stopped_vm_resumes(s):
+    vm, m = create(s, "spin", "8M")
+    s.ok("vm start %d" % vm)
+    s.wait_guest(vm, "spinning", 60, m)
+    s.ok("vm stop %d" % vm)
+    e0 = int(vm_rec(s, vm)["exits"])
+    time.sleep(0.3)
+    assert int(vm_rec(s, vm)["exits"]) == e0       # stopped: it does not run
+    s.ok("vm start %d" % vm)
+    time.sleep(0.3)
+    assert int(vm_rec(s, vm)["exits"]) > e0
+    assert vm_rec(s, vm)["state"] == "running"
+    s.ok("vm destroy %d" % vm)
