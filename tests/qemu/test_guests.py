@@ -128,13 +128,14 @@ def test_two_vms_and_a_spinner(s):
     s.ok("vm assign %d %s" % (b, EDU2))
     s.ok("vm start %d" % spin)
     s.wait_guest(spin, "spinning", 60, mk)
-    # the console answers while a guest spins
+    # the console answers within 100 ms while a guest spins (measured here:
+    # a few ms, as idle)
     worst = 0.0
-    for _ in range(5):
+    for _ in range(20):
         t = time.monotonic()
         s.ok("version")
         worst = max(worst, time.monotonic() - t)
-    assert worst < 1.0, "console took %.3f s with a spinning guest" % worst
+    assert worst < 0.1, "console took %.3f s with a spinning guest" % worst
     s.ok("vm start %d" % a)
     s.ok("vm start %d" % b)
     for vm in (a, b):
