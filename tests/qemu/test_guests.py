@@ -69,7 +69,9 @@ def test_hello_prints_and_exits(s):
     vm, m = create(s, "hello")
     assert vm_rec(s, vm)["state"] == "created"
     s.ok("vm start %d" % vm)
-    s.wait_guest(vm, "hello", 60, m)
+    s.wait_guest(vm, "hello from guest", 60, m)
+    s.wait_guest(vm, "hello through the print hypercall", 60, m)
+    s.wait_guest(vm, "hello: print=0 outside=-14", 60, m)      # -EFAULT
     s.wait_event(r"vm vm=%d state=exited reason=exit:0" % vm, 30, m)
     rec = vm_rec(s, vm)
     assert (rec["state"], rec["reason"]) == ("exited", "exit:0"), rec
@@ -112,6 +114,10 @@ def test_edu_test_in_guest(s):
               if f.get("bdf") == EDU1 and int(f.get("addr", "0"), 16) >> 12 ==
               int(out.group(1), 16) >> 12]
     assert faults, s.ok("iommu faults")
+    # so is the DMA into the hinted buffer
+    hint = re.search(r"hint gpa=(0x[0-9a-f]+)", text)
+    assert hint and any(f.get("bdf") == EDU1 and f.get("addr") == hint.group(1)
+                        for f in s.ok("iommu faults")), (hint, s.ok("iommu faults"))
     s.ok("vm destroy %d" % vm)
     after = baseline(s)
     assert after == (pinned0, free0, irq0), (after, (pinned0, free0, irq0), s.tail(3000))
@@ -150,6 +156,31 @@ def test_two_vms_and_a_spinner(s):
     assert (rec["state"], rec["reason"]) == ("stopped", "stop"), rec
     for vm in (a, b, spin):
         s.ok("vm destroy %d" % vm)
+    assert baseline(s) == (pinned0, free0, irq0)
+
+
+def test_unassign_gives_the_device_back(s):
+    pinned0, free0, irq0 = baseline(s)
+    vm, mk = create(s, "edu-test")
+    s.ok("vm assign %d %s" % (vm, EDU1))
+    s.ok("vm start %d" % vm)
+    s.err("vm unassign %d %s" % (vm, EDU1), "EBUSY")       # running
+    results(s, vm, mk)
+    assert [r for r in s.ok("irq") if r["bdf"] == EDU1]     # the guest's MSI
+    s.ok("vm unassign %d %s" % (vm, EDU1))
+    rec = vm_rec(s, vm)
+    assert rec["devices"] == "-", rec
+    assert not [r for r in s.ok("irq") if r["bdf"] == EDU1]  # its entry freed
+    cmd = int(s.one("pci read %s 4 2" % EDU1)["value"], 16)
+    assert not cmd & 0x4, "Bus Master on after unassign: 0x%x" % cmd
+    asl = [r for r in s.ok("as list") if r["as"] == rec["as"]][0]
+    assert (asl["devices"], asl["domains"]) == ("-", "0"), asl
+    s.err("vm unassign %d %s" % (vm, EDU1), "ENOENT")
+    # free for anyone now
+    a = s.one("as create")["as"]
+    s.ok("as attach %s %s" % (a, EDU1))
+    s.ok("as destroy %s" % a)
+    s.ok("vm destroy %d" % vm)
     assert baseline(s) == (pinned0, free0, irq0)
 
 
