@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "console/console.h"
-#include "dma/devices.h"
 #include "hw/hw.h"
 #include "kernel/time.h"
 #include "vm/vm.h"
@@ -107,8 +106,8 @@ static int cmd_bench_vm_dma(int argc, char **argv)
 
 	if (argc != 4)
 		return cmd_fail(-EINVAL, "usage: bench vm dma <bdf>");
-	if ((rc = dev_lookup(argv[3], &d)))
-		return cmd_fail(rc, "no PCI device '%.40s' (lspci lists them)", argv[3]);
+	if ((rc = cmd_get_dev(argv[3], &d)))
+		return rc;
 	if ((rc = bench_guest("edu-bench", 32ull << 20, d, &vi, &t0, &t1)))
 		return rc;
 	uint64_t ns = tsc_to_ns(t1 - t0);

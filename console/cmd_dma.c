@@ -83,7 +83,7 @@ static int get_size(const char *w, const char *what, uint64_t *v)
 	return 0;
 }
 
-static int get_dev(const char *w, struct pci_dev **d)
+int cmd_get_dev(const char *w, struct pci_dev **d)
 {
 	int rc = dev_lookup(w, d);
 
@@ -437,7 +437,7 @@ static int group_of(const char *bdf, struct pci_dev **d, struct dma_group **g)
 {
 	int rc;
 
-	if ((rc = get_dev(bdf, d)))
+	if ((rc = cmd_get_dev(bdf, d)))
 		return rc;
 	rc = dev_group_get(*d, g);
 	if (rc == -ENODEV)
@@ -488,7 +488,7 @@ static int cmd_as_detach(int argc, char **argv)
 
 	if (argc != 4)
 		return cmd_fail(-EINVAL, "usage: " U_AS_DETACH);
-	if ((rc = get_space(argv[2], &s)) || (rc = get_dev(argv[3], &d)))
+	if ((rc = get_space(argv[2], &s)) || (rc = cmd_get_dev(argv[3], &d)))
 		return rc;
 	g = dev_group_find(d->group);
 	if (!g || g->space != s)

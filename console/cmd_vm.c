@@ -28,17 +28,6 @@ static int get_vm(const char *w, struct vm **out)
 	return 0;
 }
 
-static int get_dev(const char *w, struct pci_dev **d)
-{
-	int rc = dev_lookup(w, d);
-
-	if (rc == -EINVAL)
-		return cmd_fail(rc, "bad bdf '%.40s' (bus:dev.fn in hex, e.g. 00:03.0)", w);
-	if (rc)
-		return cmd_fail(rc, "no PCI device %.40s (lspci lists them)", w);
-	return 0;
-}
-
 static int vm_fail(int rc) { return cmd_fail(rc, "%s", vm_why()); }
 
 static int cmd_vm(int argc, char **argv)
@@ -112,7 +101,7 @@ static int vm_dev_cmd(int argc, char **argv, bool assign)
 
 	if (argc != 4)
 		return cmd_fail(-EINVAL, "usage: vm %s <vm> <bdf>", assign ? "assign" : "unassign");
-	if ((rc = get_vm(argv[2], &vm)) || (rc = get_dev(argv[3], &d)))
+	if ((rc = get_vm(argv[2], &vm)) || (rc = cmd_get_dev(argv[3], &d)))
 		return rc;
 	rc = assign ? vm_assign(vm, d) : vm_unassign(vm, d);
 	return rc ? vm_fail(rc) : 0;

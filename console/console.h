@@ -43,6 +43,11 @@ int cmd_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3))
  * bring-up installs it with log_set_sink(). */
 extern const struct log_sink console_log_sink;
 
+/* "00:03.0" -> the PCI device, or cmd_fail() saying why (EINVAL bad
+ * text, ENODEV no such function) (console/cmd_dma.c). */
+struct pci_dev;
+int cmd_get_dev(const char *bdf, struct pci_dev **out);
+
 /* Runs one command line (already edited); prints its output and status. */
 void console_exec(char *line);
 
