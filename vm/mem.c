@@ -27,7 +27,7 @@
 struct vm_ext {
 	struct itree_node node; /* [gpa, gpa + size - 1] */
 	uint64_t hpa;		/* 0: hinted, given back */
-	uint32_t gen;		/* the unhint that brought it in (for its undo) */
+	uint32_t gen;		/* the unhint under way that brought it in (its undo), 0 = none */
 };
 
 #define EXT_OF(n) itree_entry(n, struct vm_ext, node)
@@ -382,7 +382,8 @@ int vm_mem_unhint(struct vm *vm, uint64_t gpa, uint64_t size)
 		return rc;
 	if ((rc = ext_split(vm, gpa)) || (rc = ext_split(vm, end)))
 		goto out;
-	vm->unhint_gen++;
+	if (!++vm->unhint_gen)
+		vm->unhint_gen = 1;
 	for (struct itree_node *n = itree_first(&vm->ext, gpa, end - 1); n && !rc;) {
 		struct vm_ext *e = EXT_OF(n);
 		uint64_t s = e_start(e), t = e_end(e);
@@ -394,6 +395,11 @@ int vm_mem_unhint(struct vm *vm, uint64_t gpa, uint64_t size)
 		rc = dma_unhint(vm->as, gpa, size);
 	if (rc)
 		unrefill(vm, gpa, end);
+	/* Done: a later call whose counter comes round to this one's must not
+	 * take these frames for its own. */
+	for (struct itree_node *n = itree_first(&vm->ext, gpa, end - 1); n;
+	     n = itree_next(&vm->ext, n, gpa, end - 1))
+		EXT_OF(n)->gen = 0;
 out:
 	ext_merge(vm, gpa, end);
 	return rc;

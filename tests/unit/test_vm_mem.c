@@ -875,3 +875,62 @@ TEST(free_after_hints_and_unhints_returns_every_frame)
 	CHECK_EQ(owner_pinned(vm), 0);
 	rm_vm(vm);
 }
+
+/* A failed unhint left the range rebound to frames it gave back, which
+ * now belong to someone else: destroying the VM must not touch them. */
+TEST(free_after_a_failed_unhint_leaves_others_frames_alone)
+{
+	struct vm *vm = mk_vm(8 << 20);
+	struct hog h, h2;
+
+	hint_some(vm);
+	hog_all(&h, 300);
+	CHECK_EQ(vm_mem_unhint(vm, 0, vm->mem), -ENOMEM);
+	hog_all(&h2, 0); /* the frames the unhint tried are someone else's now */
+	CHECK(h2.n > 0);
+	CHECK_EQ(dma_space_destroy(vm->as), 0);
+	npt_destroy(&vm->npt);
+	vm_mem_free(vm);
+	uint64_t bad = 0;
+	for (unsigned i = 0; i < h2.n; i++)
+		for (uint64_t o = 0; o < (K4 << h2.ord[i]); o += K4) {
+			struct frame *f = frame_get(h2.pa[i] + o);
+			bad += f->tag != FRAME_USER || f->pins || f->owner;
+		}
+	CHECK_EQ(bad, 0);
+	hog_free(&h2);
+	hog_free(&h);
+	CHECK_EQ(fake_iommu_stats.violations, 0);
+	fake_iommu_unit_free(unit);
+	CHECK_EQ(tl_mem().free, free0);
+	CHECK_EQ(tl_mem().pinned, pinned0);
+	free(vm);
+}
+
+/* The undo of a failed unhint takes back only what that call brought in,
+ * even when the call counter has come round to the number of an earlier
+ * unhint whose frames are still in the range (2^32 calls later). */
+TEST(failed_unhint_undoes_only_its_own_frames)
+{
+	struct vm *vm = mk_vm(8 << 20);
+	uint64_t a = M2 + 4 * K4, nh = 0, nu = 0;
+	struct hog h;
+
+	/* Hinted on both sides, so a's fresh frame is an extent of its own. */
+	CHECK_EQ(vm_mem_hint(vm, a - K4, 3 * K4), 0);
+	uint32_t g = vm->unhint_gen;
+	CHECK_EQ(vm_mem_unhint(vm, a, K4), 0); /* a: a fresh frame */
+	CHECK_EQ(npt_walk(&vm->npt, a, &nu, NULL, NULL), 0);
+	memset(vm_gpa_ptr(vm, a, NULL), 0x5A, K4);
+	vm->unhint_gen = g; /* the next call gets the number a's unhint had */
+	hog_all(&h, 0);
+	CHECK_EQ(vm_mem_unhint(vm, a - K4, 3 * K4), -ENOMEM);
+	hog_free(&h);
+	CHECK_EQ(live_bad(vm, a, nu, 1), 0);
+	CHECK_EQ(*(uint8_t *)vm_gpa_ptr(vm, a, NULL), 0x5A);
+	CHECK_EQ(hinted_bad(vm, a - K4), 0);
+	CHECK_EQ(hinted_bad(vm, a + K4), 0);
+	CHECK_EQ(all_bad(vm, &nh), 0);
+	CHECK_EQ(nh, 2 * K4);
+	rm_vm(vm);
+}
