@@ -266,27 +266,33 @@ static void hog_all(struct hog *h, uint64_t leave)
 			hog_put(h, pa, (unsigned)o);
 	CHECK_EQ(tl_mem().free, 0);
 	/* Parts of hogged blocks go back (frame_free_range), never a whole
-	 * 2 MiB block, so the frames left free make no 2 MiB block. */
+	 * 2 MiB region, so the frames left free make no 2 MiB block. */
 	for (unsigned i = h->n; leave && i-- > 0;) {
-		unsigned o = h->ord[i];
-		uint64_t n = 1ull << o;
-		uint64_t give = n > 1 && leave >= n ? n - 1 : n < leave ? n : leave;
-		if (o > FRAME_ORDER_2M)
-			continue;
-		if (give == n) {
-			CHECK_EQ(frame_free(h->pa[i], o), 0);
+		uint64_t base = h->pa[i], sz = K4 << h->ord[i];
+		uint64_t step = sz < M2 ? sz : M2;
+		if (h->ord[i] == 0) {
+			CHECK_EQ(frame_free(base, 0), 0);
 			h->ord[i] = UINT_MAX; /* gone */
-		} else {
-			CHECK_EQ(frame_free_range(h->pa[i], o, h->pa[i], give * K4), 0);
-			h->pa[i] += give * K4; /* what the hog still holds */
-			h->ord[i] |= CARVED;
+			leave--;
+			continue;
 		}
-		leave -= give;
+		h->ord[i] |= CARVED;
+		for (uint64_t r = base; leave && r < base + sz; r += step) {
+			uint64_t give = step / K4 - 1, b;
+			unsigned o;
+			if (give > leave)
+				give = leave;
+			CHECK_EQ(frame_block_of(r, &b, &o), 0);
+			CHECK_EQ(frame_free_range(b, o, r, give * K4), 0);
+			leave -= give;
+		}
 	}
 	if (leave)
 		abort();
 }
 
+/* Frees what the hog still holds (a carved block's pieces that are still
+ * FRAME_USER: what went back may be someone else's now). */
 static void hog_free(struct hog *h)
 {
 	for (unsigned i = 0; i < h->n; i++) {
@@ -296,15 +302,15 @@ static void hog_free(struct hog *h)
 			CHECK_EQ(frame_free(h->pa[i], h->ord[i]), 0);
 			continue;
 		}
-		uint64_t sz = K4 << (h->ord[i] & ~CARVED);
-		uint64_t end = (h->pa[i] & ~(sz - 1)) + sz;
+		uint64_t end = h->pa[i] + (K4 << (h->ord[i] & ~CARVED));
 		for (uint64_t p = h->pa[i], b; p < end;) {
 			unsigned o;
 			if (frame_block_of(p, &b, &o)) {
 				p += K4;
 				continue;
 			}
-			CHECK_EQ(frame_free(b, o), 0);
+			if (frame_get(b)->tag == FRAME_USER)
+				CHECK_EQ(frame_free(b, o), 0);
 			p = b + (K4 << o);
 		}
 	}
@@ -933,4 +939,32 @@ TEST(failed_unhint_undoes_only_its_own_frames)
 	CHECK_EQ(all_bad(vm, &nh), 0);
 	CHECK_EQ(nh, 2 * K4);
 	rm_vm(vm);
+}
+
+/* No 2 MiB block free: the RAM is built of 4 KiB blocks, and hinting works
+ * on them as on the large ones. */
+TEST(init_falls_back_to_4k_blocks)
+{
+	struct hog h;
+	uint64_t nh = 0;
+
+	tl_setup();
+	hog_all(&h, 1000);
+	struct vm *vm = mk_vm(M2);
+	CHECK_EQ(vm->nblocks, 512);
+	for (unsigned i = 0; i < vm->nblocks; i++)
+		CHECK_EQ(vm->blocks[i].order, 0);
+	check_blocks(vm);
+	CHECK_EQ(all_bad(vm, &nh), 0);
+	CHECK_EQ(vm_mem_hint(vm, 0, M2), 0);
+	CHECK_EQ(all_bad(vm, &nh), 0);
+	CHECK_EQ(nh, M2);
+	CHECK_EQ(vm_mem_unhint(vm, 0, M2), 0);
+	CHECK_EQ(all_bad(vm, &nh), 0);
+	CHECK_EQ(nh, 0);
+	CHECK_EQ(vm_mem_hint(vm, 5 * K4, 3 * K4), 0);
+	CHECK_EQ(all_bad(vm, &nh), 0);
+	CHECK_EQ(nh, 3 * K4);
+	rm_vm(vm);
+	hog_free(&h);
 }
