@@ -443,6 +443,14 @@ TEST(hint_one_page_in_a_2m_block)
 	CHECK(vm_gpa_hinted(vm, g));
 	CHECK(vm_gpa_ptr(vm, g, NULL) == NULL);
 	CHECK(npt_flushes > fl0);
+	/* Host-contiguous bytes from a gpa on end at the hinted page. */
+	uint64_t avail = 0;
+	CHECK(vm_gpa_ptr(vm, b.gpa, &avail) == (void *)(uintptr_t)b.hpa);
+	CHECK_EQ(avail, 5 * K4);
+	CHECK(vm_gpa_ptr(vm, g + K4, &avail) == (void *)(uintptr_t)(old + K4));
+	CHECK_EQ(avail, M2 - 6 * K4);
+	CHECK(vm_gpa_ptr(vm, vm->mem, &avail) == NULL);
+	CHECK(!vm_gpa_hinted(vm, vm->mem));
 	uint64_t nh = 0;
 	CHECK_EQ(all_bad(vm, &nh), 0);
 	CHECK_EQ(nh, K4);
