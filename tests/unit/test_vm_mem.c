@@ -403,6 +403,24 @@ TEST(init_map_1g_plus_4m)
 	CHECK_EQ(live_bad(vm, g, 0, 1), 0);
 	CHECK_EQ(owner_pinned(vm), vm->mem);
 	CHECK_EQ(all_bad(vm, NULL), 0);
+
+	/* The whole first GiB, now the rest of the original block and fresh
+	 * frames: all of it goes back, then comes in again as 2M frames. */
+	m0 = tl_mem();
+	tp0 = vm->npt.table_pages;
+	CHECK_EQ(vm_mem_hint(vm, 0, G1), 0);
+	CHECK_EQ(hinted_bad(vm, 0), 0);
+	CHECK_EQ(hinted_bad(vm, g), 0);
+	CHECK_EQ(hinted_bad(vm, G1 - K4), 0);
+	CHECK_EQ(live_bad(vm, G1, vm->blocks[1].hpa, 2), 0);
+	CHECK_EQ(owner_pinned(vm), vm->mem - G1);
+	CHECK_EQ(tl_mem().free, m0.free + G1 + (tp0 - vm->npt.table_pages) * K4);
+	CHECK_EQ(frame_get(vm->blocks[0].hpa)->tag, FRAME_FREE);
+	CHECK_EQ(vm_mem_unhint(vm, 0, G1), 0);
+	CHECK_EQ(live_bad(vm, 0, 0, 2), 0);
+	CHECK_EQ(live_bad(vm, G1 - K4, 0, 2), 0);
+	CHECK_EQ(owner_pinned(vm), vm->mem);
+	CHECK_EQ(all_bad(vm, NULL), 0);
 	rm_vm(vm);
 }
 
