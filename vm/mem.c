@@ -27,7 +27,7 @@
 struct vm_ext {
 	struct itree_node node; /* [gpa, gpa + size - 1] */
 	uint64_t hpa;		/* 0: hinted, given back */
-	uint32_t gen;		/* the unhint that brought it in (for its undo) */
+	uint32_t gen;		/* the unhint under way that brought it in (its undo), 0 = none */
 };
 
 #define EXT_OF(n) itree_entry(n, struct vm_ext, node)
@@ -74,8 +74,38 @@ static int ext_split(struct vm *vm, uint64_t gpa)
 	return 0;
 }
 
-/* Merges hinted neighbours in [gpa, end] so hint storms keep the tree small. */
-static void ext_merge_hinted(struct vm *vm, uint64_t gpa, uint64_t end)
+/* The original block holding gpa (its DMA mapping), for chunk limits. */
+static const struct vm_block *block_of(struct vm *vm, uint64_t gpa)
+{
+	unsigned lo = 0, hi = vm->nblocks;
+
+	while (hi - lo > 1) {
+		unsigned mid = (lo + hi) / 2;
+		if (vm->blocks[mid].gpa <= gpa)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &vm->blocks[lo];
+}
+
+/* Whether extent b continues extent a: both hinted, or both live on one
+ * host range inside one original block (so a no-op or failed call leaves
+ * the extents as they were, and live ones never span two DMA mappings). */
+static bool ext_joins(struct vm *vm, const struct vm_ext *a, const struct vm_ext *b)
+{
+	if (e_end(a) != e_start(b))
+		return false;
+	if (!a->hpa || !b->hpa)
+		return !a->hpa && !b->hpa;
+	return a->hpa + (e_end(a) - e_start(a)) == b->hpa &&
+	       block_of(vm, e_start(a)) == block_of(vm, e_start(b));
+}
+
+/* Merges neighbours in [gpa, end] that continue each other, so the
+ * boundaries a call made (hint storms, no-op or failed calls) do not stay
+ * behind and the tree does not grow with every call. */
+static void ext_merge(struct vm *vm, uint64_t gpa, uint64_t end)
 {
 	struct vm_ext *prev = NULL;
 	uint64_t lo = gpa ? gpa - 1 : 0;
@@ -83,7 +113,7 @@ static void ext_merge_hinted(struct vm *vm, uint64_t gpa, uint64_t end)
 	for (struct itree_node *n = itree_first(&vm->ext, lo, end); n;) {
 		struct vm_ext *e = EXT_OF(n);
 		n = itree_next(&vm->ext, n, lo, end);
-		if (prev && !prev->hpa && !e->hpa && e_end(prev) == e_start(e)) {
+		if (prev && ext_joins(vm, prev, e)) {
 			uint64_t last = e->node.last;
 			itree_remove(&vm->ext, &e->node);
 			free(e);
@@ -262,16 +292,16 @@ int vm_mem_hint(struct vm *vm, uint64_t gpa, uint64_t size)
 	if (rc)
 		return rc;
 	/* Boundaries first: the only step here that can run out of memory
-	 * before anything changed (extra boundaries are harmless). */
+	 * before anything changed (ext_merge takes them out again). */
 	if ((rc = ext_split(vm, gpa)) || (rc = ext_split(vm, end)))
-		return rc;
+		goto out;
 	if ((rc = dma_hint(vm->as, gpa, size)))
-		return rc;
+		goto out;
 	if ((rc = npt_unmap(&vm->npt, gpa, size))) {
 		/* The NPT could not split a leaf: the memory stays the guest's. */
 		if (dma_unhint(vm->as, gpa, size))
 			klog("vm: vm%u: unhint after a failed NPT unmap failed", vm->id);
-		return rc;
+		goto out;
 	}
 	vcpu_flush_npt(vm->vcpu);
 	for (struct itree_node *n = itree_first(&vm->ext, gpa, end - 1); n;
@@ -282,23 +312,9 @@ int vm_mem_hint(struct vm *vm, uint64_t gpa, uint64_t size)
 		give_back(vm, e->hpa, e_end(e) - e_start(e));
 		e->hpa = 0;
 	}
-	ext_merge_hinted(vm, gpa, end);
-	return 0;
-}
-
-/* The original block holding gpa (its DMA mapping), for chunk limits. */
-static const struct vm_block *block_of(struct vm *vm, uint64_t gpa)
-{
-	unsigned lo = 0, hi = vm->nblocks;
-
-	while (hi - lo > 1) {
-		unsigned mid = (lo + hi) / 2;
-		if (vm->blocks[mid].gpa <= gpa)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return &vm->blocks[lo];
+out:
+	ext_merge(vm, gpa, end);
+	return rc;
 }
 
 /* Fresh zeroed frames for the hinted extent e's part [gpa, end): 2 MiB
@@ -365,8 +381,9 @@ int vm_mem_unhint(struct vm *vm, uint64_t gpa, uint64_t size)
 	if (rc)
 		return rc;
 	if ((rc = ext_split(vm, gpa)) || (rc = ext_split(vm, end)))
-		return rc;
-	vm->unhint_gen++;
+		goto out;
+	if (!++vm->unhint_gen)
+		vm->unhint_gen = 1;
 	for (struct itree_node *n = itree_first(&vm->ext, gpa, end - 1); n && !rc;) {
 		struct vm_ext *e = EXT_OF(n);
 		uint64_t s = e_start(e), t = e_end(e);
@@ -378,5 +395,12 @@ int vm_mem_unhint(struct vm *vm, uint64_t gpa, uint64_t size)
 		rc = dma_unhint(vm->as, gpa, size);
 	if (rc)
 		unrefill(vm, gpa, end);
+	/* Done: a later call whose counter comes round to this one's must not
+	 * take these frames for its own. */
+	for (struct itree_node *n = itree_first(&vm->ext, gpa, end - 1); n;
+	     n = itree_next(&vm->ext, n, gpa, end - 1))
+		EXT_OF(n)->gen = 0;
+out:
+	ext_merge(vm, gpa, end);
 	return rc;
 }
