@@ -29,6 +29,20 @@ struct mem_region {
 
 #define BOOT_MAX_REGIONS 512
 #define BOOT_ARGS_MAX 1024
+#define BOOT_MAX_IMAGES 8
+#define BOOT_IMAGE_NAME_MAX 32 /* with the NUL */
+#define BOOT_CMDLINE_MAX 1024  /* with the NUL */
+#define BOOT_LOG_MAX 4096
+
+/* A guest image the loader read from the boot volume (the [image <name>]
+ * sections of sluice.cfg): kernel and initrd in loader-data pages, which the
+ * memory map reports as MEM_LOADER, so they are never free memory. */
+struct boot_image {
+	char name[BOOT_IMAGE_NAME_MAX];
+	uint64_t kernel, kernel_size; /* physical address, bytes */
+	uint64_t initrd, initrd_size; /* 0, 0 when the image has none */
+	char cmdline[BOOT_CMDLINE_MAX];
+};
 
 struct boot_info {
 	uint64_t rsdp;	     /* physical address of the ACPI RSDP, 0 if none */
@@ -49,6 +63,13 @@ struct boot_info {
 	 * blanks; '#' comments dropped), NUL-terminated. */
 	char args[BOOT_ARGS_MAX];
 	struct mem_region regions[BOOT_MAX_REGIONS];
+	uint32_t nimages;
+	uint32_t pad;
+	struct boot_image images[BOOT_MAX_IMAGES];
+	/* What the loader has to say (images loaded, sluice.cfg errors, files
+	 * not loaded): lines ended by '\n', NUL-terminated; the kernel prints
+	 * them once its console is up. */
+	char log[BOOT_LOG_MAX];
 };
 
 /* The kernel's entry point: called once, on the loader-provided stack,

@@ -2,7 +2,8 @@
  * boot/efi_main.c — the UEFI loader: the only code in sluice that knows UEFI.
  *
  * It gathers the boot arguments (load options, then sluice.cfg beside the
- * image), the ACPI RSDP and a stack for the kernel; stops firmware drivers
+ * image), reads the guest images sluice.cfg names from the same volume
+ * (docs/images.md), the ACPI RSDP and a stack for the kernel; stops firmware drivers
  * from DMAing (every PCI controller is disconnected from its UEFI driver, as
  * careful loaders do, so no firmware driver keeps a device DMAing once the
  * kernel takes the IOMMU); then ExitBootServices (retrying when the memory
@@ -13,9 +14,20 @@
 #include <efilib.h>
 
 #include "boot/boot_info.h"
+#include "lib/bootcfg.h"
 
 #define KSTACK_PAGES 64	     /* 256 KiB */
 #define EARLY_POOL_PAGES 512 /* 2 MiB: page tables for the first 1 TiB+ */
+
+#define CFG_MAX (16 * 1024)	     /* bytes of sluice.cfg read */
+#define KERNEL_MAX (64ull << 20)     /* a guest kernel file */
+#define INITRD_MAX (512ull << 20)    /* a guest initrd file */
+#define IMAGE_RESERVE (128ull << 20) /* free memory images must leave */
+#define READ_CHUNK (16ull << 20)     /* bytes per File.Read call */
+
+_Static_assert(BOOTCFG_MAX_IMAGES <= BOOT_MAX_IMAGES, "boot_info holds every image");
+_Static_assert(BOOTCFG_NAME_MAX < BOOT_IMAGE_NAME_MAX, "boot_image.name holds a name");
+_Static_assert(BOOTCFG_CMDLINE_MAX < BOOT_CMDLINE_MAX, "boot_image.cmdline holds a cmdline");
 
 static EFI_GUID acpi20_guid = ACPI_20_TABLE_GUID;
 static EFI_GUID acpi10_guid = ACPI_TABLE_GUID;
@@ -85,22 +97,55 @@ static void read_load_options(EFI_LOADED_IMAGE *li, struct boot_info *bi)
 	args_append(bi, tmp, k);
 }
 
-/* sluice.cfg in the image's directory (or the volume root). */
-static void read_config_file(EFI_HANDLE image, EFI_LOADED_IMAGE *li, struct boot_info *bi)
+/* The loader's messages, for the kernel to print (bi->log). */
+static void blog(struct boot_info *bi, const char *s)
+{
+	UINTN len = 0;
+
+	while (len < BOOT_LOG_MAX - 1 && bi->log[len])
+		len++;
+	while (*s && len < BOOT_LOG_MAX - 1)
+		bi->log[len++] = *s++;
+	bi->log[len] = 0;
+}
+
+static void blog_u64(struct boot_info *bi, UINT64 v)
+{
+	char tmp[24];
+	UINTN i = sizeof(tmp) - 1;
+
+	tmp[i] = 0;
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	blog(bi, tmp + i);
+}
+
+/* The file system of the volume sluice was loaded from, opened. */
+static EFI_FILE_HANDLE open_volume(EFI_LOADED_IMAGE *li)
 {
 	EFI_FILE_IO_INTERFACE *fs;
-	EFI_FILE_HANDLE root, f;
-	CHAR16 path[256];
-	UINTN plen = 0;
+	EFI_FILE_HANDLE root;
 	EFI_STATUS st;
 
 	st = uefi_call_wrapper(BS->HandleProtocol, 3, li->DeviceHandle, &FileSystemProtocol,
 			       (void **)&fs);
 	if (EFI_ERROR(st))
-		return;
+		return NULL;
 	st = uefi_call_wrapper(fs->OpenVolume, 2, fs, &root);
-	if (EFI_ERROR(st))
-		return;
+	return EFI_ERROR(st) ? NULL : root;
+}
+
+/* sluice.cfg in the image's directory (or the volume root) into buf (cap
+ * bytes at most): the bytes read, or -1 if there is no such file. */
+static INTN read_config_file(EFI_FILE_HANDLE root, EFI_LOADED_IMAGE *li, CHAR8 *buf, UINTN cap)
+{
+	EFI_FILE_HANDLE f;
+	CHAR16 path[256];
+	UINTN plen = 0;
+	EFI_STATUS st;
+	INTN got = -1;
 
 	/* The image's own path, up to its last backslash. */
 	CHAR16 *ipath = DevicePathToStr(li->FilePath);
@@ -124,15 +169,198 @@ static void read_config_file(EFI_HANDLE image, EFI_LOADED_IMAGE *li, struct boot
 		st = uefi_call_wrapper(root->Open, 5, root, &f, (CHAR16 *)L"\\sluice.cfg",
 				       EFI_FILE_MODE_READ, 0);
 	if (!EFI_ERROR(st)) {
-		CHAR8 buf[BOOT_ARGS_MAX];
-		UINTN sz = sizeof(buf);
+		UINTN sz = cap;
 		st = uefi_call_wrapper(f->Read, 3, f, &sz, buf);
 		if (!EFI_ERROR(st))
-			args_append(bi, buf, sz);
+			got = (INTN)sz;
 		uefi_call_wrapper(f->Close, 1, f);
 	}
+	return got;
+}
+
+/* Free conventional memory now, in pages (0 if the map cannot be read). */
+static UINT64 free_pages(void)
+{
+	UINTN n = 0, key, dsize = 0;
+	UINT32 dver;
+	UINT64 pages = 0;
+	EFI_MEMORY_DESCRIPTOR *map = LibMemoryMap(&n, &key, &dsize, &dver);
+
+	if (!map)
+		return 0;
+	for (UINTN i = 0; i < n; i++) {
+		EFI_MEMORY_DESCRIPTOR *d = (EFI_MEMORY_DESCRIPTOR *)((UINT8 *)map + i * dsize);
+		if (d->Type == EfiConventionalMemory)
+			pages += d->NumberOfPages;
+	}
+	FreePool(map);
+	return pages;
+}
+
+/* Reads the file at path (normalised by bootcfg: "\dir\file") into new
+ * loader-data pages: NULL with *pa, *size, or why it could not. */
+static const char *read_file(EFI_FILE_HANDLE root, const char *path, UINT64 max,
+			     const char *too_large, UINT64 *pa, UINT64 *size)
+{
+	CHAR16 wpath[BOOTCFG_PATH_MAX + 1];
+	EFI_FILE_HANDLE f;
+	EFI_PHYSICAL_ADDRESS mem;
+	const char *why = NULL;
+	UINTN i;
+
+	for (i = 0; path[i] && i < BOOTCFG_PATH_MAX; i++)
+		wpath[i] = (CHAR16)path[i];
+	wpath[i] = 0;
+	EFI_STATUS st = uefi_call_wrapper(root->Open, 5, root, &f, wpath, EFI_FILE_MODE_READ, 0);
+	if (st == EFI_NOT_FOUND)
+		return "not found";
+	if (EFI_ERROR(st))
+		return "cannot be opened";
+	EFI_FILE_INFO *info = LibFileInfo(f);
+	UINT64 sz = info ? info->FileSize : 0;
+	if (!info)
+		why = "its size cannot be read";
+	else if (info->Attribute & EFI_FILE_DIRECTORY)
+		why = "is a directory";
+	else if (sz == 0)
+		why = "is empty";
+	else if (sz > max)
+		why = too_large;
+	else if (free_pages() < EFI_SIZE_TO_PAGES(sz) + (IMAGE_RESERVE >> 12))
+		why = "does not fit in free memory (128 MiB must stay free)";
+	if (info)
+		FreePool(info);
+	if (!why) {
+		st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderData,
+				       EFI_SIZE_TO_PAGES(sz), &mem);
+		if (EFI_ERROR(st))
+			why = "no memory for it";
+	}
+	for (UINT64 off = 0; !why && off < sz;) {
+		UINTN n = sz - off > READ_CHUNK ? READ_CHUNK : sz - off;
+		st = uefi_call_wrapper(f->Read, 3, f, &n, (void *)(UINTN)(mem + off));
+		if (EFI_ERROR(st) || n == 0) {
+			uefi_call_wrapper(BS->FreePages, 2, mem, EFI_SIZE_TO_PAGES(sz));
+			why = "read error";
+		}
+		off += n;
+	}
+	uefi_call_wrapper(f->Close, 1, f);
+	if (why)
+		return why;
+	/* the rest of the last page is zero, not old memory */
+	SetMem((void *)(UINTN)(mem + sz), EFI_SIZE_TO_PAGES(sz) * 4096 - sz, 0);
+	*pa = mem;
+	*size = sz;
+	return NULL;
+}
+
+static void copy_str(char *dst, const char *src, UINTN cap)
+{
+	UINTN i;
+
+	for (i = 0; src[i] && i + 1 < cap; i++)
+		dst[i] = src[i];
+	dst[i] = 0;
+}
+
+/* One image's kernel and initrd into memory and bi->images, or an error
+ * line naming the file and the reason (the image is then absent). */
+static void load_image(EFI_FILE_HANDLE root, const struct bootcfg_image *ci, struct boot_info *bi)
+{
+	UINT64 ka = 0, ks = 0, ia = 0, is = 0;
+	const char *file = ci->kernel;
+	const char *why = read_file(root, ci->kernel, KERNEL_MAX, "larger than 64 MiB", &ka, &ks);
+
+	if (!why && ci->initrd[0]) {
+		file = ci->initrd;
+		why = read_file(root, ci->initrd, INITRD_MAX, "larger than 512 MiB", &ia, &is);
+		if (why)
+			uefi_call_wrapper(BS->FreePages, 2, ka, EFI_SIZE_TO_PAGES(ks));
+	}
+	blog(bi, "boot: image ");
+	blog(bi, ci->name);
+	if (why) {
+		blog(bi, " not loaded: ");
+		blog(bi, file == ci->kernel ? "kernel " : "initrd ");
+		blog(bi, file);
+		blog(bi, ": ");
+		blog(bi, why);
+		blog(bi, "\n");
+		return;
+	}
+	struct boot_image *bimg = &bi->images[bi->nimages++];
+	copy_str(bimg->name, ci->name, sizeof(bimg->name));
+	copy_str(bimg->cmdline, ci->cmdline, sizeof(bimg->cmdline));
+	bimg->kernel = ka;
+	bimg->kernel_size = ks;
+	bimg->initrd = ia;
+	bimg->initrd_size = is;
+	blog(bi, " kernel=");
+	blog_u64(bi, ks);
+	blog(bi, " initrd=");
+	blog_u64(bi, is);
+	blog(bi, "\n");
+}
+
+static void report_cfg_errors(const struct bootcfg *cfg, struct boot_info *bi)
+{
+	for (unsigned i = 0; i < cfg->nerrors; i++) {
+		const struct bootcfg_diag *d = &cfg->errors[i];
+		blog(bi, "boot: sluice.cfg line ");
+		blog_u64(bi, d->line);
+		if (d->name[0]) {
+			blog(bi, ": image ");
+			blog(bi, d->name);
+			blog(bi, " dropped: ");
+		} else {
+			blog(bi, ": section dropped: ");
+		}
+		blog(bi, bootcfg_strerror(d->err));
+		blog(bi, "\n");
+	}
+	if (cfg->errors_lost) {
+		blog(bi, "boot: sluice.cfg: ");
+		blog_u64(bi, cfg->errors_lost);
+		blog(bi, " more sections dropped\n");
+	}
+}
+
+/* sluice.cfg: the boot arguments (the text before its first [image]
+ * section, as before there were sections), then the guest images it names,
+ * read from the same volume. */
+static void read_config(EFI_LOADED_IMAGE *li, struct boot_info *bi)
+{
+	EFI_FILE_HANDLE root = open_volume(li);
+	CHAR8 *text = NULL;
+	struct bootcfg *cfg = NULL;
+
+	if (!root)
+		return;
+	text = AllocatePool(CFG_MAX + 1);
+	cfg = AllocatePool(sizeof(*cfg));
+	if (!text || !cfg) {
+		blog(bi, "boot: sluice.cfg not read: no memory\n");
+		goto out;
+	}
+	INTN n = read_config_file(root, li, text, CFG_MAX + 1);
+	if (n < 0)
+		goto out;
+	if (n > CFG_MAX) {
+		n = CFG_MAX;
+		blog(bi, "boot: sluice.cfg: only its first 16384 bytes are read\n");
+	}
+	bootcfg_parse((const char *)text, (size_t)n, cfg);
+	args_append(bi, text, cfg->args_len);
+	report_cfg_errors(cfg, bi);
+	for (unsigned i = 0; i < cfg->nimages; i++)
+		load_image(root, &cfg->images[i], bi);
+out:
+	if (text)
+		FreePool(text);
+	if (cfg)
+		FreePool(cfg);
 	uefi_call_wrapper(root->Close, 1, root);
-	(void)image;
 }
 
 static UINT64 find_rsdp(EFI_SYSTEM_TABLE *st)
@@ -315,7 +543,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 		bi->image_base = (UINT64)(UINTN)li->ImageBase;
 		bi->image_size = li->ImageSize;
 		read_load_options(li, bi);
-		read_config_file(image, li, bi);
+		read_config(li, bi);
 	}
 	bi->rsdp = find_rsdp(systab);
 

@@ -8,6 +8,8 @@
 #include "console/console.h"
 #include "dma/devices.h"
 #include "guests/guests.h"
+#include "kernel/images.h"
+#include "lib/crc32.h"
 #include "lib/parse.h"
 #include "vm/vm.h"
 
@@ -84,12 +86,32 @@ static int cmd_vm_guests(int argc, char **argv)
 	return 0;
 }
 
+/* vm images [crc]: one record per image loaded from the boot volume.  The
+ * command line has blanks, which a record cannot hold: its length only. */
 static int cmd_vm_images(int argc, char **argv)
 {
-	(void)argv;
-	if (argc != 2)
-		return cmd_fail(-EINVAL, "usage: vm images");
-	return 0; /* images from the boot volume: none loaded yet */
+	bool crc = argc == 3 && !strcmp(argv[2], "crc");
+
+	if (argc != 2 && !crc)
+		return cmd_fail(-EINVAL, "usage: vm images [crc]");
+	for (unsigned i = 0; i < guest_img_count(); i++) {
+		const struct guest_img *g = guest_img_at(i);
+		char hpa[24] = "-", sums[64] = "";
+		if (g->initrd_size)
+			snprintf(hpa, sizeof(hpa), "0x%llx", (ull)g->initrd_hpa);
+		if (crc && g->initrd_size)
+			snprintf(sums, sizeof(sums), " kernel_crc32=0x%08x initrd_crc32=0x%08x",
+				 crc32(g->kernel, g->kernel_size),
+				 crc32(g->initrd, g->initrd_size));
+		else if (crc)
+			snprintf(sums, sizeof(sums), " kernel_crc32=0x%08x initrd_crc32=-",
+				 crc32(g->kernel, g->kernel_size));
+		con_printf("image=%s kernel=%llu initrd=%llu cmdline_len=%zu kernel_hpa=0x%llx "
+			   "initrd_hpa=%s%s\n",
+			   g->name, (ull)g->kernel_size, (ull)g->initrd_size, strlen(g->cmdline),
+			   (ull)g->kernel_hpa, hpa, sums);
+	}
+	return 0;
 }
 
 /* vm assign|unassign <vm> <bdf> */

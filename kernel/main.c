@@ -20,6 +20,7 @@
 #include "kernel/log.h"
 #include "kernel/frame.h"
 #include "kernel/heap.h"
+#include "kernel/images.h"
 #include "kernel/main.h"
 #include "kernel/panic.h"
 #include "kernel/time.h"
@@ -97,6 +98,22 @@ static void start_tick(void)
 	}
 }
 
+/* The loader's lines (guest images loaded or not, sluice.cfg errors). */
+static void print_loader_log(const struct boot_info *bi)
+{
+	const char *p = bi->log, *end = memchr(bi->log, 0, sizeof(bi->log));
+
+	if (!end)
+		end = bi->log + sizeof(bi->log);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *stop = nl ? nl : end;
+		if (stop > p)
+			klog("%.*s", (int)(stop - p), p);
+		p = stop + 1;
+	}
+}
+
 void kmain(struct boot_info *bi)
 {
 	/* Firmware page tables may map boot-services memory read-only (UEFI
@@ -121,6 +138,8 @@ void kmain(struct boot_info *bi)
 
 	klog("boot: args=\"%s\" regions=%u disconnected=%u exit_retries=%u", bi->args, bi->nregions,
 	     bi->disconnected, bi->exit_retries);
+	print_loader_log(bi);
+	guest_img_init(bi->images, bi->nimages, bi->regions, bi->nregions);
 	klog("cpu: vendor=%s tsc_hz=%llu x2apic=%d nx=%d 1g=%d svm=%d phys_bits=%u",
 	     cpu_feat.vendor, (unsigned long long)tsc_hz, apic_x2apic_mode(), cpu_feat.nx,
 	     cpu_feat.pdpe1gb, cpu_feat.svm, cpu_feat.phys_bits);

@@ -82,7 +82,8 @@ def qemu_cmdline(esp, vars_fd, mem="1G", iommu="intel-iommu,intremap=on",
     return cmd
 
 
-def make_esp(tmp, cfg=None):
+def make_esp(tmp, cfg=None, files=None):
+    """files: {"path/on/esp": bytes} written into the ESP as well."""
     esp = os.path.join(tmp, "esp")
     os.makedirs(os.path.join(esp, "EFI", "BOOT"))
     if not os.path.exists(EFI):
@@ -91,6 +92,11 @@ def make_esp(tmp, cfg=None):
     if cfg is not None:
         with open(os.path.join(esp, "EFI", "BOOT", "sluice.cfg"), "w") as f:
             f.write(cfg + "\n")
+    for path, data in (files or {}).items():
+        dst = os.path.join(esp, *path.replace("\\", "/").strip("/").split("/"))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        with open(dst, "wb") as f:
+            f.write(data)
     vars_fd = os.path.join(tmp, "vars.fd")
     shutil.copy(OVMF_VARS, vars_fd)
     return esp, vars_fd
@@ -123,11 +129,13 @@ class Sluice:
     Every instance is killed when Python exits, however it exits."""
 
     def __init__(self, mem="1G", iommu="intel-iommu,intremap=on", devices=None,
-                 cfg=None, extra=None, trace=None, boot_timeout=60, log=None, image=None):
+                 cfg=None, extra=None, trace=None, boot_timeout=60, log=None, image=None,
+                 files=None):
         """image: boot this raw disk image (e.g. build/esp.img, copied)
-        instead of a FAT directory holding build/sluice.efi."""
+        instead of a FAT directory holding build/sluice.efi.
+        files: {"path/on/esp": bytes} put on the ESP beside sluice.cfg."""
         self.tmp = tempfile.mkdtemp(prefix="sluice-")
-        esp, vars_fd = make_esp(self.tmp, cfg)
+        esp, vars_fd = make_esp(self.tmp, cfg, files)
         disk = None
         if image:
             disk = os.path.join(self.tmp, "disk.img")
