@@ -55,7 +55,11 @@ static int cmd_vm_create(int argc, char **argv)
 		} else if (!strncmp(argv[i], "guest=", 6)) {
 			guest = argv[i] + 6;
 		} else if (!strncmp(argv[i], "image=", 6)) {
-			return cmd_fail(-ENOENT, "no guest image '%.40s' (vm images lists them)",
+			if (!guest_img_find(argv[i] + 6))
+				return cmd_fail(-ENOENT, "no guest image '%.40s' (vm images lists them)",
+						argv[i] + 6);
+			return cmd_fail(-ENOTSUP, "image %.40s is loaded, but booting Linux images "
+					"is not implemented yet (built-in guests: vm guests)",
 					argv[i] + 6);
 		} else {
 			return cmd_fail(-EINVAL, "unknown option '%.40s' (usage: " U_VM_CREATE ")",
