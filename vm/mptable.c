@@ -20,7 +20,7 @@
 #define MPC_LENGTH 4
 #define MPC_SPEC_REV 6
 #define MPC_CHECKSUM 7
-#define MPC_OEM_ID 8 /* 8 bytes */
+#define MPC_OEM_ID 8	  /* 8 bytes */
 #define MPC_PRODUCT_ID 16 /* 12 bytes */
 #define MPC_ENTRY_COUNT 34
 #define MPC_LAPIC 36
@@ -30,9 +30,9 @@
 #define MPC_CPU_TYPE 0
 #define CPU_EN 0x01
 #define CPU_BP 0x02
-#define LAPIC_VERSION 0x14 /* integrated APIC (Linux APIC_INTEGRATED: high nibble) */
+#define LAPIC_VERSION 0x14  /* integrated APIC (Linux APIC_INTEGRATED: high nibble) */
 #define CPU_SIGNATURE 0x600 /* family 6: informational only */
-#define CPU_FEATURES 0x201 /* FPU (bit 0), APIC (bit 9) */
+#define CPU_FEATURES 0x201  /* FPU (bit 0), APIC (bit 9) */
 
 /* MP spec 4.3.2: bus entry, 8 bytes. */
 #define MPC_BUS_SIZE 8

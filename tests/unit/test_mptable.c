@@ -25,10 +25,7 @@ static uint8_t sum(const uint8_t *p, size_t len)
 }
 
 /* The configuration table of a floating pointer built at GPA in buf. */
-static const uint8_t *config_of(const uint8_t *buf)
-{
-	return buf + (rd32(buf + 4) - GPA);
-}
+static const uint8_t *config_of(const uint8_t *buf) { return buf + (rd32(buf + 4) - GPA); }
 
 TEST(floating_pointer)
 {
@@ -39,8 +36,8 @@ TEST(floating_pointer)
 	CHECK_EQ(mptable_build(buf, sizeof(buf), GPA, 2, &used), 0);
 	CHECK(memcmp(buf, "_MP_", 4) == 0);
 	CHECK_EQ(rd32(buf + 4), GPA + 16); /* physptr: the table right after */
-	CHECK_EQ(buf[8], 1);                /* length in 16-byte units */
-	CHECK_EQ(buf[9], 4);                /* spec 1.4 */
+	CHECK_EQ(buf[8], 1);		   /* length in 16-byte units */
+	CHECK_EQ(buf[9], 4);		   /* spec 1.4 */
 	CHECK_EQ(sum(buf, 16), 0);
 	CHECK_EQ(buf[11], 0); /* feature 1: a configuration table follows */
 	CHECK_EQ(buf[12], 0); /* feature 2: no IMCR */
@@ -63,15 +60,15 @@ TEST(config_table)
 	CHECK_EQ(c[6], 4);
 	CHECK_EQ(sum(c, rd16(c + 4)), 0);
 	CHECK(memcmp(c + 8, "SLUICE  ", 8) == 0);
-	CHECK_EQ(rd32(c + 28), 0);          /* no OEM table */
-	CHECK_EQ(rd16(c + 34), 4 + 1);      /* 4 processors + the ISA bus */
+	CHECK_EQ(rd32(c + 28), 0);	    /* no OEM table */
+	CHECK_EQ(rd16(c + 34), 4 + 1);	    /* 4 processors + the ISA bus */
 	CHECK_EQ(rd32(c + 36), 0xfee00000); /* local APIC */
-	CHECK_EQ(rd16(c + 40), 0);          /* no extended table */
+	CHECK_EQ(rd16(c + 40), 0);	    /* no extended table */
 	e = c + 44;
 	for (unsigned i = 0; i < 4; i++, e += 20) {
-		CHECK_EQ(e[0], 0); /* processor */
-		CHECK_EQ(e[1], i); /* APIC ID */
-		CHECK_EQ(e[2] & 0xf0, 0x10); /* integrated APIC */
+		CHECK_EQ(e[0], 0);		/* processor */
+		CHECK_EQ(e[1], i);		/* APIC ID */
+		CHECK_EQ(e[2] & 0xf0, 0x10);	/* integrated APIC */
 		CHECK_EQ(e[3], i == 0 ? 3 : 1); /* EN, and BP on CPU 0 only */
 	}
 	CHECK_EQ(e[0], 1); /* bus */
