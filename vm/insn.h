@@ -51,7 +51,7 @@ struct insn_mmio {
 	/* read: bytes of reg written (SDM 3.4.1.1: 4 zero-extends to 64 bits;
 	 * 1 and 2 merge into the old value; 8 replaces) */
 	uint8_t dst_size;
-	bool zext;	 /* MOVZX: dst_size > size, the value zero-extended */
+	bool zext;	 /* MOVZX: dst_size >= size, the value zero-extended */
 };
 
 /* Decodes the instruction in bytes[0..avail).  long_mode_64: the guest is in

@@ -97,6 +97,8 @@ static const struct form forms[] = {
 	F64("movzbl (%rdi),%eax", 3, R, 1, INSN_RAX, 4, true, 0x0f, 0xb6, 0x07),
 	F64("movzwq (%rdi),%rax", 4, R, 2, INSN_RAX, 8, true, 0x48, 0x0f, 0xb7, 0x07),
 	F64("movzbw (%rdi),%ax", 4, R, 1, INSN_RAX, 2, true, 0x66, 0x0f, 0xb6, 0x07),
+	F64("movzww (%rdi),%ax (0x66 0F B7: a 16-bit move)", 4, R, 2, INSN_RAX, 2, true, 0x66, 0x0f,
+	    0xb7, 0x07),
 	F64("movzbl (%rdi),%r8d", 4, R, 1, INSN_R8, 4, true, 0x44, 0x0f, 0xb6, 0x07),
 	F64("movzwl 0x2(%rsi),%esp", 4, R, 2, INSN_RSP, 4, true, 0x0f, 0xb7, 0x66, 0x02),
 	/* immediates */
