@@ -226,10 +226,13 @@ static void write_lvt(struct vlapic *a, unsigned i, uint32_t val)
 	a->lvt[i] = val & lvt_rw[i];
 	if (!sw_enabled(a))
 		a->lvt[i] |= APIC_LVT_MASKED; /* SDM 11.4.7.2: mask bits stay set */
-	/* SDM 11.5.4.1: entering or leaving TSC-deadline mode disarms the timer. */
+	/* SDM 11.5.4.1: entering or leaving TSC-deadline mode disarms the
+	 * timer; TMICT, meaningless in that mode, is cleared with it. */
 	if (i == VLAPIC_LVT_TIMER && old_mode != timer_mode(a) &&
-	    (old_mode == APIC_TIMER_TSC_DEADLINE || timer_mode(a) == APIC_TIMER_TSC_DEADLINE))
+	    (old_mode == APIC_TIMER_TSC_DEADLINE || timer_mode(a) == APIC_TIMER_TSC_DEADLINE)) {
 		a->timer_at = 0;
+		a->tmict = 0;
+	}
 }
 
 static void write_svr(struct vlapic *a, uint32_t val)

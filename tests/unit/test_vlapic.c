@@ -571,6 +571,7 @@ TEST(timer_mode_switches)
 	CHECK(vlapic_next_deadline(&A) != 0);
 	wr(X2APIC_LVT_TIMER, APIC_TIMER_TSC_DEADLINE | 0x30);
 	CHECK_EQ(vlapic_next_deadline(&A), 0);
+	CHECK_EQ(rd(X2APIC_TMICT), 0);
 	/* and leaving it disarms the deadline */
 	wr(MSR_IA32_TSC_DEADLINE, 5000);
 	wr(X2APIC_LVT_TIMER, APIC_TIMER_TSC_DEADLINE | 0x31); /* same mode: kept */
