@@ -31,8 +31,10 @@ static const uint32_t lvt_ro[VLAPIC_NR_LVT] = {
 	[VLAPIC_LVT_ERROR] = APIC_LVT_STATUS,
 };
 
-/* SDM 11.12.9: in x2APIC mode the delivery status bit is gone; bits 12-13,
- * 16-17 and 20-31 are reserved. */
+/* SDM 11.12.9: one 64-bit register; bits 13, 16-17 and 20-31 are reserved.
+ * Bit 12 (delivery status in xAPIC mode) is dropped, not faulted: Intel
+ * CPUs ignore a write of it. */
+#define ICR_BUSY (1ull << 12)
 #define ICR_RW                                                                      \
 	(APIC_ICR_VECTOR | APIC_ICR_DM | APIC_ICR_LOGICAL | APIC_ICR_LEVEL_ASSERT | \
 	 APIC_ICR_TRIGGER_LEVEL | APIC_ICR_SHORTHAND | (LO32 << APIC_ICR_DEST_SHIFT))
@@ -333,8 +335,9 @@ static int x2apic_write(struct vlapic *a, uint32_t reg, uint64_t val, uint64_t n
 	uint32_t v = (uint32_t)val;
 
 	if (reg == X2APIC_ICR) {
-		if (val & ~ICR_RW)
+		if (val & ~(ICR_RW | ICR_BUSY))
 			return -EINVAL;
+		val &= ~ICR_BUSY;
 		a->icr = val;
 		send_ipi(a, val);
 		return 0;

@@ -186,14 +186,18 @@ TEST(reserved_bits_fault)
 	CHECK_EQ(wr_rc(X2APIC_ESR, 1), -EINVAL);
 	CHECK_EQ(wr_rc(X2APIC_SELF_IPI, 0x140), -EINVAL);
 	CHECK(!irr(0x40));
-	/* ICR: bits 12-13, 16-17, 20-31 (SDM 11.12.9) */
-	static const unsigned icr_rsvd[] = {12, 13, 16, 17, 20, 25, 31};
+	/* ICR: bits 13, 16-17, 20-31 (SDM 11.12.9) */
+	static const unsigned icr_rsvd[] = {13, 16, 17, 20, 25, 31};
 
 	for (unsigned i = 0; i < sizeof(icr_rsvd) / sizeof(icr_rsvd[0]); i++)
 		CHECK_EQ(wr_rc(X2APIC_ICR, APIC_ICR_DEST_SELF | 0x40 | 1ull << icr_rsvd[i]),
 			 -EINVAL);
 	CHECK(!irr(0x40));
 	CHECK_EQ(rd(X2APIC_ICR), 0);
+	/* bit 12, the xAPIC delivery status, is ignored */
+	wr(X2APIC_ICR, APIC_ICR_DEST_SELF | 0x40 | 1ull << 12);
+	CHECK(irr(0x40));
+	CHECK_EQ(rd(X2APIC_ICR), APIC_ICR_DEST_SELF | 0x40);
 }
 
 TEST(read_write_registers)
