@@ -384,8 +384,19 @@ static int x2apic_write(struct vlapic *a, uint32_t reg, uint64_t val, uint64_t n
 	return -EINVAL; /* read-only (ID, VER, PPR, LDR, ISR, TMR, IRR, TMCCT) or reserved */
 }
 
+/* Timers due by now fire before the guest looks or changes anything, as
+ * they would have on hardware: the VM need not tick before every access. */
+static bool apic_msr(uint32_t msr)
+{
+	return msr == MSR_IA32_APIC_BASE || msr == MSR_IA32_TSC_DEADLINE ||
+	       (msr >= MSR_X2APIC_FIRST && msr <= MSR_X2APIC_LAST);
+}
+
 int vlapic_msr_read(struct vlapic *a, uint32_t msr, uint64_t now_tsc, uint64_t *val)
 {
+	if (!apic_msr(msr))
+		return -ENOENT;
+	vlapic_tick(a, now_tsc);
 	if (msr == MSR_IA32_APIC_BASE) {
 		*val = apic_base(a);
 		return 0;
@@ -395,13 +406,14 @@ int vlapic_msr_read(struct vlapic *a, uint32_t msr, uint64_t now_tsc, uint64_t *
 		*val = timer_mode(a) == APIC_TIMER_TSC_DEADLINE ? a->timer_at : 0;
 		return 0;
 	}
-	if (msr < MSR_X2APIC_FIRST || msr > MSR_X2APIC_LAST)
-		return -ENOENT;
 	return x2apic_read(a, msr, now_tsc, val);
 }
 
 int vlapic_msr_write(struct vlapic *a, uint32_t msr, uint64_t val, uint64_t now_tsc)
 {
+	if (!apic_msr(msr))
+		return -ENOENT;
+	vlapic_tick(a, now_tsc);
 	if (msr == MSR_IA32_APIC_BASE) {
 		/* Only x2APIC mode at the fixed base exists: leaving it, moving
 		 * the base or setting reserved bits faults; BSP is ignored. */
@@ -418,7 +430,5 @@ int vlapic_msr_write(struct vlapic *a, uint32_t msr, uint64_t val, uint64_t now_
 		}
 		return 0;
 	}
-	if (msr < MSR_X2APIC_FIRST || msr > MSR_X2APIC_LAST)
-		return -ENOENT;
 	return x2apic_write(a, msr, val, now_tsc);
 }

@@ -141,7 +141,8 @@ struct vlapic {
  * -EINVAL: tsc_per_bus out of range. */
 MUST_CHECK int vlapic_init(struct vlapic *a, uint32_t id, bool bsp, uint32_t tsc_per_bus);
 
-/* RDMSR/WRMSR of an APIC MSR.  0: done; -EINVAL: inject #GP(0) (x2APIC
+/* RDMSR/WRMSR of an APIC MSR at guest TSC now_tsc.  A timer due by then
+ * fires first (vlapic_tick).  0: done; -EINVAL: inject #GP(0) (x2APIC
  * access rules, SDM 11.12.1.2-3); -ENOENT: not an APIC MSR. */
 MUST_CHECK int vlapic_msr_read(struct vlapic *a, uint32_t msr, uint64_t now_tsc, uint64_t *val);
 MUST_CHECK int vlapic_msr_write(struct vlapic *a, uint32_t msr, uint64_t val, uint64_t now_tsc);

@@ -6,7 +6,7 @@
  * independent computation from TPR, ISR and IRR; registers never hold
  * reserved bits; LVTs stay masked while the APIC is software-disabled;
  * TMCCT never exceeds TMICT; the return codes follow the MSR ranges; a tick
- * leaves no timer due.
+ * or any MSR access leaves no timer due.
  *
  * Input: byte 0 picks the APIC ID, the bus clock ratio and the starting
  * TSC, then 12-byte records: op, register, 64-bit value, 16-bit TSC step
@@ -62,6 +62,10 @@ static uint64_t rd(struct vlapic *a, uint32_t msr, uint64_t now)
 
 static void check(struct vlapic *a, uint64_t now)
 {
+	/* any access fires what is due: no timer is left due after it */
+	ASSERT(rd(a, X2APIC_ID, now) == a->id);
+	ASSERT(!vlapic_next_deadline(a) || vlapic_next_deadline(a) > now);
+
 	int isrv = highest(a->isr), irrv = highest(a->irr);
 	uint32_t isr_class = isrv < 0 ? 0 : (uint32_t)isrv & 0xf0;
 	uint32_t ppr = (a->tpr & 0xf0) >= isr_class ? a->tpr : isr_class;

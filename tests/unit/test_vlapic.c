@@ -468,12 +468,54 @@ TEST(timer_periodic)
 	CHECK_EQ(vlapic_next_deadline(&A), 480);
 	now = 450;
 	CHECK_EQ(rd(X2APIC_TMCCT), 4); /* 30 ticks left = 3.75 counts */
-	now = 500;		       /* overdue, not yet ticked: counting in the next period */
+	CHECK_EQ(A.timer_fired, 2);
+	now = 500; /* overdue, not yet ticked: the access fires it first */
 	CHECK_EQ(rd(X2APIC_TMCCT), 8);
+	CHECK_EQ(A.timer_fired, 3);
+	CHECK_EQ(vlapic_next_deadline(&A), 560);
 	/* one-shot <-> periodic keeps the count running */
 	wr(X2APIC_LVT_TIMER, APIC_TIMER_ONESHOT | 0x30);
-	CHECK_EQ(vlapic_next_deadline(&A), 480);
-	vlapic_tick(&A, 500);
+	CHECK_EQ(vlapic_next_deadline(&A), 560);
+	vlapic_tick(&A, 560);
+	CHECK_EQ(vlapic_next_deadline(&A), 0);
+	CHECK_EQ(A.timer_fired, 4);
+}
+
+/* An MSR access at a time a timer is due sees it fired, whatever it is. */
+TEST(timer_due_fires_before_an_access)
+{
+	reset(true);
+	now = 0;
+	wr(X2APIC_LVT_TIMER, APIC_TIMER_PERIODIC | 0x30);
+	wr(X2APIC_TMICT, 10); /* period 80 */
+	now = 100;	      /* due at 80, no tick: a TDCR write must not lose it */
+	wr(X2APIC_TDCR, 0xb);
+	CHECK_EQ(A.timer_fired, 1);
+	CHECK(irr(0x30));
+	/* 60 TSC ticks of the next period left: 8 counts (7.5 rounded up), now
+	 * TSC_PER_BUS ticks each at divide by 1 */
+	CHECK_EQ(vlapic_next_deadline(&A), 100 + 8 * TSC_PER_BUS);
+	/* a masking write comes after the expiry it races with */
+	CHECK_EQ(take(), 0x30);
+	wr(X2APIC_EOI, 0);
+	now = 160;
+	wr(X2APIC_LVT_TIMER, APIC_LVT_MASKED | APIC_TIMER_PERIODIC | 0x30);
+	CHECK(irr(0x30));
+	CHECK_EQ(A.timer_fired, 2);
+	/* a one-shot due before a TMICT rewrite fires, then restarts */
+	reset(true);
+	now = 0;
+	wr(X2APIC_LVT_TIMER, 0x31);
+	wr(X2APIC_TMICT, 1); /* due at 8 */
+	now = 50;
+	wr(X2APIC_TMICT, 1);
+	CHECK(irr(0x31));
+	CHECK_EQ(A.timer_fired, 1);
+	CHECK_EQ(vlapic_next_deadline(&A), 58);
+	/* a read does the same */
+	now = 60;
+	CHECK_EQ(rd(X2APIC_ID), ID);
+	CHECK_EQ(A.timer_fired, 2);
 	CHECK_EQ(vlapic_next_deadline(&A), 0);
 }
 
