@@ -274,8 +274,7 @@ static void send_ipi(struct vlapic *a, uint64_t icr)
 		error(a, APIC_ESR_SEND_ILLEGAL);
 		return;
 	}
-	if (!fixed || !icr_targets_self(a, icr) ||
-	    (icr & APIC_ICR_SHORTHAND) == APIC_ICR_DEST_OTHERS) {
+	if (!fixed || !icr_targets_self(a, icr)) {
 		a->ipis_dropped++;
 		return;
 	}
