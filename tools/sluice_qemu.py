@@ -273,7 +273,7 @@ class Sluice:
         with self.lock:
             buf = self.buf
         out = [(int(m.group(1)), m.group(2))
-               for m in re.compile(r"^\[vm(\d+)\] ?([^\r\n]*)\r?$", re.M).finditer(buf, since)]
+               for m in re.compile(r"^\[vm(\d+)\] ?([^\r\n]*)\r?\n", re.M).finditer(buf, since)]
         return [x for x in out if vm is None or x[0] == int(vm)]
 
     def wait_guest(self, vm, pattern, timeout=60, since=None):
@@ -283,7 +283,8 @@ class Sluice:
         position."""
         if since is not None:
             self.gpos = since
-        rx = re.compile(r"^\[vm%d\] ?(?P<text>[^\r\n]*?%s[^\r\n]*)\r?$" % (int(vm), pattern),
+        # whole lines only (\n): a line still arriving must not match
+        rx = re.compile(r"^\[vm%d\] ?(?P<text>[^\r\n]*?%s[^\r\n]*)\r?\n" % (int(vm), pattern),
                         re.M)
         end = time.monotonic() + timeout
         with self.lock:
@@ -304,7 +305,7 @@ class Sluice:
     def wait_event(self, pattern, timeout=60, since=0):
         """Waits for a '! ...' event line matching pattern in the output
         after since; returns the match."""
-        rx = re.compile(r"^! (?P<text>[^\r\n]*%s[^\r\n]*)\r?$" % pattern, re.M)
+        rx = re.compile(r"^! (?P<text>[^\r\n]*%s[^\r\n]*)\r?\n" % pattern, re.M)
         end = time.monotonic() + timeout
         with self.lock:
             while True:
