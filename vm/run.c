@@ -306,7 +306,7 @@ static bool handle_exit(struct vm *vm, const struct vcpu_exit *ex)
 		return false;
 	default:
 		vm_flush_line(vm);
-		vm_set_state(vm, VM_STOPPED, "exit:0x%llx", (unsigned long long)ex->raw);
+		vm_set_state(vm, VM_STOPPED, "unhandled-exit:0x%llx", (unsigned long long)ex->raw);
 		return false;
 	}
 	if (ok) {

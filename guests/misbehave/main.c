@@ -9,6 +9,7 @@
  *   triple  a triple fault: an IDT of limit 0, then INT3
  *   msr     RDMSR of an MSR that does not exist (#GP: its trap handler exits)
  *   halt    CLI; HLT
+ *   clgi    CLGI (an SVM instruction: intercepted, not emulated)
  *   touch   hints a page, writes to it (faults fresh memory in), checks that
  *           the rest of the page reads zero, exits 0 if so
  * Anything else: prints "misbehave: unknown <word>" and exits 1.
@@ -96,6 +97,10 @@ int main(uint64_t ram_bytes)
 	}
 	if (streq(w, "halt")) {
 		__asm__ volatile("cli; hlt");
+		return 0;
+	}
+	if (streq(w, "clgi")) {
+		__asm__ volatile("clgi");
 		return 0;
 	}
 	if (streq(w, "touch"))

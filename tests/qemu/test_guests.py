@@ -236,6 +236,7 @@ def test_misbehaving_guests_stop_only_themselves(s):
         ("string", "stopped", "io-string:0x3f8"),
         ("triple", "exited", "shutdown"),
         ("halt", "exited", "halted"),
+        ("clgi", "stopped", "unhandled-exit:0x85"),     # SVM instructions are intercepted
         ("msr", "exited", "exit:%d" % (0x100 + 13)),   # #GP(0) reached the guest's handler
         ("nonsense", "exited", "exit:1"),
     ]
