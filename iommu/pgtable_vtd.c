@@ -25,19 +25,6 @@ static const struct pgt_fmt vtd_sl_fmt = {
 	.leaf_levels = (1u << 1) | (1u << 2) | (1u << 3),
 };
 
-static void gather_range(struct iommu_gather *g, uint64_t start, uint64_t end)
-{
-	if (g->end == 0) {
-		g->start = start;
-		g->end = end;
-		return;
-	}
-	if (start < g->start)
-		g->start = start;
-	if (end > g->end)
-		g->end = end;
-}
-
 static void gather_in(struct pgt_gather *p, const struct iommu_gather *g)
 {
 	p->start = g->start;
@@ -117,7 +104,7 @@ int vtd_pt_map(struct vtd_pt *pt, uint64_t iova, uint64_t pa, uint64_t size, uns
 		return rc;
 	/* Absent -> present needs no invalidation except in caching mode or
 	 * with CAP.RWBF; the driver decides (need_flush left as it is). */
-	gather_range(g, iova, iova + size);
+	pgt_range_add(&g->start, &g->end, iova, iova + size);
 	return 0;
 }
 

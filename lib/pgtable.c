@@ -100,19 +100,6 @@ static inline void mark(int *lo, int *hi, unsigned idx)
 		*hi = (int)idx;
 }
 
-static void gather_range(struct pgt_gather *g, uint64_t start, uint64_t end)
-{
-	if (g->end == 0) {
-		g->start = start;
-		g->end = end;
-		return;
-	}
-	if (start < g->start)
-		g->start = start;
-	if (end > g->end)
-		g->end = end;
-}
-
 /* ------------------------------------------------------------ page pool */
 
 /* Pages allocated before a change starts, linked through their first
@@ -591,6 +578,6 @@ int pgt_unmap(struct pgt *pt, uint64_t va, uint64_t size, struct pgt_gather *g)
 	unmap_range(pt, &pool, table_va(pt->root), pt->levels, va, end, g);
 	/* Over-counted when both edges fall in one leaf; never linked. */
 	pool_drain(pt, &pool);
-	gather_range(g, va, end);
+	pgt_range_add(&g->start, &g->end, va, end);
 	return 0;
 }

@@ -62,6 +62,21 @@ struct pgt_gather {
 	unsigned nfree;
 };
 
+/* Widens the touched range [*start, *end) (end 0 = none yet) to cover
+ * [s, e): the engine's gather and a driver's own (iommu_gather) share it. */
+static inline void pgt_range_add(uint64_t *start, uint64_t *end, uint64_t s, uint64_t e)
+{
+	if (*end == 0) {
+		*start = s;
+		*end = e;
+		return;
+	}
+	if (s < *start)
+		*start = s;
+	if (e > *end)
+		*end = e;
+}
+
 static inline void pgt_gather_init(struct pgt_gather *g)
 {
 	g->start = 0;
